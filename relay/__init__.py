@@ -1,0 +1,1 @@
+"""SlackOps Relay: Spinnaker pipelines in Slack, Manual Judgments decided from Slack."""

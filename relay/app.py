@@ -1,0 +1,28 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from relay import echo, ops
+from relay.config import Settings
+from relay.errors import register_error_handlers
+from relay.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    """Build the relay's app; tests pass settings and services, production reads the environment."""
+    if services is None:
+        services = Services.from_settings(settings or Settings.from_env())
+    app = Flask(__name__)
+    app.extensions["relay"] = services
+    register_error_handlers(app)
+    app.register_blueprint(echo.bp)
+    app.register_blueprint(ops.bp)
+    if services.settings.dry_run:
+        log.warning("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered and stored, not sent")
+    return app

@@ -1,0 +1,154 @@
+"""The `slackops-relay` command: serve, worker, preview, deliveries, db."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from urllib.parse import quote
+
+import click
+
+from relay import migrate
+from relay.config import Settings
+from relay.errors import ConfigError
+from relay.matching import decide
+from relay.rendering import render
+from relay.services import Services
+from relay.store import FAILED, Store
+from schemas.echo import EVENT_SCHEMA
+
+BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad configuration ends the command with one clear line."""
+    try:
+        return Settings.from_env()
+    except ConfigError as err:
+        raise click.ClickException(err.message) from None
+
+
+def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
+    store = Store.from_url(settings.database_url)
+    try:
+        if upgrade:
+            migrate.upgrade(store)
+        migrate.require_head(store)
+    except ConfigError as err:
+        raise click.ClickException(err.message) from None
+    return store
+
+
+@click.group()
+def cli() -> None:
+    """SlackOps Relay: Spinnaker pipelines in Slack."""
+    logging.basicConfig(level=os.environ.get("RELAY_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@cli.command()
+@click.option("--bind", help="HOST:PORT to listen on (default RELAY_BIND or 0.0.0.0:8080).")
+@click.option("--upgrade", is_flag=True, help="Apply database migrations before starting.")
+@click.option("--no-dispatcher", is_flag=True, help="Serve HTTP only; run `slackops-relay worker` elsewhere.")
+def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
+    """Run the relay under Gunicorn, with the delivery dispatcher beside it."""
+    from relay.serving import RelayServer, gunicorn_options
+
+    settings = load_settings()
+    _ready_store(settings, upgrade=upgrade)
+    if settings.dry_run:
+        click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, not sent.")
+    RelayServer(gunicorn_options(settings, bind=bind), with_dispatcher=not no_dispatcher).run()
+
+
+@cli.command()
+@click.option("--upgrade", is_flag=True, help="Apply database migrations before starting.")
+@click.option("--parent-pid", type=int, hidden=True, help="Stop when this process is gone.")
+def worker(upgrade: bool, parent_pid: int | None) -> None:
+    """Run the delivery dispatcher alone (any number of workers may share one database)."""
+    settings = load_settings()
+    _ready_store(settings, upgrade=upgrade)
+    services = Services.from_settings(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if parent_pid:
+        threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True).start()
+    services.dispatcher().run(stop)
+
+
+def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        if os.getppid() != parent_pid:
+            stop.set()
+
+
+@cli.command()
+@click.argument("event_file", type=click.File("rb"))
+def preview(event_file) -> None:
+    """Print the Slack messages an Echo event would produce, with a Block Kit Builder link for each."""
+    settings = load_settings()
+    try:
+        event = EVENT_SCHEMA.load(json.loads(event_file.read()))
+    except ValueError as err:
+        raise click.ClickException(f"{event_file.name}: {err}") from None
+    decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
+    if not decision.notifications:
+        click.echo(f"no message: {decision.reason}")
+        return
+    for notification in decision.notifications:
+        body = render(notification, settings.spinnaker_ui_url)
+        click.echo(f"# {notification.template} to {notification.address} (when {notification.when})")
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        click.echo(BLOCK_KIT_BUILDER + quote(json.dumps({"blocks": body["blocks"]}, separators=(",", ":"))))
+
+
+@cli.command()
+@click.option("--failed", is_flag=True, help="Only deliveries that failed for good.")
+@click.option("--retry", "retry_id", type=int, help="Queue this failed delivery again.")
+@click.option("--limit", default=50, show_default=True)
+def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
+    """List recent deliveries with their status and last error, or retry a failed one."""
+    store = _ready_store(load_settings(), upgrade=False)
+    if retry_id is not None:
+        if not store.retry_delivery(retry_id, now=time.time()):
+            raise click.ClickException(f"delivery {retry_id} is not a failed delivery")
+        click.echo(f"delivery {retry_id} queued again")
+        return
+    for row in store.list_deliveries(status=FAILED if failed else None, limit=limit):
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["created_at"]))
+        click.echo(f"{row['id']:>6}  {created}  {row['status']:<10} {row['template']:<20} {row['channel']:<24} "
+                   f"attempts={row['attempts']}  {row['last_error'] or ''}")
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    store = Store.from_url(load_settings().database_url)
+    migrate.upgrade(store)
+    click.echo(f"database at revision {migrate.current_revision(store)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's schema revision and the one this relay needs."""
+    store = Store.from_url(load_settings().database_url)
+    click.echo(f"current {migrate.current_revision(store) or 'none'}, head {migrate.head_revision(store)}")
+
+
+def main() -> None:
+    cli(prog_name="slackops-relay")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

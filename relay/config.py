@@ -1,0 +1,140 @@
+"""Settings from the environment and the YAML rules file; the only reader of os.environ."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import yaml
+from marshmallow import ValidationError
+
+from relay.errors import ConfigError
+from relay.models import RelayRules
+from schemas.config import RELAY_CONFIG_SCHEMA, first_error
+
+DEFAULT_DATABASE_URL = "sqlite:///slackops-relay.sqlite3"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the relay is told at startup. Secrets are kept out of repr()."""
+
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    spinnaker_ui_url: str = "http://localhost:9000"
+    gate_url: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    echo_username: str | None = None
+    echo_password: str | None = field(default=None, repr=False)
+    echo_token: str | None = field(default=None, repr=False)
+    notification_types: frozenset[str] = frozenset({"slack"})
+    config_path: str | None = None
+    bind: str = "0.0.0.0:8080"
+    max_event_bytes: int = 16 * 1024 * 1024
+    message_per_run: bool = True
+    channel_interval: float = 1.0
+    delivery_max_attempts: int = 12
+    lease_seconds: float = 60.0
+    log_format: str = "text"
+    rules: RelayRules = field(default_factory=RelayRules)
+
+    @property
+    def dry_run(self) -> bool:
+        """Without a bot token nothing is sent to Slack: messages are rendered, stored and logged."""
+        return not self.slack_bot_token
+
+    @property
+    def echo_auth_configured(self) -> bool:
+        return bool(self.echo_token or (self.echo_username and self.echo_password))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read RELAY_*, SLACK_*, GATE_URL and SPINNAKER_UI_URL; raise ConfigError naming the bad key."""
+        env = os.environ if environ is None else environ
+        config_path = env.get("RELAY_CONFIG") or None
+        settings = cls(
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+            slack_api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+            spinnaker_ui_url=(env.get("SPINNAKER_UI_URL") or cls.spinnaker_ui_url).rstrip("/"),
+            gate_url=(env.get("GATE_URL") or "").rstrip("/") or None,
+            database_url=env.get("RELAY_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            echo_username=env.get("RELAY_ECHO_USERNAME") or None,
+            echo_password=env.get("RELAY_ECHO_PASSWORD") or None,
+            echo_token=env.get("RELAY_ECHO_TOKEN") or None,
+            notification_types=_csv(env, "RELAY_NOTIFICATION_TYPES", "slack"),
+            config_path=config_path,
+            bind=env.get("RELAY_BIND") or cls.bind,
+            max_event_bytes=_number(env, "RELAY_MAX_EVENT_BYTES", int, cls.max_event_bytes),
+            message_per_run=_flag(env, "RELAY_MESSAGE_PER_RUN", True),
+            channel_interval=_number(env, "RELAY_CHANNEL_INTERVAL", float, cls.channel_interval),
+            delivery_max_attempts=_number(env, "RELAY_DELIVERY_MAX_ATTEMPTS", int, cls.delivery_max_attempts),
+            lease_seconds=_number(env, "RELAY_LEASE_SECONDS", float, cls.lease_seconds),
+            log_format=env.get("RELAY_LOG_FORMAT") or "text",
+            rules=load_rules(config_path) if config_path else RelayRules(),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse combinations that would run insecurely or not at all."""
+        if self.slack_bot_token and not self.echo_auth_configured:
+            raise ConfigError("RELAY_ECHO_TOKEN or RELAY_ECHO_USERNAME/RELAY_ECHO_PASSWORD must be set "
+                              "when SLACK_BOT_TOKEN is set, so that only Echo can make the relay post")
+        if bool(self.echo_username) != bool(self.echo_password):
+            raise ConfigError("RELAY_ECHO_USERNAME and RELAY_ECHO_PASSWORD must be set together")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("RELAY_LOG_FORMAT: must be 'text' or 'json'")
+
+
+def load_rules(path: str) -> RelayRules:
+    """Load and validate the YAML rules file; any problem becomes one line naming the key."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            document = yaml.safe_load(stream) or {}
+    except OSError as err:
+        raise ConfigError(f"RELAY_CONFIG: cannot read {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"RELAY_CONFIG: {path} is not valid YAML: {err}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"RELAY_CONFIG: {path} must hold a mapping at the top level")
+    try:
+        return RELAY_CONFIG_SCHEMA.load(document)
+    except ValidationError as err:
+        raise ConfigError(f"RELAY_CONFIG: {path}: {first_error(err.messages)}") from None
+
+
+def _csv(env: Mapping[str, str], key: str, default: str) -> frozenset[str]:
+    values = frozenset(item.strip() for item in (env.get(key) or default).split(",") if item.strip())
+    if not values:
+        raise ConfigError(f"{key}: must name at least one notification type")
+    return values
+
+
+def _number(env: Mapping[str, str], key: str, kind: type, default: float) -> float:
+    raw = env.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{key}: {raw!r} is not a {kind.__name__}") from None
+    if value < 0:
+        raise ConfigError(f"{key}: must not be negative")
+    return value
+
+
+def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = (env.get(key) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key}: {raw!r} is not true or false")

@@ -1,0 +1,80 @@
+"""From an accepted Echo event to outbox rows: match, render, plan the run's parent message and thread."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from relay.config import Settings
+from relay.matching import decide
+from relay.models import EchoEvent, Notification
+from relay.rendering import render, render_run_summary
+from relay.store import DeliveryDraft, DuplicateEvent, Store
+
+# A parent message never goes back from a finished state to a running one.
+RANKS = {"pipeline.starting": 1, "pipeline.complete": 2, "pipeline.failed": 2, "pipeline.canceled": 2}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the webhook answers: `queued` (202), `ignored` or `duplicate` (200)."""
+
+    result: str
+    reason: str | None = None
+    notifications: int = 0
+    event_id: str | None = None
+
+
+def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Store,
+            clock: Callable[[], float] = time.time) -> Outcome:
+    """Decide what the event notifies and commit it with its deliveries in one transaction."""
+    decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
+    if not decision.notifications:
+        return Outcome("ignored", decision.reason, event_id=event.event_id)
+    event_id = event.event_id or "sha256:" + hashlib.sha256(raw_body).hexdigest()
+    drafts = plan(decision.notifications, settings=settings, store=store)
+    try:
+        store.accept_event(event_id=event_id, type=event.type, application=event.application,
+                           execution_id=event.execution_id, drafts=drafts, now=clock())
+    except DuplicateEvent:
+        return Outcome("duplicate", "this eventId was accepted before", event_id=event_id)
+    return Outcome("queued", notifications=len(drafts), event_id=event_id)
+
+
+def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: Store) -> list[DeliveryDraft]:
+    """Deliveries for each notification: the run's parent message is posted once and updated in place,
+    stage and judgment messages reply in its thread (or everything is posted on its own when
+    `message_per_run` is off)."""
+    drafts: list[DeliveryDraft] = []
+    for notification in notifications:
+        event = notification.event
+        channel = notification.address
+        run_key = f"{event.execution_id or event.event_id}@{channel}"
+        body = render(notification, settings.spinnaker_ui_url)
+        family = notification.template.split(".")[0]
+        judgment_key = judgment_message_key(event, channel) if family == "judgment" else None
+        if not settings.message_per_run:
+            drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="post",
+                                        template=notification.template, payload=body, message_key=judgment_key))
+        elif family == "pipeline":
+            drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
+                                        template=notification.template, payload=body, message_key=run_key,
+                                        rank=RANKS.get(notification.template, 1)))
+        else:
+            if not store.thread_started(run_key):
+                drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
+                                            template="pipeline.summary", message_key=run_key, rank=0,
+                                            payload=render_run_summary(event, settings.spinnaker_ui_url)))
+            if notification.template == "judgment.awaiting":
+                body = {**body, "reply_broadcast": True}
+            drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="reply",
+                                        template=notification.template, payload=body, parent_key=run_key,
+                                        message_key=judgment_key))
+    return drafts
+
+
+def judgment_message_key(event: EchoEvent, channel: str) -> str:
+    """The message map key of a Manual Judgment stage's message in one channel."""
+    return f"{event.execution_id}/{event.content.get('stageId')}@{channel}"

@@ -1,0 +1,86 @@
+"""Small frozen values passed between the layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Route:
+    """A config-file rule: notify `channel` for these `when` values on matching applications and pipelines."""
+
+    application: str
+    pipeline: str
+    when: tuple[str, ...]
+    channel: str
+
+
+@dataclass(frozen=True)
+class ApproverPolicy:
+    """Who may judge an application's Manual Judgments from Slack."""
+
+    users: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    anyone: bool = False
+
+
+@dataclass(frozen=True)
+class RelayRules:
+    """Everything the YAML configuration file holds."""
+
+    routes: tuple[Route, ...] = ()
+    approvers: dict[str, ApproverPolicy] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EchoEvent:
+    """One event as Echo forwards it, normalised from any of its body shapes."""
+
+    event_id: str | None
+    source: str | None
+    type: str
+    application: str | None
+    content: dict[str, Any]
+
+    @property
+    def type_parts(self) -> tuple[str, str, str]:
+        """`orca:stage:complete` -> ("orca", "stage", "complete"); missing parts are empty."""
+        parts = self.type.split(":")
+        return tuple((parts + ["", "", ""])[:3])  # type: ignore[return-value]
+
+    @property
+    def execution(self) -> dict[str, Any]:
+        execution = self.content.get("execution")
+        return execution if isinstance(execution, dict) else {}
+
+    @property
+    def execution_id(self) -> str | None:
+        return self.content.get("executionId") or self.execution.get("id")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A decision that one event notifies one Slack address, rendered with one message template."""
+
+    event: EchoEvent
+    address: str
+    when: str
+    template: str
+    preference: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """What a Slack message says, already escaped for mrkdwn; schemas/messages.py lays it out as Block Kit."""
+
+    fallback: str
+    summary: str
+    headline: str | None = None
+    facts: tuple[tuple[str, str], ...] = ()
+    detail: str | None = None
+    custom: str | None = None
+    link: str | None = None
+    link_label: str = "View in Spinnaker"
+    footer: str | None = None
+    actions: tuple[dict[str, Any], ...] = ()

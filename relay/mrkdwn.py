@@ -1,0 +1,90 @@
+"""Safe Slack text: escaping values from events, links, custom text without broadcasts, and truncation."""
+
+from __future__ import annotations
+
+import re
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# Mentions and links a pipeline author may write in custom text on purpose; broadcasts are not among them.
+_ALLOWED_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#C[A-Z0-9]+(?:\|[^<>]*)?|!subteam\^S[A-Z0-9]+|"
+                            r"(?:https?|mailto):[^<>|\s]+(?:\|[^<>]*)?)>")
+ELLIPSIS = "…"
+
+
+def escape(value: object) -> str:
+    """Escape `&`, `<` and `>` so text from an event can never form a mention, broadcast or link."""
+    return str(value).translate(_ESCAPES)
+
+
+def link(url: str | None, label: object) -> str:
+    """`<url|label>` with both parts escaped; just the escaped label when there is no URL."""
+    if not url:
+        return escape(label)
+    return f"<{escape(url).replace('|', '%7C')}|{escape(label).replace('|', '¦')}>"
+
+
+def safe_custom_text(text: object) -> str:
+    """Keep user and group mentions, channel links and URLs a pipeline author wrote; escape everything else,
+    so `<!channel>`, `<!here>` and `<!everyone>` reach Slack as plain text."""
+    source = str(text)
+    parts, position = [], 0
+    for match in _ALLOWED_TOKEN.finditer(source):
+        parts.append(escape(source[position:match.start()]))
+        parts.append(match.group(0))
+        position = match.end()
+    parts.append(escape(source[position:]))
+    return "".join(parts)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut to `limit` characters with an ellipsis, never inside an escape sequence or a `<…>` token."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp, lt = cut.rfind("&"), cut.rfind("<")
+    if amp > cut.rfind(";"):
+        cut = cut[:amp]
+    if lt > cut.rfind(">"):
+        cut = cut[:lt]
+    return cut + ELLIPSIS
+
+
+def html_to_mrkdwn(html: object) -> str:
+    """Instructions from a Manual Judgment stage (HTML or Markdown) as safe mrkdwn."""
+    text = str(html)
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", text)
+    text = re.sub(r"(?i)<li[^>]*>", "• ", text)
+    text = re.sub(r"(?i)<(b|strong)>(.*?)</\1>", r"*\2*", text, flags=re.S)
+    text = re.sub(r"(?i)<(i|em)>(.*?)</\1>", r"_\2_", text, flags=re.S)
+    text = re.sub(r"(?i)<code>(.*?)</code>", r"`\1`", text, flags=re.S)
+    anchors: list[tuple[str, str]] = []
+
+    def keep_anchor(match: re.Match) -> str:
+        anchors.append((match.group(1), re.sub(r"<[^>]+>", "", match.group(2))))
+        return f"\x00{len(anchors) - 1}\x00"
+
+    text = re.sub(r"(?is)<a\s[^>]*href=[\"']([^\"']+)[\"'][^>]*>(.*?)</a>", keep_anchor, text)
+    text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", lambda m: keep_anchor_md(m, anchors), text)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
+    text = _unescape_html(text)
+    text = escape(text)
+    text = re.sub(r"\x00(\d+)\x00", lambda m: _anchor_link(anchors[int(m.group(1))]), text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def keep_anchor_md(match: re.Match, anchors: list[tuple[str, str]]) -> str:
+    anchors.append((match.group(2), match.group(1)))
+    return f"\x00{len(anchors) - 1}\x00"
+
+
+def _anchor_link(anchor: tuple[str, str]) -> str:
+    url, label = anchor
+    if not re.match(r"(?i)https?://", url):
+        return escape(_unescape_html(label))
+    return link(_unescape_html(url), _unescape_html(label))
+
+
+def _unescape_html(text: str) -> str:
+    return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+            .replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&"))

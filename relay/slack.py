@@ -1,0 +1,97 @@
+"""The relay's Slack Web API client: posting, updating, threading and joining, with Slack's errors sorted."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+# Errors that no retry can fix; the delivery fails with the reason recorded.
+PERMANENT_ERRORS = frozenset({
+    "channel_not_found", "is_archived", "invalid_auth", "not_authed", "account_inactive", "token_revoked",
+    "token_expired", "no_permission", "missing_scope", "invalid_blocks", "invalid_blocks_format",
+    "msg_too_long", "msg_blocks_too_long", "no_text", "restricted_action", "too_many_attachments",
+    "invalid_arguments", "ekm_access_denied", "team_access_not_granted", "not_allowed_token_type",
+    "thread_not_found", "method_not_supported_for_channel_type", "user_not_found", "cannot_dm_bot",
+})
+# chat.update errors that mean "post a new message instead".
+GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+
+
+@dataclass(frozen=True)
+class SlackFailure:
+    """How a Slack call failed: the API error code, the HTTP status and Slack's Retry-After."""
+
+    error: str
+    status: int | None = None
+    retry_after: float | None = None
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.status == 429 or self.error in ("ratelimited", "rate_limited")
+
+    @property
+    def permanent(self) -> bool:
+        return self.error in PERMANENT_ERRORS
+
+
+def classify(err: Exception) -> SlackFailure:
+    """Turn a slack_sdk exception (or a transport error) into a SlackFailure."""
+    if isinstance(err, SlackApiError):
+        response = err.response
+        retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+        error = response.get("error") if isinstance(response.data, dict) else None
+        return SlackFailure(error=str(error or f"http_{response.status_code}"), status=response.status_code,
+                            retry_after=_seconds(retry_after))
+    return SlackFailure(error=f"{type(err).__name__}: {err}"[:300])
+
+
+def build_client(*, token: str, base_url: str, timeout: float = 10.0) -> WebClient:
+    """A WebClient with the SDK's own retries off: the dispatcher retries from the store, so a lost
+    response is never re-sent blindly from memory."""
+    return WebClient(token=token, base_url=base_url, timeout=int(timeout), retry_handlers=[])
+
+
+class SlackPoster:
+    """Posts, updates and joins on behalf of the dispatcher."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def post(self, channel: str, body: dict[str, Any], *, thread_ts: str | None = None) -> tuple[str, str]:
+        """chat.postMessage; returns (channel ID, ts)."""
+        response = self.client.chat_postMessage(
+            channel=channel, text=body["text"], blocks=body.get("blocks"), thread_ts=thread_ts,
+            reply_broadcast=bool(body.get("reply_broadcast")) if thread_ts else None,
+            unfurl_links=False, unfurl_media=False)
+        return response["channel"], response["ts"]
+
+    def update(self, channel: str, ts: str, body: dict[str, Any]) -> None:
+        """chat.update with the full block list (a replacement, not a patch)."""
+        self.client.chat_update(channel=channel, ts=ts, text=body["text"], blocks=body.get("blocks") or [])
+
+    def join(self, channel: str) -> None:
+        """conversations.join, for `not_in_channel` on a public channel (named channels are looked up)."""
+        self.client.conversations_join(channel=self.channel_id(channel))
+
+    def channel_id(self, channel: str) -> str:
+        """A channel's ID: IDs pass through, `#name` and `name` are found with conversations.list."""
+        if CHANNEL_ID.match(channel):
+            return channel
+        name = channel.lstrip("#")
+        for page in self.client.conversations_list(types="public_channel", exclude_archived=True, limit=1000):
+            for conversation in page.get("channels", []):
+                if conversation.get("name") == name:
+                    return conversation["id"]
+        raise LookupError(f"no public channel named {name}")
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,360 @@
+"""The relay's state in SQL (SQLite or PostgreSQL): events seen, the delivery outbox, the message map.
+
+Every SQL statement the relay runs lives here. Deliveries are claimed with leases so any number of
+workers can share the outbox: a claim is a row update, and an expired lease makes the row claimable again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Float, Integer, MetaData, String, Table, Text, and_, create_engine, event,
+    func, insert, or_, select, update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+metadata = MetaData()
+
+events = Table(
+    "events", metadata,
+    Column("event_id", String(255), primary_key=True),
+    Column("type", String(200), nullable=False),
+    Column("application", String(255)),
+    Column("execution_id", String(255)),
+    Column("received_at", Float, nullable=False),
+    Column("notifications", Integer, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(255), index=True),
+    Column("thread_key", String(512), nullable=False, index=True),
+    Column("channel", String(255), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("message_key", String(512)),
+    Column("parent_key", String(512)),
+    Column("rank", Integer, nullable=False, default=0),
+    Column("template", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_until", Float),
+    Column("leased_by", String(255)),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Column("ts", String(64)),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("key", String(512), primary_key=True),
+    Column("channel", String(255), nullable=False),
+    Column("ts", String(64), nullable=False),
+    Column("rank", Integer, nullable=False, default=0),
+    Column("updated_at", Float, nullable=False),
+)
+
+channels = Table(
+    "channels", metadata,
+    Column("channel", String(255), primary_key=True),
+    Column("next_allowed_at", Float, nullable=False),
+    Column("joined", Boolean, nullable=False, default=False),
+)
+
+PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
+    "pending", "sending", "sent", "failed", "dry_run", "superseded")
+UNFINISHED = (PENDING, SENDING)
+
+
+@dataclass(frozen=True)
+class DeliveryDraft:
+    """A delivery planned at ingest, before it has an id."""
+
+    thread_key: str
+    channel: str
+    action: str  # "upsert" the run's parent message, "reply" in its thread, or "post" on its own
+    template: str
+    payload: dict[str, Any]
+    message_key: str | None = None
+    parent_key: str | None = None
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed outbox row."""
+
+    id: int
+    event_id: str | None
+    thread_key: str
+    channel: str
+    action: str
+    template: str
+    payload: dict[str, Any]
+    message_key: str | None
+    parent_key: str | None
+    rank: int
+    attempts: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """Where a message lives in Slack."""
+
+    channel: str
+    ts: str
+    rank: int = 0
+
+
+class DuplicateEvent(Exception):
+    """The event id was accepted before."""
+
+
+class Store:
+    """SQLAlchemy Core access to the relay's tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        """An engine tuned for the backend: WAL, a busy timeout and immediate transactions on SQLite."""
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            _tune_sqlite(engine)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return cls(engine)
+
+    def create_schema(self) -> None:
+        """Create every table (tests and the embedded default; production uses migrations)."""
+        metadata.create_all(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+
+    # --- ingest -------------------------------------------------------------------------------------
+
+    def accept_event(self, *, event_id: str, type: str, application: str | None, execution_id: str | None,
+                     drafts: Iterable[DeliveryDraft], now: float) -> None:
+        """Record an event and its deliveries in one transaction; raise DuplicateEvent if seen before."""
+        drafts = list(drafts)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(events).values(
+                    event_id=event_id, type=type, application=application, execution_id=execution_id,
+                    received_at=now, notifications=len(drafts)))
+                for channel in sorted({d.channel for d in drafts}):
+                    self._ensure_channel(conn, channel)
+                if drafts:
+                    conn.execute(insert(deliveries), [_draft_row(d, event_id, now) for d in drafts])
+        except IntegrityError:
+            if self.event_seen(event_id):
+                raise DuplicateEvent(event_id) from None
+            raise
+
+    def event_seen(self, event_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(events.c.event_id).where(events.c.event_id == event_id)).first() is not None
+
+    def thread_started(self, thread_key: str) -> bool:
+        """Whether a parent message exists or is queued for this run and channel."""
+        with self.engine.connect() as conn:
+            mapped = conn.execute(select(messages.c.key).where(messages.c.key == thread_key)).first()
+            queued = conn.execute(select(deliveries.c.id).where(
+                deliveries.c.thread_key == thread_key, deliveries.c.action == "upsert").limit(1)).first()
+        return mapped is not None or queued is not None
+
+    def _ensure_channel(self, conn: Connection, channel: str) -> None:
+        exists = conn.execute(select(channels.c.channel).where(channels.c.channel == channel)).first()
+        if exists is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(channels).values(channel=channel, next_allowed_at=0.0, joined=False))
+            except IntegrityError:
+                pass  # another transaction added it first
+
+    # --- dispatch -----------------------------------------------------------------------------------
+
+    def claim(self, *, worker: str, now: float, lease: float, interval: float, limit: int = 20) -> list[Delivery]:
+        """Claim due deliveries: the oldest unfinished one per run thread, at most one per channel per
+        `interval` seconds (a compare-and-set on the channel's next slot, so pacing holds across workers)."""
+        earlier = deliveries.alias("earlier")
+        blocked_by_earlier = select(earlier.c.id).where(
+            earlier.c.thread_key == deliveries.c.thread_key, earlier.c.id < deliveries.c.id,
+            earlier.c.status.in_(UNFINISHED)).exists()
+        due = or_(and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
+                  and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now))
+        query = (select(deliveries).join(channels, channels.c.channel == deliveries.c.channel)
+                 .where(due, channels.c.next_allowed_at <= now, ~blocked_by_earlier)
+                 .order_by(deliveries.c.id).limit(limit))
+        if self.is_postgres:
+            query = query.with_for_update(of=deliveries, skip_locked=True)
+        claimed: list[Delivery] = []
+        with self.engine.begin() as conn:
+            taken_channels: set[str] = set()
+            for row in conn.execute(query).mappings().all():
+                if row["channel"] in taken_channels:
+                    continue
+                if row["action"] == "upsert" and self._superseded(conn, row):
+                    conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
+                                 .values(status=SUPERSEDED, sent_at=now, lease_until=None))
+                    continue
+                slot = conn.execute(update(channels).where(
+                    channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
+                    .values(next_allowed_at=now + interval))
+                if slot.rowcount != 1:
+                    continue
+                conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
+                    status=SENDING, lease_until=now + lease, leased_by=worker))
+                taken_channels.add(row["channel"])
+                claimed.append(_delivery(row))
+        return claimed
+
+    def _superseded(self, conn: Connection, row: Any) -> bool:
+        """An upsert whose very next delivery in the thread is a newer upsert of the same message."""
+        following = conn.execute(select(deliveries.c.action, deliveries.c.message_key).where(
+            deliveries.c.thread_key == row["thread_key"], deliveries.c.id > row["id"],
+            deliveries.c.status == PENDING).order_by(deliveries.c.id).limit(1)).first()
+        return following is not None and following.action == "upsert" and following.message_key == row["message_key"]
+
+    def mark_sent(self, delivery_id: int, *, worker: str, now: float, ts: str | None,
+                  status: str = SENT, note: str | None = None) -> bool:
+        """Finish a delivery if this worker still holds its lease; False if the lease was lost."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(deliveries).where(
+                deliveries.c.id == delivery_id, deliveries.c.status == SENDING, deliveries.c.leased_by == worker)
+                .values(status=status, sent_at=now, ts=ts, lease_until=None, last_error=note))
+        return result.rowcount == 1
+
+    def reschedule(self, delivery_id: int, *, worker: str, at: float, error: str, count_attempt: bool = True) -> None:
+        """Put a delivery back in the queue for a later attempt."""
+        values: dict[str, Any] = {"status": PENDING, "next_attempt_at": at, "lease_until": None,
+                                  "leased_by": None, "last_error": error}
+        if count_attempt:
+            values["attempts"] = deliveries.c.attempts + 1
+        with self.engine.begin() as conn:
+            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.leased_by == worker)
+                         .values(**values))
+
+    def mark_failed(self, delivery_id: int, *, worker: str, now: float, error: str) -> None:
+        """Give up on a delivery, keeping the reason."""
+        with self.engine.begin() as conn:
+            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.leased_by == worker)
+                         .values(status=FAILED, sent_at=now, lease_until=None, last_error=error,
+                                 attempts=deliveries.c.attempts + 1))
+
+    def release(self, worker: str) -> int:
+        """Hand back every delivery this worker holds (graceful shutdown)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(deliveries).where(
+                deliveries.c.status == SENDING, deliveries.c.leased_by == worker)
+                .values(status=PENDING, lease_until=None, leased_by=None))
+        return result.rowcount
+
+    def hold_channel(self, channel: str, until: float) -> None:
+        """Slack asked us to wait (429): no worker posts to this channel before `until`."""
+        with self.engine.begin() as conn:
+            conn.execute(update(channels).where(channels.c.channel == channel, channels.c.next_allowed_at < until)
+                         .values(next_allowed_at=until))
+
+    def next_due(self) -> float | None:
+        """When the earliest pending delivery becomes due, for the dispatcher's idle wait."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.min(deliveries.c.next_attempt_at))
+                                .where(deliveries.c.status == PENDING)).scalar()
+
+    # --- message map --------------------------------------------------------------------------------
+
+    def message(self, key: str) -> MessageRef | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(messages).where(messages.c.key == key)).mappings().first()
+        return MessageRef(channel=row["channel"], ts=row["ts"], rank=row["rank"]) if row else None
+
+    def messages_with_prefix(self, prefix: str) -> dict[str, MessageRef]:
+        """Every mapped message whose key starts with `prefix` (e.g. one stage's messages in all channels)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(messages).where(messages.c.key.like(escaped + "%", escape="\\"))).mappings()
+            return {r["key"]: MessageRef(channel=r["channel"], ts=r["ts"], rank=r["rank"]) for r in rows}
+
+    def remember_message(self, key: str, ref: MessageRef, *, now: float) -> None:
+        """Map a key (a run in a channel, or a judgment stage) to its Slack message; last writer wins."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(update(messages).where(messages.c.key == key).values(
+                channel=ref.channel, ts=ref.ts, rank=ref.rank, updated_at=now)).rowcount
+            if not changed:
+                conn.execute(insert(messages).values(key=key, channel=ref.channel, ts=ref.ts, rank=ref.rank,
+                                                     updated_at=now))
+
+    # --- operators ----------------------------------------------------------------------------------
+
+    def list_deliveries(self, *, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        query = select(deliveries.c.id, deliveries.c.event_id, deliveries.c.channel, deliveries.c.action,
+                       deliveries.c.template, deliveries.c.status, deliveries.c.attempts,
+                       deliveries.c.last_error, deliveries.c.created_at, deliveries.c.sent_at, deliveries.c.ts)
+        if status:
+            query = query.where(deliveries.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query.order_by(deliveries.c.id.desc()).limit(limit)).mappings()]
+
+    def retry_delivery(self, delivery_id: int, *, now: float) -> bool:
+        """Queue a failed delivery again, with a fresh attempt count."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(deliveries).where(
+                deliveries.c.id == delivery_id, deliveries.c.status == FAILED).values(
+                status=PENDING, attempts=0, next_attempt_at=now, last_error=None, leased_by=None))
+        return result.rowcount == 1
+
+    def counts_by_status(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
+            return {status: count for status, count in rows}
+
+
+def _draft_row(draft: DeliveryDraft, event_id: str, now: float) -> dict[str, Any]:
+    return {"event_id": event_id, "thread_key": draft.thread_key, "channel": draft.channel,
+            "action": draft.action, "message_key": draft.message_key, "parent_key": draft.parent_key,
+            "rank": draft.rank, "template": draft.template, "payload": json.dumps(draft.payload),
+            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(id=row["id"], event_id=row["event_id"], thread_key=row["thread_key"], channel=row["channel"],
+                    action=row["action"], template=row["template"], payload=json.loads(row["payload"]),
+                    message_key=row["message_key"], parent_key=row["parent_key"], rank=row["rank"],
+                    attempts=row["attempts"], created_at=row["created_at"])
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """WAL for concurrent readers, and BEGIN IMMEDIATE so two processes never deadlock upgrading a lock."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
