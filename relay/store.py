@@ -176,11 +176,11 @@ class Store:
 
     def thread_started(self, thread_key: str) -> bool:
         """Whether a parent message exists or is queued for this run and channel."""
+        mapped = select(messages.c.key).where(messages.c.key == thread_key).exists()
+        queued = select(deliveries.c.id).where(
+            deliveries.c.thread_key == thread_key, deliveries.c.action == "upsert").exists()
         with self.engine.connect() as conn:
-            mapped = conn.execute(select(messages.c.key).where(messages.c.key == thread_key)).first()
-            queued = conn.execute(select(deliveries.c.id).where(
-                deliveries.c.thread_key == thread_key, deliveries.c.action == "upsert").limit(1)).first()
-        return mapped is not None or queued is not None
+            return bool(conn.execute(select(or_(mapped, queued))).scalar())
 
     def _ensure_channel(self, conn: Connection, channel: str) -> None:
         exists = conn.execute(select(channels.c.channel).where(channels.c.channel == channel)).first()

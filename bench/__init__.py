@@ -1,0 +1,1 @@
+"""Benchmarks of the relay against same-run baselines; each module runs with `python -m bench.NAME`."""
