@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from relay.config import Settings
-from relay.errors import BadRequest, PayloadTooLarge, Unauthorized
+from relay.errors import PayloadTooLarge, Unauthorized
 from relay.ingest import receive
+from relay.jsonbody import parse_json
 from schemas.echo import EVENT_SCHEMA
 
 bp = Blueprint("echo", __name__)
@@ -24,11 +24,7 @@ def echo_events() -> tuple[Response, int]:
     settings: Settings = services.settings
     check_echo_auth(settings, request.headers.get("Authorization"))
     raw = _read_body(settings.max_event_bytes)
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise BadRequest("the body is not valid JSON") from None
-    event = EVENT_SCHEMA.load(document)
+    event = EVENT_SCHEMA.load(parse_json(raw))
     outcome = receive(event, raw, settings=settings, store=services.store)
     services.metrics.event(event.type, outcome.result)
     body = {"result": outcome.result, "eventId": outcome.event_id}

@@ -23,6 +23,7 @@ JUDGMENT_TEMPLATES = {"starting": "judgment.awaiting", "complete": "judgment.con
                       "failed": "judgment.stopped"}
 EXECUTION_KINDS = ("pipeline", "orchestration")
 STATUSES = ("starting", "complete", "failed", "skipped")
+MAX_ADDRESS_LENGTH = 255  # the store's channel column
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,9 @@ def _wants_judgment(preference: dict, wanted: str) -> bool:
 
 
 def _address(preference: dict) -> str | None:
+    """The preference's Slack address; none for a blank one, or one longer than any channel, user or email."""
     address = preference.get("address")
-    if not isinstance(address, str) or not address.strip():
+    if not isinstance(address, str) or not address.strip() or len(address.strip()) > MAX_ADDRESS_LENGTH:
         return None
     return address.strip()
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from relay.models import EchoEvent
+
+# Ids are stored, and joined into message keys, in columns of bounded length (relay/store.py). Orca's
+# execution and stage ids are ULIDs or UUIDs (26 or 36 characters).
+MAX_EVENT_ID = 255
+MAX_APPLICATION = 255
+MAX_RUN_ID = 100
 
 
 class DetailsSchema(Schema):
@@ -18,7 +24,7 @@ class DetailsSchema(Schema):
 
     source = fields.String(load_default=None, allow_none=True)
     type = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    application = fields.String(load_default=None, allow_none=True)
+    application = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_APPLICATION))
 
 
 class EventSchema(Schema):
@@ -30,7 +36,8 @@ class EventSchema(Schema):
     details = fields.Nested(DetailsSchema, required=True)
     # JSON object keys are always strings: validating each key again would only cost time on every event.
     content = fields.Dict(load_default=dict)
-    event_id = fields.String(data_key="eventId", load_default=None, allow_none=True)
+    event_id = fields.String(data_key="eventId", load_default=None, allow_none=True,
+                             validate=validate.Length(max=MAX_EVENT_ID))
 
     @pre_load
     def _normalize(self, data: Any, **_) -> dict:
@@ -39,6 +46,16 @@ class EventSchema(Schema):
         data = _unwrap(data)
         return {key: _unflatten(key, value) if key in ("details", "content") else value
                 for key, value in data.items()}
+
+    @validates_schema
+    def _check_run_ids(self, data: dict, **_) -> None:
+        """The content is free-form, but the ids the relay keys messages by must be short strings."""
+        content = data.get("content") or {}
+        execution = content.get("execution") if isinstance(content.get("execution"), dict) else {}
+        for name, value in (("content.executionId", content.get("executionId")),
+                            ("content.execution.id", execution.get("id")), ("content.stageId", content.get("stageId"))):
+            if value is not None and not (isinstance(value, str) and len(value) <= MAX_RUN_ID):
+                raise ValidationError(f"must be a string of at most {MAX_RUN_ID} characters", field_name=name)
 
     @post_load
     def _to_event(self, data: dict, **_) -> EchoEvent:

@@ -1,0 +1,172 @@
+"""Property-based fuzzing of the Echo event parser and POST /echo/events: whatever arrives, the parser either
+loads an event or raises ValidationError, and the endpoint answers 2xx, or 4xx with the JSON error shape and
+nothing stored."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from relay import migrate
+from relay.app import create_app
+from relay.config import Settings
+from relay.models import EchoEvent
+from relay.services import Services
+from relay.store import Store, deliveries, events
+from schemas.echo import EVENT_SCHEMA
+from tests import events as echo_events
+from tests.databases import BACKENDS, throwaway_database
+
+MAX_EVENT_BYTES = 256 * 1024  # small, so that oversized bodies are cheap to make
+DEEP = "@DEEP@"  # a placeholder value replaced by deep nesting once the body is serialized
+
+json_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                | st.text(max_size=40))
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20)
+huge_strings = st.builds(lambda char, size: char * size, st.characters(), st.integers(1_000, 400_000))
+replacements = json_values | huge_strings | st.just(DEEP)
+event_types = st.sampled_from([f"orca:{kind}:{status}" for kind in ("pipeline", "orchestration", "stage", "task")
+                               for status in ("starting", "complete", "failed", "skipped")]) | st.text(max_size=20)
+
+
+def _base_events() -> list[dict[str, Any]]:
+    """Valid events that notify: a run starting, a run failing, and a Manual Judgment awaiting, in Echo's
+    plain, flattened and wrapped shapes."""
+    run = echo_events.execution(notifications=[{"type": "slack", "address": "#deploys", "level": "pipeline",
+                                                "when": ["pipeline.starting", "pipeline.failed"]}])
+    plain = [echo_events.pipeline_event("starting", run), echo_events.pipeline_event("failed", run),
+             echo_events.stage_event("starting", run, stage_id=echo_events.JUDGMENT_STAGE_ID)]
+    return plain + [echo_events.flatten(plain[0]), echo_events.wrap(plain[2])]
+
+
+BASE_EVENTS = _base_events()
+
+
+@st.composite
+def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid event with one to three values, anywhere in it, replaced by something else."""
+    event = copy.deepcopy(draw(st.sampled_from(BASE_EVENTS)))
+    for _ in range(draw(st.integers(1, 3))):
+        container, key = draw(_location(event))
+        container[key] = draw(replacements)
+    return event
+
+
+@st.composite
+def _location(draw: st.DrawFn, document: dict[str, Any]) -> tuple[Any, Any]:
+    node: Any = document
+    while True:
+        key = draw(st.sampled_from(sorted(node) if isinstance(node, dict) else range(len(node))))
+        child = node[key]
+        if isinstance(child, dict | list) and child and draw(st.booleans()):
+            node = child
+            continue
+        return node, key
+
+
+echo_shaped = st.fixed_dictionaries(
+    {"details": st.fixed_dictionaries({"type": event_types}, optional={"application": json_values,
+                                                                     "source": json_values}) | json_values},
+    optional={"content": st.dictionaries(st.sampled_from(["execution", "executionId", "stageId", "context",
+                                                          "canceled", "isSynthetic", "taskName", "name"]),
+                                         json_values, max_size=5) | json_values,
+              "eventId": json_values})
+
+
+def body_of(document: Any, *, depth: int = 0) -> bytes:
+    """Echo's compact JSON, with any DEEP placeholder replaced by `depth` nested arrays."""
+    text = json.dumps(document, separators=(",", ":"))
+    return text.replace(json.dumps(DEEP), "[" * depth + "]" * depth).encode()
+
+
+@dataclass
+class Relay:
+    client: FlaskClient
+    store: Store
+
+    def rows(self) -> tuple[int, int]:
+        with self.store.engine.connect() as conn:
+            return (conn.execute(select(func.count()).select_from(events)).scalar_one(),
+                    conn.execute(select(func.count()).select_from(deliveries)).scalar_one())
+
+    def post(self, body: bytes) -> int:
+        """POST the body and check the answer's contract; returns the status."""
+        before = self.rows()
+        response = self.client.post("/echo/events", data=body, content_type="application/json")
+        assert response.status_code < 500, response.get_data(as_text=True)[:500]
+        assert response.is_json
+        if response.status_code >= 400:
+            error = response.json["error"]
+            assert set(error) == {"code", "message", "details"} and isinstance(error["message"], str)
+        if response.status_code != 202:
+            assert self.rows() == before, "an event that was not queued left rows behind"
+        return response.status_code
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def relay(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
+    """The webhook in dry-run, on each database backend: column types and lengths differ between them."""
+    directory: Path = tmp_path_factory.mktemp("fuzz")
+    with throwaway_database(request.param, directory) as url:
+        settings = Settings(database_url=url, max_event_bytes=MAX_EVENT_BYTES)
+        store = Store.from_url(url)
+        migrate.upgrade(store)
+        services = Services(settings=settings, store=store, poster=None)
+        yield Relay(create_app(settings, services=services).test_client(), store)
+        store.engine.dispose()
+
+
+@given(json_values | echo_shaped | mutated_events())
+def test_fuzz_echo_parser_loads_an_event_or_raises_validation_error(document: Any) -> None:
+    try:
+        loaded = EVENT_SCHEMA.load(document)
+    except ValidationError as err:
+        assert err.messages
+    else:
+        assert isinstance(loaded, EchoEvent) and isinstance(loaded.type, str) and isinstance(loaded.content, dict)
+
+
+@given(json_values | echo_shaped)
+def test_fuzz_echo_endpoint_answers_any_json(relay: Relay, document: Any) -> None:
+    relay.post(body_of(document))
+
+
+@given(mutated_events(), st.integers(1, 100_000))
+def test_fuzz_echo_endpoint_answers_wrong_types_huge_strings_and_deep_nesting(relay: Relay, event: dict[str, Any],
+                                                                             depth: int) -> None:
+    body = body_of(event, depth=depth)
+    status = relay.post(body)
+    if len(body) > MAX_EVENT_BYTES:
+        assert status == 413
+
+
+@given(st.sampled_from(BASE_EVENTS), st.floats(0.0, 1.0, exclude_max=True))
+def test_fuzz_echo_endpoint_rejects_truncated_bodies(relay: Relay, event: dict[str, Any], fraction: float) -> None:
+    body = body_of(event)
+    assert relay.post(body[:int(len(body) * fraction)]) == 400
+
+
+@given(st.sampled_from(BASE_EVENTS), st.sampled_from(["utf-16", "utf-32", "latin-1", "cp1252"]),
+       st.binary(min_size=1, max_size=8), st.text(min_size=1, max_size=8))
+def test_fuzz_echo_endpoint_answers_bad_encodings(relay: Relay, event: dict[str, Any], encoding: str,
+                                                   garbage: bytes, text: str) -> None:
+    event = copy.deepcopy(event)
+    (event.get("payload") or event)["eventId"] = text + "\u00e9\ud800"  # non-ASCII, and a lone surrogate
+    document = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    relay.post(document.encode(encoding, errors="surrogatepass" if encoding.startswith("utf") else "replace"))
+    relay.post(body_of(event).replace(b'"eventId":"', b'"eventId":"' + garbage, 1))
+    relay.post(garbage)
