@@ -51,7 +51,7 @@ def truncate(text: str, limit: int) -> str:
 
 def html_to_mrkdwn(html: object) -> str:
     """Instructions from a Manual Judgment stage (HTML or Markdown) as safe mrkdwn."""
-    text = str(html)
+    text = str(html).replace("\x00", "")  # \x00 marks kept links below
     text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", text)
     text = re.sub(r"(?i)<li[^>]*>", "• ", text)
     text = re.sub(r"(?i)<(b|strong)>(.*?)</\1>", r"*\2*", text, flags=re.S)
