@@ -75,11 +75,12 @@ def warm_up(relay: Relay) -> None:
     statuses = post_all(relay.events_url, [data], senders=1)
     if statuses != [202]:
         raise RuntimeError(f"the relay answered the warm-up event with {statuses[0]}")
-    relay.slack.wait_for(lambda: relay.slack.messages("#warm-up"), timeout=60, description="the warm-up message")
+    relay.slack.wait_for(lambda: relay.slack.messages("#warm-up"), timeout=60,
+                         description="the warm-up message")
 
 
 def post_all(url: str, bodies: Iterable[bytes], *, senders: int) -> list[int]:
-    """POST every body to `url` over `senders` concurrent keep-alive connections; the status codes, in order."""
+    """POST every body to `url` over `senders` concurrent keep-alive connections; the statuses, in order."""
     local = threading.local()
 
     def post(data: bytes) -> int:

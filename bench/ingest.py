@@ -18,12 +18,14 @@ WARMUP_SECONDS = 3.0
 
 @click.command()
 @click.option("--duration", default=8.0, show_default=True, help="Seconds of load per measured run.")
-@click.option("--rounds", default=5, show_default=True, help="Alternating baseline/relay runs; medians are shown.")
+@click.option("--rounds", default=5, show_default=True,
+              help="Alternating baseline/relay runs; medians are shown.")
 @click.option("--connections", default=32, show_default=True, help="wrk connections.")
 @click.option("--mix", "mixes", multiple=True, type=click.Choice(list(MIXES)), default=list(MIXES),
               show_default=True, help="Which executions the events carry.")
 @database_option
-def main(duration: float, rounds: int, connections: int, mixes: tuple[str, ...], database_url: str | None) -> None:
+def main(duration: float, rounds: int, connections: int, mixes: tuple[str, ...],
+         database_url: str | None) -> None:
     """Measure events per second and latency percentiles for the relay and the baseline."""
     require_wrk()
     click.echo(machine_line())
@@ -43,19 +45,22 @@ def main(duration: float, rounds: int, connections: int, mixes: tuple[str, ...],
             results: dict[str, list[WrkResult]] = {name: [] for name in targets}
             for round_number in range(rounds):
                 for name, url in targets.items():
-                    results[name].append(run_wrk(url, events_dir=events_dir, run_id=f"{mix}-{name}-{round_number}",
-                                                 token=ECHO_TOKEN, duration=duration, connections=connections))
+                    results[name].append(run_wrk(
+                        url, events_dir=events_dir, run_id=f"{mix}-{name}-{round_number}", token=ECHO_TOKEN,
+                        duration=duration, connections=connections))
             for name, runs in results.items():
                 rows.append(_row(mix, mean_bytes, name, runs))
             # Each round's two runs are back to back, so their ratio is the least disturbed by other load.
             ratios = [relay_run.requests_per_second / baseline_run.requests_per_second
                       for baseline_run, relay_run in zip(results["baseline"], results["relay"], strict=True)]
             ratio = statistics.median(ratios)
-            verdicts.append(f"{mix}: relay/baseline throughput = {ratio:.0%}, median of rounds "
-                            f"{', '.join(f'{r:.0%}' for r in ratios)} "
-                            f"({'meets' if ratio >= TARGET_RATIO else 'misses'} the {TARGET_RATIO:.0%} target)")
+            verdict = "meets" if ratio >= TARGET_RATIO else "misses"
+            rounds_text = ", ".join(f"{r:.0%}" for r in ratios)
+            verdicts.append(f"{mix}: relay/baseline throughput = {ratio:.0%}, median of rounds {rounds_text} "
+                            f"({verdict} the {TARGET_RATIO:.0%} target)")
     click.echo()
-    click.echo(table(["mix", "body KB", "app", "req/s", "p50 ms", "p90 ms", "p99 ms", "202", "200", "errors"], rows))
+    headers = ["mix", "body KB", "app", "req/s", "p50 ms", "p90 ms", "p99 ms", "202", "200", "errors"]
+    click.echo(table(headers, rows))
     click.echo()
     for verdict in verdicts:
         click.echo(verdict)

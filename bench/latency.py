@@ -88,7 +88,7 @@ def _pace(at: float) -> None:
 
 
 def _percentiles(values: list[float]) -> list[object]:
-    return [len(values), percentile(values, 0.5), percentile(values, 0.9), percentile(values, 0.99), max(values)]
+    return [len(values), *(percentile(values, fraction) for fraction in (0.5, 0.9, 0.99)), max(values)]
 
 
 if __name__ == "__main__":

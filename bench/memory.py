@@ -1,5 +1,5 @@
-"""Memory: resident set size of each Gunicorn worker at rest and after 10,000 events, relay vs the baseline app
-(`python -m bench.memory`)."""
+"""Memory: resident set size of each Gunicorn worker at rest and after 10,000 events, relay vs the baseline
+app (`python -m bench.memory`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from bench.report import machine_line, table
 from bench.workload import MIXES, body, echo_mix
 from relay.config import Settings
 from relay.serving import gunicorn_options
-
 
 SENDERS = 16
 
@@ -35,8 +34,8 @@ def main(count: int, mix: str, database_url: str | None) -> None:
         with running_baseline(directory) as baseline:
             rows += _measure("baseline", baseline.url + "/echo/events", baseline.pid, batch, count, workers)
         with running_relay(directory, database_url=database_url) as relay:
-            click.echo(f"relay database: {relay.database_url.split(':', 1)[0]}; {count:,} events of the {mix} mix "
-                       f"per app, {SENDERS} connections")
+            click.echo(f"relay database: {relay.database_url.split(':', 1)[0]}; {count:,} events of the "
+                       f"{mix} mix per app, {SENDERS} connections")
             warm_up(relay)
             rows += _measure("relay", relay.events_url, relay.server.pid, batch, count, workers + 1)
     click.echo()

@@ -15,7 +15,8 @@ def machine_line() -> str:
     """CPU count and runtime, so figures from different machines can be compared."""
     options = gunicorn_options(Settings())
     return (f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}; "
-            f"Gunicorn {options['workers']} workers x {options['threads']} threads ({options['worker_class']})")
+            f"Gunicorn {options['workers']} workers x {options['threads']} threads "
+            f"({options['worker_class']})")
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -33,7 +34,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        return "  ".join(value.ljust(widths[0]) if i == 0 else value.rjust(widths[i]) for i, value in enumerate(row))
+        return "  ".join(value.ljust(widths[i]) if i == 0 else value.rjust(widths[i])
+                         for i, value in enumerate(row))
 
     return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(row) for row in cells[1:]])
 

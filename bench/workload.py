@@ -44,12 +44,13 @@ def echo_mix(mix: str, *, channel: str, seed: int = 7) -> list[dict[str, Any]]:
     run = run_for(mix, channel=channel)
     plain_stages = [s["id"] for s in run["stages"] if s["id"] != events.JUDGMENT_STAGE_ID]
     statuses = ("starting", "complete")
-    batch = [events.stage_event(statuses[i % 2], run, stage_id=plain_stages[i % len(plain_stages)], kind="task")
-             for i in range(MIX["task"])]
+    batch = [events.stage_event(statuses[i % 2], run, stage_id=plain_stages[i % len(plain_stages)],
+                                kind="task") for i in range(MIX["task"])]
     batch += [events.stage_event(statuses[i % 2], run, stage_id=plain_stages[i % len(plain_stages)])
               for i in range(MIX["stage"])]
     batch += [events.pipeline_event(statuses[i % 2], run) for i in range(MIX["pipeline"])]
-    batch += [events.stage_event("starting", run, stage_id=events.JUDGMENT_STAGE_ID) for _ in range(MIX["judgment"])]
+    batch += [events.stage_event("starting", run, stage_id=events.JUDGMENT_STAGE_ID)
+              for _ in range(MIX["judgment"])]
     random.Random(seed).shuffle(batch)
     return batch
 

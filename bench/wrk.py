@@ -36,7 +36,8 @@ def require_wrk() -> str:
 def run_wrk(url: str, *, events_dir: Path, run_id: str, token: str, duration: float, connections: int,
             threads: int = 1) -> WrkResult:
     """Load `url` with the event mix in `events_dir` for `duration` seconds."""
-    env = {**os.environ, "BENCH_EVENTS_DIR": str(events_dir), "BENCH_RUN_ID": run_id, "BENCH_ECHO_TOKEN": token}
+    env = {**os.environ, "BENCH_EVENTS_DIR": str(events_dir), "BENCH_RUN_ID": run_id,
+           "BENCH_ECHO_TOKEN": token}
     command = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "30s",
                "--latency", "-s", str(SCRIPT), url]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
@@ -51,8 +52,9 @@ def parse(output: str) -> WrkResult:
     total = re.search(r"(\d+) requests in", output)
     if not (latency and answers and rate and total):
         raise RuntimeError(f"unexpected wrk output:\n{output}")
-    return WrkResult(requests_per_second=float(rate.group(1)), requests=int(total.group(1)), latency_ms=latency,
-                     accepted=int(answers.group(1)), ignored=int(answers.group(2)), other=int(answers.group(3)),
+    accepted, ignored, other = (int(n) for n in answers.groups())
+    return WrkResult(requests_per_second=float(rate.group(1)), requests=int(total.group(1)),
+                     latency_ms=latency, accepted=accepted, ignored=ignored, other=other,
                      socket_errors=sum(int(n) for n in errors.groups()) if errors else 0)
 
 

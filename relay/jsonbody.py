@@ -1,4 +1,4 @@
-"""Request bodies as JSON documents, refusing what a JSON parser takes but UTF-8 storage and Slack cannot."""
+"""JSON from outside, refusing what a JSON parser takes but UTF-8 storage and Slack cannot."""
 
 from __future__ import annotations
 
@@ -12,17 +12,23 @@ from relay.errors import BadRequest
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def parse_json(raw: bytes) -> Any:
-    """The document in `raw` (UTF-8, or the UTF-16/32 that JSON allows); BadRequest for bytes that are not
-    that encoding, invalid JSON, nesting too deep to parse, or an unpaired surrogate escape."""
+def strict_loads(text: str) -> Any:
+    """`json.loads`, with nesting too deep to parse and unpaired surrogate escapes refused as ValueError too."""
     try:
-        text = raw.decode(json.detect_encoding(raw))
         document = json.loads(text)
-    except (ValueError, RecursionError):
-        raise BadRequest("the body is not valid JSON") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     if SURROGATE_ESCAPE.search(text) and not _encodable(document):
-        raise BadRequest("the body is not valid JSON: it holds an unpaired UTF-16 surrogate escape")
+        raise ValueError("holds an unpaired UTF-16 surrogate escape")
     return document
+
+
+def parse_json(raw: bytes) -> Any:
+    """The document in a request body (UTF-8, or the UTF-16/32 that JSON allows); BadRequest otherwise."""
+    try:
+        return strict_loads(raw.decode(json.detect_encoding(raw)))
+    except ValueError as err:
+        raise BadRequest("the body is not valid JSON", details=str(err)[:200]) from None
 
 
 def _encodable(document: Any) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import (
+    EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema,
+)
 
+from relay.jsonbody import strict_loads
 from relay.models import EchoEvent
 
 # Ids are stored, and joined into message keys, in columns of bounded length (relay/store.py). Orca's
@@ -24,7 +26,8 @@ class DetailsSchema(Schema):
 
     source = fields.String(load_default=None, allow_none=True)
     type = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    application = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_APPLICATION))
+    application = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=MAX_APPLICATION))
 
 
 class EventSchema(Schema):
@@ -52,8 +55,9 @@ class EventSchema(Schema):
         """The content is free-form, but the ids the relay keys messages by must be short strings."""
         content = data.get("content") or {}
         execution = content.get("execution") if isinstance(content.get("execution"), dict) else {}
-        for name, value in (("content.executionId", content.get("executionId")),
-                            ("content.execution.id", execution.get("id")), ("content.stageId", content.get("stageId"))):
+        ids = {"content.executionId": content.get("executionId"), "content.execution.id": execution.get("id"),
+               "content.stageId": content.get("stageId")}
+        for name, value in ids.items():
             if value is not None and not (isinstance(value, str) and len(value) <= MAX_RUN_ID):
                 raise ValidationError(f"must be a string of at most {MAX_RUN_ID} characters", field_name=name)
 
@@ -80,7 +84,7 @@ def _unflatten(key: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
+        return strict_loads(value)
     except ValueError:
         raise ValidationError("a flattened field must hold a JSON object", field_name=key) from None
 

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures, and the hypothesis profiles (HYPOTHESIS_PROFILE=thorough for a long fuzzing run)."""
+"""Shared pytest fixtures, and hypothesis profiles (HYPOTHESIS_PROFILE=thorough for a long fuzzing run)."""
 
 import os
 
@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, settings
 
 # Modest by default so the suite stays fast; no deadline, since a slow example on a loaded CI machine is
 # not a bug. Too-large data is expected: the fuzzers make huge strings and deep nesting on purpose.
-settings.register_profile("relay", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.data_too_large,
-                                                                                          HealthCheck.too_slow])
+settings.register_profile("relay", max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow])
 settings.register_profile("thorough", settings.get_profile("relay"), max_examples=2_000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "relay"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -86,10 +87,8 @@ class Process:
     def _signal_group(self, signum: int) -> None:
         if self.popen is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signum)
-        except ProcessLookupError:
-            pass
 
     def _reap(self, timeout: float) -> None:
         if self.popen is not None:
@@ -124,7 +123,8 @@ class HttpProcess(Process):
             session.trust_env = False
             while True:
                 if self.popen is not None and self.popen.poll() is not None:
-                    raise RuntimeError(f"{self.module} exited with {self.popen.returncode}:\n{self.log_tail()}")
+                    raise RuntimeError(f"{self.module} exited with {self.popen.returncode}:\n"
+                                       f"{self.log_tail()}")
                 try:
                     if session.get(self.url + self.health_path, timeout=1.0).status_code == 200:
                         return self
@@ -137,7 +137,8 @@ class HttpProcess(Process):
                 time.sleep(0.05)  # polling a server that is still starting; the deadline bounds it
 
 
-def relay_server(*, port: int, env: Mapping[str, str], log_path: Path, dispatcher: bool = True) -> HttpProcess:
+def relay_server(*, port: int, env: Mapping[str, str], log_path: Path,
+                 dispatcher: bool = True) -> HttpProcess:
     """`slackops-relay serve --upgrade` on 127.0.0.1:`port` under the production Gunicorn config."""
     args = ["serve", "--upgrade", "--bind", f"127.0.0.1:{port}"] + ([] if dispatcher else ["--no-dispatcher"])
     return HttpProcess("relay.cli", args, port=port, env=env, log_path=log_path)

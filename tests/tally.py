@@ -37,7 +37,8 @@ class Tally:
     lost_runs: tuple[str, ...]
 
     def line(self) -> str:
-        return f"accepted {self.accepted}, delivered {self.delivered}, duplicates {self.duplicates}, lost {self.lost}"
+        return (f"accepted {self.accepted}, delivered {self.delivered}, duplicates {self.duplicates}, "
+                f"lost {self.lost}")
 
 
 def tally(slack: FakeSlack, accepted: dict[str, str]) -> Tally:

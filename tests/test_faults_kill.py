@@ -1,5 +1,5 @@
-"""Fault injection on the relay itself: `serve` and `worker` as real processes, killed with SIGKILL while events
-arrive and a delivery is in flight, then started again on the same database."""
+"""Fault injection on the relay itself: `serve` and `worker` as real processes, killed with SIGKILL while
+events arrive and a delivery is in flight, then started again on the same database."""
 
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ class Sender:
             while not self._stop.is_set():
                 channel = CHANNELS[number % len(CHANNELS)]
                 try:
-                    response = session.post(self.url, json=run_started(number, channel), headers=headers, timeout=5)
+                    response = session.post(self.url, json=run_started(number, channel), headers=headers,
+                                            timeout=5)
                 except requests.RequestException:
                     response = None
                 if response is not None and 200 <= response.status_code < 300:
@@ -78,10 +79,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 def test_faults_kill_relay_mid_flight_loses_no_accepted_event(tmp_path: Path, slack: FakeSlack,
                                                                database_url: str) -> None:
-    """Every event that got a 2xx is delivered after a SIGKILL of serve and worker and a restart. One duplicate
-    is possible in principle, and is provoked here: the post the worker had in flight when it died reached
-    Slack, but its answer never reached the relay, so the restarted worker posts it again once its lease
-    (2 s here) has run out."""
+    """Every event that got a 2xx is delivered after a SIGKILL of serve and worker and a restart. One
+    duplicate is possible in principle, and is provoked here: the post the worker had in flight when it died
+    reached Slack, but its answer never reached the relay, so the restarted worker posts it again once its
+    lease (2 s here) has run out."""
     port = free_port()
     env = {"SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.api_url, "RELAY_ECHO_TOKEN": ECHO_TOKEN,
            "RELAY_DATABASE_URL": database_url, "RELAY_CHANNEL_INTERVAL": "0",

@@ -1,5 +1,5 @@
 """Fault injection between the relay and Slack: outages, timeouts, lost answers and rate limits, with the
-webhook and the dispatcher wired to a real FakeSlack and an SQLite store, and the dispatcher's clock driven."""
+webhook and the dispatcher wired to a real FakeSlack and an SQLite store, the dispatcher's clock driven."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class Relay:
     clock: Clock
 
     def accept(self, numbers: range) -> dict[str, str]:
-        """Post one run-starting event per number, spread over CHANNELS; the accepted runs and their channels."""
+        """Post one run-starting event per number, spread over CHANNELS; the accepted runs, by channel."""
         accepted = {}
         for number in numbers:
             channel = CHANNELS[number % len(CHANNELS)]
@@ -66,7 +66,8 @@ class Relay:
             if due is None:
                 return passes
             self.clock.now = max(self.clock.now + 1.0, due)
-        raise AssertionError(f"deliveries still pending after {max_passes} passes: {self.store.counts_by_status()}")
+        raise AssertionError(f"deliveries still pending after {max_passes} passes: "
+                             f"{self.store.counts_by_status()}")
 
     def dispatch_rounds(self, rounds: int) -> None:
         """Let the dispatcher try every pending delivery `rounds` times, however they fail: past the longest
@@ -98,7 +99,8 @@ def relay(tmp_path: Path, slack: FakeSlack, clock: Clock) -> Relay:
     poster = SlackPoster(build_client(token=slack.token, base_url=slack.api_url, timeout=SLACK_TIMEOUT))
     services = Services(settings=settings, store=store, poster=poster)
     client = create_app(settings, services=services).test_client()
-    return Relay(client=client, dispatcher=services.dispatcher(clock=clock), store=store, slack=slack, clock=clock)
+    return Relay(client=client, dispatcher=services.dispatcher(clock=clock), store=store, slack=slack,
+                 clock=clock)
 
 
 def test_faults_slack_outage_and_timeouts_then_recovery_deliver_everything_once(relay: Relay) -> None:
@@ -182,8 +184,9 @@ def _paced_out(slack: FakeSlack, *, interval: float) -> list[tuple[Call, Call | 
     for index, call in enumerate(calls):
         channel = slack.channel_id(call.params["channel"])
         if channel in last_accepted and call.at - last_accepted[channel] < interval:
-            following = next((c for c in calls[index + 1:] if slack.channel_id(c.params["channel"]) == channel),
-                             None)
+            same_channel = (later for later in calls[index + 1:]
+                            if slack.channel_id(later.params["channel"]) == channel)
+            following = next(same_channel, None)
             refused.append((call, following))
         else:
             last_accepted[channel] = call.at
