@@ -118,7 +118,8 @@ def with_event_stage(execution: dict[str, Any], stage_id: str, content: dict[str
     """The execution of a stage event with that stage as the event describes it: the event's `context`,
     `name` and times are fresher than the execution snapshot beside them. `status` overrides the stage's
     status when the snapshot still shows it unfinished."""
-    stage = dict(stage_by_id(execution, stage_id)) or {"id": stage_id, "type": "manualJudgment", "status": "RUNNING"}
+    stage = dict(stage_by_id(execution, stage_id)) or {"id": stage_id, "type": "manualJudgment",
+                                                       "status": "RUNNING"}
     for key in ("name", "context", "startTime", "endTime"):
         if content.get(key) is not None:
             stage[key] = content[key]

@@ -69,12 +69,14 @@ class FiatClient:
             return False, f"{user} has no EXECUTE permission on {application} in Spinnaker"
         required = frozenset(required_roles)
         if required and not permission.admin and not required & permission.roles:
-            return False, f"{user} holds none of the roles this stage requires ({', '.join(sorted(required))})"
+            roles = ", ".join(sorted(required))
+            return False, f"{user} holds none of the roles this stage requires ({roles})"
         return True, "allowed by Fiat"
 
 
 def _permission(view: dict[str, Any]) -> FiatPermission:
-    roles = frozenset(str(r.get("name")) for r in view.get("roles") or [] if isinstance(r, dict) and r.get("name"))
+    roles = frozenset(str(role["name"]) for role in view.get("roles") or []
+                      if isinstance(role, dict) and role.get("name"))
     applications = {
         str(a["name"]).lower(): frozenset(str(x).upper() for x in a.get("authorizations") or [])
         for a in view.get("applications") or [] if isinstance(a, dict) and a.get("name")}

@@ -8,6 +8,7 @@ is done with them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -55,29 +56,27 @@ def judgment_actions(execution: dict[str, Any], stage_id: str, *, channel: str) 
     stage = stage_by_id(execution, stage_id)
     ref = JudgmentRef(execution_id=str(execution.get("id")), stage_id=stage_id, channel=channel)
     approve, reject = button_labels(stage)
-    name = escape(stage.get("name") or "this stage")
-    pipeline = escape(execution.get("name") or "the pipeline")
+    run = f"*{escape(execution.get('name') or 'the pipeline')}*"
+    name = f"*{escape(stage.get('name') or 'this stage')}*"
     choices = judgment_choices(stage)[:MAX_CHOICES]
     reject_button = _button(REJECT, reject, ref, style="danger", confirm=_confirm(
-        f"{reject}?", f"Stop *{pipeline}* at *{name}*? You can give a reason next.", reject))
+        reject, f"Stop {run} at {name}? You can give a reason next."))
     if not choices:
-        return (_button(APPROVE, approve, ref, style="primary",
-                        confirm=_confirm(f"{approve}?", f"Let *{pipeline}* continue past *{name}*?", approve)),
-                reject_button)
+        approve_button = _button(APPROVE, approve, ref, style="primary",
+                                 confirm=_confirm(approve, f"Let {run} continue past {name}?"))
+        return approve_button, reject_button
     if len(choices) <= MAX_CHOICE_BUTTONS:
         buttons = tuple(
-            _button(f"{CHOOSE}{index}", f"{approve}: {choice}", _with_choice(ref, index),
+            _button(f"{CHOOSE}{index}", f"{approve}: {choice}", dataclasses.replace(ref, choice=index),
                     style="primary" if index == 0 else None,
-                    confirm=_confirm(f"{approve}?",
-                                     f"Continue *{pipeline}* past *{name}* with “{escape(choice)}”?", approve))
+                    confirm=_confirm(approve, f"Continue {run} past {name} with “{escape(choice)}”?"))
             for index, choice in enumerate(choices))
         return (*buttons, reject_button)
-    select = {"type": "static_select", "action_id": OPTION,
-              "placeholder": _plain("Choose an option"),
+    select = {"type": "static_select", "action_id": OPTION, "placeholder": _plain("Choose an option"),
               "options": [{"text": _plain(choice, MAX_OPTION_TEXT), "value": str(index)}
                           for index, choice in enumerate(choices)]}
     approve_button = _button(APPROVE, approve, ref, style="primary", confirm=_confirm(
-        f"{approve}?", f"Let *{pipeline}* continue past *{name}* with the option you chose?", approve))
+        approve, f"Let {run} continue past {name} with the option you chose?"))
     return select, approve_button, reject_button
 
 
@@ -122,10 +121,6 @@ def _loads(schema: Any, raw: str | None, name: str) -> Any:
     return schema.load(document)
 
 
-def _with_choice(ref: JudgmentRef, index: int) -> JudgmentRef:
-    return JudgmentRef(execution_id=ref.execution_id, stage_id=ref.stage_id, channel=ref.channel, choice=index)
-
-
 def _button(action_id: str, label: str, ref: JudgmentRef, *, style: str | None,
             confirm: dict[str, Any]) -> dict[str, Any]:
     button = {"type": "button", "action_id": action_id, "text": _plain(label, MAX_BUTTON_TEXT),
@@ -135,9 +130,10 @@ def _button(action_id: str, label: str, ref: JudgmentRef, *, style: str | None,
     return button
 
 
-def _confirm(title: str, text: str, confirm: str) -> dict[str, Any]:
-    return {"title": _plain(title, 100), "text": {"type": "mrkdwn", "text": truncate(text, 300)},
-            "confirm": _plain(confirm, 30), "deny": _plain("Cancel", 30)}
+def _confirm(label: str, question: str) -> dict[str, Any]:
+    """The dialog Slack shows before sending the click: `<label>?`, the question, `<label>` or Cancel."""
+    return {"title": _plain(f"{label}?", 100), "text": {"type": "mrkdwn", "text": truncate(question, 300)},
+            "confirm": _plain(label, 30), "deny": _plain("Cancel", 30)}
 
 
 def _plain(text: str, limit: int = 150) -> dict[str, Any]:

@@ -3,14 +3,24 @@ Spinnaker reports happened instead; plus the thread reply, the direct message an
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 from relay.execution import execution_link, stage_by_id, with_event_stage
 from relay.judgment_blocks import button_labels, judgment_actions, judgment_choices
 from relay.judgment_state import (
-    AWAITING, CANCELED, CONTINUED, JUDGING, MISSING, STOPPED, TIMED_OUT, JudgmentState, judgment_state,
-    required_roles, timeout_ms,
+    AWAITING,
+    CANCELED,
+    CONTINUED,
+    JUDGING,
+    MISSING,
+    STOPPED,
+    TIMED_OUT,
+    JudgmentState,
+    judgment_state,
+    required_roles,
+    timeout_ms,
 )
 from relay.message_text import custom_body, custom_text, trigger_facts
 from relay.models import MessageFacts, Notification
@@ -43,7 +53,7 @@ def notification_facts(notification: Notification, state: str, ui_url: str, *,
     reading = judgment_state(execution, stage_id)
     forced = {"continued": CONTINUED, "stopped": STOPPED}.get(state)
     if forced and reading.state != forced:  # the event's execution snapshot can lag behind the stage event
-        reading = JudgmentState(forced, reading.stage, judge=reading.judge, judgment_input=reading.judgment_input)
+        reading = dataclasses.replace(reading, state=forced)
     if state == "awaiting" and not reading.open:
         reading = JudgmentState(AWAITING, reading.stage)
     return judgment_facts(execution, stage_id, ui_url, channel=notification.address, judgment=judgment,
@@ -72,13 +82,13 @@ def judgment_facts(execution: dict[str, Any], stage_id: str, ui_url: str, *, cha
     return MessageFacts(**facts)
 
 
-def judgment_report(execution: dict[str, Any], stage_id: str, ui_url: str, judgment: Judgment) -> dict[str, Any]:
+def judgment_report(execution: dict[str, Any], stage_id: str, ui_url: str,
+                    judgment: Judgment) -> dict[str, Any]:
     """The thread reply telling the channel what was decided from Slack."""
     parts = _Parts(execution, stage_by_id(execution, stage_id), stage_id, ui_url)
     emoji, verb = _decision_words(judgment)
-    text = f"{emoji} <@{judgment.user_id}> {verb} *{link(parts.url, parts.name)}*{_choice(judgment)}"
-    reason = f"\n*Reason:* {escape(judgment.reason)}" if judgment.reason else ""
-    return MESSAGE_SCHEMA.dump(MessageFacts(fallback=f"{parts.name} was {verb} from Slack", summary=text + reason))
+    text = f"{emoji} <@{judgment.user_id}> {verb} {parts.stage_link}{_choice(judgment)}{_reason(judgment)}"
+    return MESSAGE_SCHEMA.dump(MessageFacts(fallback=f"{parts.name} was {verb} from Slack", summary=text))
 
 
 def judgment_direct_message(execution: dict[str, Any], stage_id: str, ui_url: str,
@@ -87,10 +97,10 @@ def judgment_direct_message(execution: dict[str, Any], stage_id: str, ui_url: st
     parts = _Parts(execution, stage_by_id(execution, stage_id), stage_id, ui_url)
     _, verb = _decision_words(judgment)
     text = (f"Your run of {parts.run} in *{escape(parts.application)}*: <@{judgment.user_id}> {verb} stage "
-            f"*{link(parts.url, parts.name)}*{_choice(judgment)}.")
-    reason = f"\n*Reason:* {escape(judgment.reason)}" if judgment.reason else ""
-    return MESSAGE_SCHEMA.dump(MessageFacts(fallback=f"{parts.name} in your run of {parts.pipeline} was {verb}",
-                                            summary=text + reason, link=parts.url, link_label="Open in Spinnaker"))
+            f"{parts.stage_link}{_choice(judgment)}.{_reason(judgment)}")
+    return MESSAGE_SCHEMA.dump(MessageFacts(
+        fallback=f"{parts.name} in your run of {parts.pipeline} was {verb}", summary=text, link=parts.url,
+        link_label="Open in Spinnaker"))
 
 
 def notice(text: str) -> dict[str, Any]:
@@ -152,10 +162,11 @@ def _awaiting_facts(parts: _Parts, channel: str, note: str | None) -> dict[str, 
         if parts.context.get("instructions") else []
     detail += [note] if note else []
     return parts.base(
-        fallback=f"Stage {parts.name} for {parts.application.title()}'s {parts.pipeline} pipeline is awaiting "
-                 f"manual judgment",
+        fallback=f"Stage {parts.name} for {parts.application.title()}'s {parts.pipeline} pipeline is "
+                 f"awaiting manual judgment",
         headline=f":hourglass_flowing_sand: Judgment needed: {parts.name}",
-        summary=f"{parts.run} in *{escape(parts.application)}* is waiting for a decision at stage {parts.stage_link}",
+        summary=f"{parts.run} in *{escape(parts.application)}* is waiting for a decision at stage "
+                f"{parts.stage_link}",
         facts=tuple(facts), detail="\n\n".join(detail) or None,
         actions=judgment_actions(parts.execution, str(parts.stage.get("id")), channel=channel))
 
@@ -183,7 +194,8 @@ def _slack_facts(parts: _Parts, judgment: Judgment, reading: JudgmentState) -> d
     return parts.base(
         fallback=f"{parts.name}: {label} chosen in Slack, {waiting}",
         headline=f":arrows_counterclockwise: {parts.name}: {label} chosen",
-        summary=f"{who} chose *{escape(label)}* for stage {parts.stage_link} of {parts.run}, {when}: {waiting}",
+        summary=f"{who} chose *{escape(label)}* for stage {parts.stage_link} of {parts.run}, {when}: "
+                f"{waiting}",
         facts=tuple(facts))
 
 
@@ -197,7 +209,8 @@ def _overtaken_facts(parts: _Parts, reading: JudgmentState) -> dict[str, Any]:
         word = "continue" if reading.state == CONTINUED else "stop"
         emoji = ":white_check_mark:" if word == "continue" else ":octagonal_sign:"
         return parts.base(
-            fallback=f"Stage {parts.name} of {parts.pipeline} was judged to {word} by {reading.judge or 'someone'}",
+            fallback=f"Stage {parts.name} of {parts.pipeline} was judged to {word} by "
+                     f"{reading.judge or 'someone'}",
             headline=f"{emoji} {parts.name}: judged to {word}",
             summary=f"Stage {parts.stage_link} of {parts.run} was judged to *{word}* by {judge} in Spinnaker",
             facts=tuple(facts))
@@ -217,15 +230,23 @@ def _overtaken_facts(parts: _Parts, reading: JudgmentState) -> dict[str, Any]:
     return parts.base(
         fallback=f"Stage {parts.name} of {parts.pipeline} {sentence}",
         headline=f"{emoji} {parts.name}: {short}",
-        summary=f"Stage {parts.stage_link} of {parts.run} {escape(sentence)}", facts=tuple(facts), detail=detail)
+        summary=f"Stage {parts.stage_link} of {parts.run} {escape(sentence)}", facts=tuple(facts),
+        detail=detail)
 
 
 def _decision_words(judgment: Judgment) -> tuple[str, str]:
-    return (":white_check_mark:", "approved") if judgment.decision == "continue" else (":octagonal_sign:", "rejected")
+    """The emoji and the past-tense verb of a Slack judgment's decision."""
+    if judgment.decision == "continue":
+        return ":white_check_mark:", "approved"
+    return ":octagonal_sign:", "rejected"
 
 
 def _choice(judgment: Judgment) -> str:
     return f" with “{escape(judgment.judgment_input)}”" if judgment.judgment_input else ""
+
+
+def _reason(judgment: Judgment) -> str:
+    return f"\n*Reason:* {escape(judgment.reason)}" if judgment.reason else ""
 
 
 def _deadline(start: Any, context: dict[str, Any]) -> str:

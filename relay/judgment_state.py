@@ -1,4 +1,5 @@
-"""Where a Manual Judgment stands, read from an Orca execution: awaiting, being acted on, judged, or overtaken."""
+"""Where a Manual Judgment stands, read from an Orca execution: awaiting, being acted on, judged, or not
+waiting any more."""
 
 from __future__ import annotations
 

@@ -47,13 +47,13 @@ def message_updates(execution: dict[str, Any], stage_id: str, *, settings: Setti
     speaks for the stage, if any)."""
     execution_id = str(execution.get("id"))
     stage = stage_by_id(execution, stage_id)
-    return [
-        DeliveryDraft(thread_key=f"{execution_id}@{address}", channel=address, action="upsert",
-                      template=UPDATE_TEMPLATE, message_key=key, rank=rank,
-                      payload=judgment_message(execution, stage_id, settings.spinnaker_ui_url, channel=address,
-                                               preference=_preference(stage, address), judgment=judgment,
-                                               note=note))
-        for key, address in stage_messages(store, execution_id, stage_id).items()]
+    drafts = []
+    for key, address in stage_messages(store, execution_id, stage_id).items():
+        body = judgment_message(execution, stage_id, settings.spinnaker_ui_url, channel=address,
+                                preference=_preference(stage, address), judgment=judgment, note=note)
+        drafts.append(DeliveryDraft(thread_key=f"{execution_id}@{address}", channel=address, action="upsert",
+                                    template=UPDATE_TEMPLATE, message_key=key, rank=rank, payload=body))
+    return drafts
 
 
 def event_updates(event: EchoEvent, *, settings: Settings, store: Store) -> list[DeliveryDraft]:
@@ -83,13 +83,15 @@ def event_updates(event: EchoEvent, *, settings: Settings, store: Store) -> list
     return drafts
 
 
-def notification_body(notification: Notification, state: str, *, settings: Settings, store: Store) -> dict[str, Any]:
+def notification_body(notification: Notification, state: str, *, settings: Settings,
+                      store: Store) -> dict[str, Any]:
     """A judgment notification's message, showing the Slack judge when a Slack judgment decided the stage."""
     event = notification.event
     judgment = None
     if state != "awaiting" and event.execution_id:
         judgment = store.claim_holder(claim_key(str(event.execution_id), str(event.content.get("stageId"))))
-    return MESSAGE_SCHEMA.dump(notification_facts(notification, state, settings.spinnaker_ui_url, judgment=judgment))
+    facts = notification_facts(notification, state, settings.spinnaker_ui_url, judgment=judgment)
+    return MESSAGE_SCHEMA.dump(facts)
 
 
 def _preference(stage: dict[str, Any], address: str) -> dict[str, Any]:

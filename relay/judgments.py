@@ -3,12 +3,22 @@ modal) and answer Slack at once. The dispatcher resolves it later through relay/
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
 from relay.judgment_blocks import (
-    ACTION_PREFIX, APPROVE, CHOOSE, MAX_REASON, OPTION, REASON_INPUT, REASON_VIEW, REJECT, decode_reason_request,
-    decode_ref, reason_modal,
+    ACTION_PREFIX,
+    APPROVE,
+    CHOOSE,
+    MAX_REASON,
+    OPTION,
+    REASON_INPUT,
+    REASON_VIEW,
+    REJECT,
+    decode_reason_request,
+    decode_ref,
+    reason_modal,
 )
 from relay.models import BlockActions, ClickOrigin, JudgmentRef, ReasonRequest
 from relay.policy import JUDGE
@@ -85,7 +95,8 @@ def _ask_reason(services: Services, click: BlockActions, ref: JudgmentRef) -> No
             services.poster.open_view(click.trigger_id, view)
             return
         except Exception as err:  # a modal Slack refuses must not lose the click
-            log.warning("could not open the reason modal (%s); rejecting without a reason", classify(err).error)
+            log.warning("could not open the reason modal (%s); rejecting without a reason",
+                        classify(err).error)
     _record(services, ref, decision="stop", user_id=click.user_id, origin=click.origin)
 
 
@@ -94,8 +105,7 @@ def _with_selection(ref: JudgmentRef, click: BlockActions) -> JudgmentRef:
     selected = click.selections.get(OPTION)
     if selected is None or not selected.isdigit() or int(selected) >= MAX_CHOICES:
         return ref
-    return JudgmentRef(execution_id=ref.execution_id, stage_id=ref.stage_id, channel=ref.channel,
-                       choice=int(selected))
+    return dataclasses.replace(ref, choice=int(selected))
 
 
 def _record(services: Services, ref: JudgmentRef, *, decision: str, user_id: str, origin: ClickOrigin,

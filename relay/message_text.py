@@ -1,4 +1,4 @@
-"""Text every message kind shares: what started the run, and the custom text a pipeline author wrote in Deck."""
+"""Text that messages of every kind share: what started the run, and custom text written in Deck."""
 
 from __future__ import annotations
 

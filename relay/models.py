@@ -91,7 +91,7 @@ class MessageFacts:
 
 @dataclass(frozen=True)
 class JudgmentRef:
-    """Which judgment a button points at. Only a pointer: the relay re-reads the stage from Gate before acting."""
+    """Which judgment a button points at; only a pointer, as the relay re-reads the stage from Gate to act."""
 
     execution_id: str
     stage_id: str

@@ -19,18 +19,44 @@ from relay.gate import GateError
 from relay.judgment_blocks import judgment_choices
 from relay.judgment_messages import decision_label, judgment_direct_message, judgment_report, notice
 from relay.judgment_state import (
-    CANCELED, CONTINUED, JUDGING, MISSING, NOT_STARTED, STOPPED, TIMED_OUT, JudgmentState, judgment_state,
+    CANCELED,
+    CONTINUED,
+    JUDGING,
+    MISSING,
+    NOT_STARTED,
+    STOPPED,
+    TIMED_OUT,
+    JudgmentState,
+    judgment_state,
     required_roles,
 )
 from relay.judgment_updates import (
-    FINAL_RANK, IN_FLIGHT_RANK, REOPENED_RANK, claim_key, judgment_message_key, message_updates,
+    FINAL_RANK,
+    IN_FLIGHT_RANK,
+    REOPENED_RANK,
+    claim_key,
+    judgment_message_key,
+    message_updates,
 )
 from relay.mrkdwn import escape, slack_date
 from relay.routing import JobRetry
 from relay.slack import classify
 from relay.store import (
-    CLAIMED, DECIDED, DUPLICATE, GATE_FAILED, IN_FLIGHT, LOST, PATCHED, RECEIVED, REFUSED, RESET, SENT_TO_GATE,
-    STALE, UNCONFIRMED, DeliveryDraft, Judgment,
+    CLAIMED,
+    DECIDED,
+    DUPLICATE,
+    GATE_FAILED,
+    IN_FLIGHT,
+    LOST,
+    PATCHED,
+    RECEIVED,
+    REFUSED,
+    RESET,
+    SENT_TO_GATE,
+    STALE,
+    UNCONFIRMED,
+    DeliveryDraft,
+    Judgment,
 )
 
 if TYPE_CHECKING:
@@ -102,8 +128,9 @@ class _Resolution:
         if not verdict.allowed:
             self._refuse(verdict.reason, application=application, user_email=email)
             return
-        values = {"application": application, "user_email": email, "snapshot": _snapshot(execution, j.stage_id),
-                  "judgment_input": choices[j.input_index] if j.input_index is not None else None}
+        values = {"application": application, "user_email": email,
+                  "judgment_input": choices[j.input_index] if j.input_index is not None else None,
+                  "snapshot": _snapshot(execution, j.stage_id)}
         claimed = dataclasses.replace(j, **values, status=CLAIMED, claimed_at=self.now)
         holder = self.store.claim_judgment(
             j.id, key=claim_key(j.execution_id, j.stage_id), values=values, now=self.now,
@@ -117,7 +144,7 @@ class _Resolution:
         self._send(execution, reading)
 
     def _send(self, execution: dict[str, Any], reading: JudgmentState) -> None:
-        """PATCH the stage once; a PATCH whose answer was lost is checked against the stage before resending."""
+        """PATCH the stage once. A PATCH whose answer was lost is checked against the stage before another."""
         j = self.judgment
         if j.status == SENT_TO_GATE:
             if _asks_same(j, reading) or _done_as_asked(j, reading):
@@ -191,18 +218,19 @@ class _Resolution:
         label = self._label(reading.stage)
         roles = ", ".join(required_roles(reading.stage))
         identity = escape(j.gate_user or "the relay's Spinnaker identity")
-        if j.gate_user is None or reading.judge == j.gate_user:
-            why = (f"it checks the stage's required roles ({escape(roles)}) against {identity}, the identity the "
-                   f"relay uses in Spinnaker, and put the judgment back" if roles else
-                   "it put the judgment back without acting on it")
+        if j.gate_user is not None and reading.judge != j.gate_user:
+            why = f"{escape(reading.judge or 'someone')} changed it in Spinnaker after the relay sent it"
+        elif roles:
+            why = (f"it checks the stage's required roles ({escape(roles)}) against {identity}, the identity "
+                   f"the relay uses in Spinnaker, and put the judgment back")
         else:
-            why = f"{escape(reading.judge or 'someone')} changed the judgment in Spinnaker after the relay sent it"
+            why = "it put the judgment back without acting on it"
         note = f":warning: <@{j.user_id}>'s {escape(label)} was not accepted by Spinnaker: {why}."
         self._finish({"status": RESET, "claim": None, "finished_at": self.now, "detail": why,
                       "stage_status": reading.stage_status},
                      drafts=self._updates(execution, REOPENED_RANK, note=note),
-                     tell=f":warning: Spinnaker did not accept your {escape(label)}: {why}. Nothing was decided, "
-                          f"and the buttons are back.")
+                     tell=f":warning: Spinnaker did not accept your {escape(label)}: {why}. Nothing was "
+                          f"decided, and the buttons are back.")
 
     def _overtaken(self, execution: dict[str, Any], reading: JudgmentState) -> None:
         """The stage stopped waiting (judged in Spinnaker, timed out, the run canceled) while this judgment
@@ -221,17 +249,17 @@ class _Resolution:
         in_flight = reading.state == JUDGING or (holder is not None and holder.status in IN_FLIGHT)
         drafts = self._updates(execution, IN_FLIGHT_RANK if in_flight else FINAL_RANK, judgment=holder)
         if holder is not None and holder.user_id == j.user_id:
-            self._finish({"status": DUPLICATE, "finished_at": self.now, "detail": f"repeats judgment {holder.id}"},
-                         drafts=drafts)
+            self._finish(_repeat(holder, self.now), drafts=drafts)
             return
         what = _already(holder, reading.stage) if holder is not None else _describe(reading)
-        self._finish({"status": STALE, "finished_at": self.now, "detail": what, "stage_status": reading.stage_status,
-                      "application": execution.get("application")}, drafts=drafts, tell=f"Nothing to do: {what}.")
+        self._finish({"status": STALE, "finished_at": self.now, "detail": what,
+                      "stage_status": reading.stage_status, "application": execution.get("application")},
+                     drafts=drafts, tell=f"Nothing to do: {what}.")
 
     def _lost(self, holder: Judgment, stage: dict[str, Any]) -> None:
         """Someone else's click took the claim first."""
         if holder.user_id == self.judgment.user_id:
-            self._finish({"status": DUPLICATE, "finished_at": self.now, "detail": f"repeats judgment {holder.id}"})
+            self._finish(_repeat(holder, self.now))
             return
         what = _already(holder, stage)
         self._finish({"status": LOST, "finished_at": self.now, "detail": what}, tell=f"Too late: {what}.")
@@ -240,7 +268,8 @@ class _Resolution:
         self._finish({"status": REFUSED, "finished_at": self.now, "detail": reason, **values},
                      tell=f":no_entry: You cannot judge this from Slack: {escape(reason)}.")
 
-    def _gate_refused(self, err: GateError, execution: dict[str, Any] | None, *, sending: bool = False) -> None:
+    def _gate_refused(self, err: GateError, execution: dict[str, Any] | None, *,
+                      sending: bool = False) -> None:
         """Gate answered 403, 404 or another final error: nothing was decided; say why, reopen the buttons."""
         j = self.judgment
         application = escape(j.application or (execution or {}).get("application") or "this application")
@@ -274,7 +303,8 @@ class _Resolution:
         """Gate or Fiat is unreachable or failing: try again later, or give up after GIVE_UP_SECONDS."""
         if self.now - self.judgment.received_at < GIVE_UP_SECONDS:
             raise JobRetry(reason)
-        self._give_up(f"Spinnaker could not be reached for {GIVE_UP_SECONDS / 60:.0f} minutes ({escape(reason)})")
+        minutes = GIVE_UP_SECONDS / 60
+        self._give_up(f"Spinnaker could not be reached for {minutes:.0f} minutes ({escape(reason)})")
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -329,9 +359,9 @@ class _Resolution:
         run_key = f"{judgment.execution_id}@{judgment.address}"
         parent = run_key if self.services.settings.message_per_run else \
             judgment_message_key(judgment.execution_id, judgment.stage_id, judgment.address)
-        drafts = [DeliveryDraft(thread_key=run_key, channel=judgment.address, action="reply", parent_key=parent,
-                                template="judgment.report",
-                                payload=judgment_report(execution, judgment.stage_id, ui_url, judgment))]
+        report = judgment_report(execution, judgment.stage_id, ui_url, judgment)
+        drafts = [DeliveryDraft(thread_key=run_key, channel=judgment.address, action="reply",
+                                parent_key=parent, template="judgment.report", payload=report)]
         starter = triggered_by(execution)
         directory = self.services.directory
         recipient = directory.user_id_for_email(starter) if directory and starter and "@" in starter else None
@@ -377,8 +407,13 @@ def _already(holder: Judgment, stage: dict[str, Any]) -> str:
     return f"<@{holder.user_id}> already chose *{escape(decision_label(stage, holder.decision))}* {when}"
 
 
+def _repeat(holder: Judgment, now: float) -> dict[str, Any]:
+    """A second click by the one who holds the claim: dropped quietly."""
+    return {"status": DUPLICATE, "finished_at": now, "detail": f"repeats judgment {holder.id}"}
+
+
 def _snapshot(execution: dict[str, Any], stage_id: str) -> str:
-    """The execution trimmed to what a judgment message needs, kept to reopen the buttons when Gate is gone."""
+    """The execution trimmed to what a judgment message needs: kept to reopen the buttons without Gate."""
     keys = ("id", "name", "application", "status", "type", "trigger", "authentication", "canceledBy",
             "cancellationReason")
     trimmed = {key: execution[key] for key in keys if key in execution}

@@ -66,7 +66,9 @@ class Routes:
 
 def default_routes() -> Routes:
     """The relay's features, each registering its handlers."""
-    from relay import judgments  # features use this module's types, so they are imported when routes are built
+    from relay import (
+        judgments,  # features use this module's types, so they are imported when routes are built
+    )
 
     routes = Routes()
     judgments.register(routes)

@@ -49,7 +49,7 @@ class Services:
             "directory": directory, "gate": gate_client(settings),
             "verifier": SlackVerifier(settings.slack_signing_secret),
             "policy": Policy({JUDGE: rules.approvers, RUN: rules.runners, CANCEL: rules.cancelers}),
-            "fiat": FiatClient(settings.fiat_url, timeout=settings.gate_timeout) if settings.fiat_url else None,
+            "fiat": fiat_client(settings),
         }
         return cls(**{**built, **overrides})
 
@@ -73,3 +73,8 @@ def gate_client(settings: Settings) -> GateClient | None:
                     ca_bundle=settings.gate_ca_bundle)
     return GateClient(settings.gate_url, auth=auth, timeout=settings.gate_timeout,
                       user_header=settings.gate_user_header)
+
+
+def fiat_client(settings: Settings) -> FiatClient | None:
+    """A Fiat client when RELAY_FIAT_URL is set: judgments are then also checked against Spinnaker's roles."""
+    return FiatClient(settings.fiat_url, timeout=settings.gate_timeout) if settings.fiat_url else None

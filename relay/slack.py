@@ -75,10 +75,11 @@ class SlackPoster:
         """chat.update with the full block list (a replacement, not a patch)."""
         self.client.chat_update(channel=channel, ts=ts, text=body["text"], blocks=body.get("blocks") or [])
 
-    def post_ephemeral(self, channel: str, user: str, body: dict[str, Any], *, thread_ts: str | None = None) -> None:
+    def post_ephemeral(self, channel: str, user: str, body: dict[str, Any], *,
+                       thread_ts: str | None = None) -> None:
         """chat.postEphemeral: a message only `user` sees (best effort: Slack does not guarantee delivery)."""
-        self.client.chat_postEphemeral(channel=channel, user=user, text=body["text"], blocks=body.get("blocks"),
-                                       thread_ts=thread_ts)
+        self.client.chat_postEphemeral(channel=channel, user=user, text=body["text"],
+                                       blocks=body.get("blocks"), thread_ts=thread_ts)
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         """views.open: show a modal; the trigger_id is good for one use within 3 seconds of the click."""

@@ -15,8 +15,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, and_,
-    create_engine, event, func, insert, or_, select, update,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -175,7 +192,7 @@ class Job:
 
 
 # A judgment's life: received -> refused | lost | duplicate | stale | claimed -> sent -> patched ->
-# decided | unconfirmed | reset | failed. Claimed, sent, patched, decided and unconfirmed hold the stage's claim.
+# decided | unconfirmed | reset | failed. Claimed, sent, patched, decided and unconfirmed hold the claim.
 RECEIVED, REFUSED, LOST, DUPLICATE, STALE = "received", "refused", "lost", "duplicate", "stale"
 CLAIMED, SENT_TO_GATE, PATCHED, DECIDED, UNCONFIRMED = "claimed", "sent", "patched", "decided", "unconfirmed"
 RESET, GATE_FAILED = "reset", "failed"
@@ -284,11 +301,11 @@ class Store:
             conn.execute(insert(deliveries), [_draft_row(d, event_id, now) for d in drafts])
 
     def queued_message_keys(self, prefix: str, template: str) -> set[str]:
-        """Message keys starting with `prefix` of unfinished deliveries of one template (not yet in the map)."""
+        """Keys starting with `prefix` of unfinished deliveries of one template (messages not posted yet)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(deliveries.c.message_key).where(
-                deliveries.c.message_key.like(_like_prefix(prefix), escape="\\"), deliveries.c.template == template,
-                deliveries.c.status.in_(UNFINISHED)))
+                deliveries.c.message_key.like(_like_prefix(prefix), escape="\\"),
+                deliveries.c.template == template, deliveries.c.status.in_(UNFINISHED)))
             return {row.message_key for row in rows}
 
     def _ensure_channel(self, conn: Connection, channel: str) -> None:
@@ -441,7 +458,8 @@ class Store:
     def messages_with_prefix(self, prefix: str) -> dict[str, MessageRef]:
         """Every mapped message whose key starts with `prefix` (e.g. one stage's messages in all channels)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(messages).where(messages.c.key.like(_like_prefix(prefix), escape="\\"))).mappings()
+            matching = messages.c.key.like(_like_prefix(prefix), escape="\\")
+            rows = conn.execute(select(messages).where(matching)).mappings()
             return {r["key"]: MessageRef(channel=r["channel"], ts=r["ts"], rank=r["rank"]) for r in rows}
 
     def remember_message(self, key: str, ref: MessageRef, *, now: float) -> None:
@@ -458,7 +476,8 @@ class Store:
     def record_judgment(self, values: dict[str, Any], *, now: float, job_kind: str) -> int:
         """Record a click and queue the job that resolves it, in one transaction; returns the judgment id."""
         with self.engine.begin() as conn:
-            judgment_id = conn.execute(insert(judgments).values(**values, received_at=now)).inserted_primary_key[0]
+            inserted = conn.execute(insert(judgments).values(**values, received_at=now))
+            judgment_id = inserted.inserted_primary_key[0]
             self.enqueue_job(job_kind, {"judgment": judgment_id}, now=now, conn=conn)
         return judgment_id
 

@@ -10,7 +10,12 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
 from relay.models import (
-    BlockActions, ClickOrigin, JudgmentRef, ReasonRequest, SlackAction, ViewSubmission,
+    BlockActions,
+    ClickOrigin,
+    JudgmentRef,
+    ReasonRequest,
+    SlackAction,
+    ViewSubmission,
 )
 
 SLACK_USER_ID = validate.Regexp(r"^[UW][A-Z0-9]{2,40}$", error="not a Slack user ID")
@@ -65,6 +70,11 @@ def _inputs(state: dict | None) -> dict[str, dict]:
             for action_id, value in block.items()}
 
 
+def _input_value(value: dict) -> str | None:
+    """A text input's value, or a select's chosen option."""
+    return value["selected_option"]["value"] if value.get("selected_option") else value.get("value")
+
+
 class BlockActionsSchema(_Foreign):
     """A click on a button or a select in a message."""
 
@@ -80,7 +90,7 @@ class BlockActionsSchema(_Foreign):
         container = data["container"]
         origin = ClickOrigin(channel_id=container.get("channel_id"), message_ts=container.get("message_ts"),
                              thread_ts=container.get("thread_ts"))
-        selections = {action_id: value["selected_option"]["value"]
+        selections = {action_id: _input_value(value)
                       for action_id, value in _inputs(data["state"]).items() if value.get("selected_option")}
         return BlockActions(user_id=data["user"]["id"], actions=tuple(data["actions"]), origin=origin,
                             trigger_id=data["trigger_id"], selections=selections)
@@ -102,8 +112,7 @@ class ViewSubmissionSchema(_Foreign):
     @post_load
     def _to_submission(self, data: dict, **_) -> ViewSubmission:
         view = data["view"]
-        values = {action_id: value.get("value") if value.get("selected_option") is None
-                  else value["selected_option"]["value"] for action_id, value in _inputs(view["state"]).items()}
+        values = {action_id: _input_value(value) for action_id, value in _inputs(view["state"]).items()}
         return ViewSubmission(user_id=data["user"]["id"], callback_id=view["callback_id"],
                               private_metadata=view["private_metadata"], values=values)
 

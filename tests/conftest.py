@@ -21,7 +21,7 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str | None]:
-    """RELAY_TEST_POSTGRES_URL with the relay's tables dropped before and after the test, or None when unset."""
+    """RELAY_TEST_POSTGRES_URL with the relay's tables dropped before and after the test; None when unset."""
     url = os.environ.get("RELAY_TEST_POSTGRES_URL")
     if not url:
         yield None

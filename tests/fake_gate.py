@@ -161,7 +161,7 @@ class FakeGate(_LocalFake):
         self.token = token
         self.username = username
         self.password = password
-        self.roles = {user.lower(): set(values) for user, values in roles.items()} if roles is not None else None
+        self.roles = None if roles is None else {user.lower(): set(values) for user, values in roles.items()}
         self.admins = {user.lower() for user in admins}
         self.trust_user_header = trust_user_header
         self.finish_after = finish_after
@@ -211,8 +211,8 @@ class FakeGate(_LocalFake):
         """Someone judges in Deck: the same PATCH Deck sends, as `user`, acted on at once."""
         with self._lock:
             execution = self._executions[execution_id]
-            self._patch_stage(execution, stage_id, {"judgmentStatus": status, "judgmentInput": judgment_input},
-                              user)
+            body = {"judgmentStatus": status, "judgmentInput": judgment_input}
+            self._patch_stage(execution, stage_id, body, user)
             self._run_judgment_task(execution, self._stage(execution, stage_id))
             self._bump()
 
@@ -382,10 +382,10 @@ class FakeGate(_LocalFake):
 
     def _trigger(self, args: list[str], query: dict, body: Any, user: str) -> _Response:
         application, name = args
-        config = next((c for c in self._configs if c.get("application") == application and c.get("name") == name),
-                      None) or next((c for c in self._configs if c.get("id") == name), None)
+        by_name = (c for c in self._configs if c.get("application") == application and c.get("name") == name)
+        config = next(by_name, None) or next((c for c in self._configs if c.get("id") == name), None)
         if config is None:
-            raise _HttpError(404, f"Pipeline configuration not found (application: {application}, name: {name})")
+            raise _HttpError(404, f"Pipeline config not found (application: {application}, name: {name})")
         trigger = dict(body) if isinstance(body, dict) else {}
         parameters = dict(trigger.get("parameters") or {})
         for parameter in config.get("parameterConfig") or []:
@@ -394,7 +394,8 @@ class FakeGate(_LocalFake):
             if parameter.get("required") and parameters.get(parameter["name"]) in (None, ""):
                 raise _HttpError(400, f"Required parameter {parameter['name']} is missing")
         execution_id = uuid.uuid4().hex[:26].upper()
-        trigger.update(type=trigger.get("type") or "manual", user=trigger.get("user") or user, parameters=parameters)
+        trigger.update(type=trigger.get("type") or "manual", user=trigger.get("user") or user,
+                       parameters=parameters)
         stages = [{**copy.deepcopy(stage), "id": uuid.uuid4().hex, "status": "NOT_STARTED",
                    "context": {k: v for k, v in stage.items() if k not in ("name", "type", "refId")}}
                   for stage in config.get("stages") or []]
@@ -494,8 +495,9 @@ def _route(method: str, path: str) -> tuple[str | None, list[str]]:
         parts = pattern.strip("/").split("/")
         if route_method != method or len(parts) != len(segments):
             continue
-        if all(p == "{}" or p == s for p, s in zip(parts, segments)):
-            return name, [s for p, s in zip(parts, segments) if p == "{}"]
+        pairs = list(zip(parts, segments, strict=True))
+        if all(p == "{}" or p == s for p, s in pairs):
+            return name, [s for p, s in pairs if p == "{}"]
     return None, []
 
 
@@ -553,7 +555,8 @@ class FakeFiat(_LocalFake):
         with self._lock:
             self.requests.append(request.path)
             if self._down_status is not None:
-                return _Response(self._down_status, b"<html>unavailable</html>", [("Content-Type", "text/html")])
+                page = b"<html><body>Service Unavailable</body></html>"
+                return _Response(self._down_status, page, [("Content-Type", "text/html")])
             parts = request.path.strip("/").split("/")
             view = self._users.get(unquote(parts[-1]).lower()) \
                 if request.method == "GET" and len(parts) == 2 and parts[0] == "authorize" else None

@@ -71,7 +71,8 @@ class World:
 
     def echo(self, event: dict[str, Any]) -> TestResponse:
         """Echo posts an event to the relay."""
-        return self.client.post("/echo/events/", json=event, headers={"Authorization": f"Bearer {ECHO_TOKEN}"})
+        headers = {"Authorization": f"Bearer {ECHO_TOKEN}"}
+        return self.client.post("/echo/events/", json=event, headers=headers)
 
     def drain(self) -> None:
         """Run the dispatcher until nothing is due at the current time (a pass that only skips superseded
@@ -100,7 +101,8 @@ class World:
         assert message is not None
         return message
 
-    def click(self, message: Message, action_id: str, *, user: str, selected: str | None = None) -> TestResponse:
+    def click(self, message: Message, action_id: str, *, user: str,
+              selected: str | None = None) -> TestResponse:
         """`user` clicks an element of `message` (after confirming its dialog)."""
         body = block_actions(message, action_id, user=user, trigger_id=self.slack.issue_trigger(),
                              response_url=self.slack.new_response_url(channel=message.channel, ts=message.ts,
@@ -117,7 +119,7 @@ class World:
         return self.client.post("/slack/interactions", data=raw, headers=self.signed(raw))
 
     def signed(self, raw: bytes, **options: Any) -> dict[str, str]:
-        """Headers of `raw` signed by Slack at the world's current time (unless `timestamp` says otherwise)."""
+        """Headers of `raw` signed by Slack at the world's time (unless `timestamp` says otherwise)."""
         return signed(raw, **{"timestamp": int(self.clock()), **options})
 
     def judgments(self) -> list[Judgment]:
@@ -144,7 +146,8 @@ def text_of(message: Message) -> str:
 
 
 @contextmanager
-def judgment_world(tmp_path: Path, *, gate_options: dict[str, Any] | None = None, **settings: Any) -> Iterator[World]:
+def judgment_world(tmp_path: Path, *, gate_options: dict[str, Any] | None = None,
+                   **settings: Any) -> Iterator[World]:
     """Start the fakes, migrate a fresh database and build the relay around them. `gate_options` configure
     the fake Gate; `settings` override the relay's Settings."""
     clock = Clock()
@@ -154,14 +157,16 @@ def judgment_world(tmp_path: Path, *, gate_options: dict[str, Any] | None = None
                             (STRANGER, "stranger@example.com")):
             slack.add_user(user, email=email)
         config = Settings(**{
-            "slack_bot_token": slack.token, "slack_api_url": slack.api_url, "slack_signing_secret": SIGNING_SECRET,
-            "gate_url": gate.url, "database_url": f"sqlite:///{tmp_path / 'relay.sqlite3'}",
+            "slack_bot_token": slack.token, "slack_api_url": slack.api_url,
+            "slack_signing_secret": SIGNING_SECRET, "gate_url": gate.url,
+            "database_url": f"sqlite:///{tmp_path / 'relay.sqlite3'}",
             "echo_token": ECHO_TOKEN, "channel_interval": 0.0,
             "rules": RelayRules(approvers={"compute": ApproverPolicy(users=frozenset({APPROVER, OTHER}))}),
             **settings})
         store = Store.from_url(config.database_url)
         migrate.upgrade(store)
-        gate_client = GateClient(gate.url, timeout=config.gate_timeout, deadline=0.0, user_header=config.gate_user_header)
+        gate_client = GateClient(gate.url, timeout=config.gate_timeout, deadline=0.0,
+                                 user_header=config.gate_user_header)
         services = Services.from_settings(config, store=store, clock=clock, gate=gate_client,
                                           verifier=SlackVerifier(config.slack_signing_secret, clock=clock))
         app = create_app(config, services=services)

@@ -36,12 +36,14 @@ def block_actions(message: Message, action_id: str, *, user: str, trigger_id: st
     recorded payload. `selected` is the value picked in the message's select menu beforehand, if any."""
     body = payload("slack/bolt-python_block_actions_section_button_with_message.json")
     block_id, element = _element(message, action_id)
-    container = {"type": "message", "message_ts": message.ts, "channel_id": message.channel, "is_ephemeral": False}
+    container = {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
+                 "is_ephemeral": False}
     if message.thread_ts:
         container["thread_ts"] = message.thread_ts
     body.update(
         user={"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0RELAY00"},
-        container=container, channel={"id": message.channel}, trigger_id=trigger_id, response_url=response_url,
+        container=container, channel={"id": message.channel}, trigger_id=trigger_id,
+        response_url=response_url,
         message={**body["message"], "ts": message.ts, "text": message.text, "blocks": message.blocks,
                  "user": "U0RELAYBOT"},
         state={"values": _selection(message, selected)})
@@ -66,15 +68,16 @@ def view_submission(view: dict[str, Any], *, user: str, values: dict[str, str]) 
         if block.get("type") == "input" and action_id in values:
             state[block["block_id"]] = {action_id: {"type": "plain_text_input", "value": values[action_id]}}
     body["user"] = {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0RELAY00"}
-    body["view"] = {**body["view"], **{key: view[key] for key in (
-        "id", "callback_id", "private_metadata", "blocks", "title", "submit", "close", "hash") if key in view},
-        "state": {"values": state}}
+    kept = ("id", "callback_id", "private_metadata", "blocks", "title", "submit", "close", "hash")
+    body["view"] = {**body["view"], **{key: view[key] for key in kept if key in view},
+                    "state": {"values": state}}
     return body
 
 
 def elements(message: Message) -> list[dict[str, Any]]:
     """The interactive elements of a message's actions blocks."""
-    return [element for block in message.blocks if block.get("type") == "actions" for element in block["elements"]]
+    return [element for block in message.blocks if block.get("type") == "actions"
+            for element in block["elements"]]
 
 
 def _element(message: Message, action_id: str) -> tuple[str, dict[str, Any]]:
@@ -82,7 +85,8 @@ def _element(message: Message, action_id: str) -> tuple[str, dict[str, Any]]:
         for element in block.get("elements", []) if block.get("type") == "actions" else []:
             if element.get("action_id") == action_id:
                 return block.get("block_id") or f"b{index}", element
-    raise AssertionError(f"no element {action_id!r} in the message; it has {[e.get('action_id') for e in elements(message)]}")
+    present = [e.get("action_id") for e in elements(message)]
+    raise AssertionError(f"no element {action_id!r} in the message; it has {present}")
 
 
 def _selection(message: Message, selected: str | None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Tests for the fake Gate and Fiat: they must behave like Spinnaker for the relay's tests to mean anything."""
+"""Tests for the fake Gate and Fiat: they must behave like Spinnaker for the relay's tests to mean much."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def judgment(execution: dict) -> dict:
     return next(s for s in execution["stages"] if s["id"] == STAGE_ID)
 
 
-def test_fake_gate_patch_answers_running_stage_then_orca_acts_on_next_read(gate: FakeGate, client: GateClient) -> None:
+def test_fake_gate_patch_answers_running_stage_then_orca_acts_on_next_read(gate: FakeGate,
+                                                                           client: GateClient) -> None:
     answer = client.judge(RUN_ID, STAGE_ID, status="continue", judgment_input="Deploy anyway")
 
     assert judgment(answer)["status"] == "RUNNING"
@@ -64,7 +65,8 @@ def test_fake_gate_acts_after_the_configured_delay_on_its_clock(clock: Clock) ->
     assert after["status"] == "TERMINAL"
 
 
-def test_fake_gate_accepts_patch_on_finished_stage_and_overwrites_context(gate: FakeGate, client: GateClient) -> None:
+def test_fake_gate_accepts_patch_on_finished_stage_and_overwrites_context(gate: FakeGate,
+                                                                          client: GateClient) -> None:
     gate.judge(RUN_ID, STAGE_ID, "continue", user="deck-user", judgment_input="Deploy anyway")
 
     answer = client.judge(RUN_ID, STAGE_ID, status="stop", judgment_input="Roll back")
@@ -179,7 +181,8 @@ def test_fake_gate_lists_executions_like_orca(gate: FakeGate, client: GateClient
 
     running = client.executions("compute", statuses="RUNNING", limit=10)
     latest_only = client.executions("compute", limit=1)
-    slim = requests.get(f"{gate.url}/applications/compute/pipelines", params={"expand": "false"}, timeout=2).json()
+    slim = requests.get(f"{gate.url}/applications/compute/pipelines", params={"expand": "false"},
+                        timeout=2).json()
 
     assert [e["id"] for e in running] == ["01OLDER", RUN_ID]  # ascending start time
     assert [e["id"] for e in latest_only] == [RUN_ID]  # the limit applies per pipeline config
@@ -195,7 +198,8 @@ def test_fake_gate_triggers_pipelines_from_configs(gate: FakeGate, client: GateC
         client.trigger("compute", "Simple Wait Pipeline", {"type": "manual"})
     with pytest.raises(GateError) as unknown:
         client.trigger("compute", "No Such Pipeline", {})
-    answer = client.trigger("compute", "Simple Wait Pipeline", {"type": "manual", "parameters": {"ticket": "T-1"}})
+    answer = client.trigger("compute", "Simple Wait Pipeline",
+                            {"type": "manual", "parameters": {"ticket": "T-1"}})
 
     assert missing.value.status == 400 and unknown.value.status == 404
     started = gate.execution(answer["ref"].removeprefix("/pipelines/"))
@@ -212,7 +216,8 @@ def test_fake_gate_cancels_pauses_and_resumes(gate: FakeGate, client: GateClient
     client.cancel(RUN_ID, reason="wrong branch")
 
     run = gate.execution(RUN_ID)
-    assert (run["status"], run["canceledBy"], run["cancellationReason"]) == ("CANCELED", "relay-bot", "wrong branch")
+    assert (run["status"], run["canceledBy"]) == ("CANCELED", "relay-bot")
+    assert run["cancellationReason"] == "wrong branch"
     assert judgment(run)["status"] == "CANCELED"
     assert gate.calls_to("cancel")[0].query == {"force": "false", "reason": "wrong branch"}
 

@@ -24,8 +24,9 @@ def approve_click(world: World) -> bytes:
     """A real judgment click, which would record a judgment if the relay accepted it."""
     message = world.start_judgment()
     world.slack.clear_calls()
-    return form(block_actions(message, "judgment.choose.0", user=APPROVER, trigger_id=world.slack.issue_trigger(),
-                              response_url=world.slack.new_response_url()))
+    body = block_actions(message, "judgment.choose.0", user=APPROVER, trigger_id=world.slack.issue_trigger(),
+                         response_url=world.slack.new_response_url())
+    return form(body)
 
 
 def nothing_done(world: World) -> bool:
@@ -38,7 +39,8 @@ def test_interactions_accept_a_signed_click_and_record_it(world: World) -> None:
     response = world.client.post("/slack/interactions", data=raw, headers=world.signed(raw))
 
     assert (response.status_code, response.data) == (200, b"")
-    assert [(j.user_id, j.decision, j.status) for j in world.judgments()] == [(APPROVER, "continue", "received")]
+    recorded = [(j.user_id, j.decision, j.status) for j in world.judgments()]
+    assert recorded == [(APPROVER, "continue", "received")]
 
 
 def test_interactions_answer_on_gates_callback_path_too(world: World) -> None:
@@ -103,7 +105,8 @@ def test_interactions_check_the_raw_body_with_asterisks_as_slack_sent_them(world
     as_slack_sends = raw.replace(b"%2A", b"*")
 
     refused = world.client.post("/slack/interactions", data=as_slack_sends, headers=world.signed(raw))
-    accepted = world.client.post("/slack/interactions", data=as_slack_sends, headers=world.signed(as_slack_sends))
+    accepted = world.client.post("/slack/interactions", data=as_slack_sends,
+                                 headers=world.signed(as_slack_sends))
 
     assert (refused.status_code, accepted.status_code) == (401, 200)
     assert len(world.judgments()) == 1
@@ -171,9 +174,11 @@ def test_interactions_sign_with_slacks_documented_secret() -> None:
     """The helper signs like Slack: the known-answer vector from Slack's documentation."""
     body = (b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&"
             b"channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&"
-            b"response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&"
+            b"response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F"
+            b"96rGlfmibIGlgcZRskXaIFfN&"
             b"trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
 
     headers = signed(body, secret=SIGNING_SECRET, timestamp=1531420618)
 
-    assert headers["X-Slack-Signature"] == "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    assert headers["X-Slack-Signature"] == expected

@@ -10,7 +10,14 @@ from slack_sdk.models.blocks import ActionsBlock
 from slack_sdk.models.views import View
 
 from relay.judgment_blocks import (
-    APPROVE, CHOOSE, OPTION, REJECT, decode_reason_request, decode_ref, judgment_actions, reason_modal,
+    APPROVE,
+    CHOOSE,
+    OPTION,
+    REJECT,
+    decode_reason_request,
+    decode_ref,
+    judgment_actions,
+    reason_modal,
 )
 from relay.models import ClickOrigin, JudgmentRef, ReasonRequest
 from tests import events
@@ -33,9 +40,11 @@ def inputs(*values: str) -> list[dict]:
 def test_judgment_actions_offer_approve_and_reject_behind_confirmations() -> None:
     approve, reject = judgment_actions(run_with(), STAGE_ID, channel="#deploys")
 
-    assert (approve["action_id"], approve["style"], approve["text"]["text"]) == (APPROVE, "primary", "Approve")
+    assert (approve["action_id"], approve["style"]) == (APPROVE, "primary")
+    assert approve["text"]["text"] == "Approve"
     assert (reject["action_id"], reject["style"], reject["text"]["text"]) == (REJECT, "danger", "Reject")
-    assert approve["confirm"]["confirm"]["text"] == "Approve" and reject["confirm"]["deny"]["text"] == "Cancel"
+    assert approve["confirm"]["confirm"]["text"] == "Approve"
+    assert reject["confirm"]["deny"]["text"] == "Cancel"
     assert "Simple Wait Pipeline" in approve["confirm"]["text"]["text"]
     assert decode_ref(approve["value"]) == JudgmentRef(events.execution()["id"], STAGE_ID, "#deploys")
     ActionsBlock(elements=[approve, reject]).to_dict()  # slack_sdk checks Block Kit limits while serialising
@@ -67,7 +76,8 @@ def test_judgment_actions_turn_many_choices_into_a_select_menu() -> None:
                                                channel="#deploys")
 
     assert select["type"] == "static_select" and select["action_id"] == OPTION
-    assert [(o["text"]["text"], o["value"]) for o in select["options"]] == [(c, str(i)) for i, c in enumerate(choices)]
+    options = [(o["text"]["text"], o["value"]) for o in select["options"]]
+    assert options == [(choice, str(index)) for index, choice in enumerate(choices)]
     assert (approve["action_id"], reject["action_id"]) == (APPROVE, REJECT)
     ActionsBlock(elements=[select, approve, reject]).to_dict()
 
@@ -81,12 +91,13 @@ def test_judgment_actions_keep_within_slacks_limits_for_long_names() -> None:
 
     ActionsBlock(elements=list(elements)).to_dict()
     assert all(len(e["value"]) <= 2000 for e in elements)
-    assert "<!channel>" not in json.dumps(elements) and "&lt;!channel&gt;" in elements[0]["confirm"]["text"]["text"]
+    assert "<!channel>" not in json.dumps(elements)
+    assert "&lt;!channel&gt;" in elements[0]["confirm"]["text"]["text"]
 
 
 def test_reason_modal_round_trips_its_metadata_and_fits_slacks_limits() -> None:
-    request = ReasonRequest(ref=JudgmentRef("01RUN", STAGE_ID, "#deploys", choice=2),
-                            origin=ClickOrigin(channel_id="C0DEPLOYS", message_ts="1.000200", thread_ts="1.000100"))
+    origin = ClickOrigin(channel_id="C0DEPLOYS", message_ts="1.000200", thread_ts="1.000100")
+    request = ReasonRequest(ref=JudgmentRef("01RUN", STAGE_ID, "#deploys", choice=2), origin=origin)
 
     view = reason_modal(request)
 

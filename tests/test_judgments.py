@@ -17,8 +17,18 @@ from relay.resolution import POLL_SECONDS, resolve
 from tests import events
 from tests.fake_gate import FakeFiat
 from tests.judgment_world import (
-    APPROVER, APPROVER_EMAIL, JUDGMENT_CHANNEL, OTHER, RELAY_IDENTITY, STAGE_ID, STARTER, STRANGER, World, buttons,
-    judgment_world, text_of,
+    APPROVER,
+    APPROVER_EMAIL,
+    JUDGMENT_CHANNEL,
+    OTHER,
+    RELAY_IDENTITY,
+    STAGE_ID,
+    STARTER,
+    STRANGER,
+    World,
+    buttons,
+    judgment_world,
+    text_of,
 )
 
 RUN_ID = events.execution()["id"]
@@ -55,7 +65,8 @@ def test_judgment_approved_in_slack_patches_once_and_reports_everywhere(world: W
     [patch] = world.gate.calls_to("judge")
     assert patch.path == f"/pipelines/{RUN_ID}/stages/{STAGE_ID}"
     assert patch.body == {"judgmentStatus": "continue", "judgmentInput": "Deploy anyway",
-                          "judgedViaSlackBy": APPROVER_EMAIL, "judgedViaSlackUserId": APPROVER, "judgmentReason": None}
+                          "judgmentReason": None, "judgedViaSlackBy": APPROVER_EMAIL,
+                          "judgedViaSlackUserId": APPROVER}
     assert stage(world)["status"] == "SUCCEEDED"
     shown = world.judgment_message()
     assert buttons(shown) == []
@@ -96,7 +107,8 @@ def test_judgment_ack_returns_before_gate_is_called_even_when_gate_takes_5_secon
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def backend_world(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None) -> Iterator[World]:
+def backend_world(request: pytest.FixtureRequest, tmp_path: Path,
+                  postgres_url: str | None) -> Iterator[World]:
     if request.param == "postgresql" and postgres_url is None:
         pytest.skip("RELAY_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
     options = {"database_url": postgres_url} if request.param == "postgresql" else {}
@@ -228,15 +240,16 @@ def test_judgment_refused_by_policy_reaches_only_the_clicker(world: World) -> No
 
     assert world.gate.calls_to("judge") == []
     [note] = world.told(STRANGER)
-    assert note == (":no_entry: You cannot judge this from Slack: you are not among the people allowed to judge "
-                    "for compute.")
+    assert note == (":no_entry: You cannot judge this from Slack: you are not among the people allowed to "
+                    "judge for compute.")
     assert all(m.visible_to == STRANGER for m in world.slack.ephemerals())
     assert buttons(world.judgment_message()) == ALL_BUTTONS
     assert world.judgments()[0].status == "refused"
 
 
 def test_judgment_refused_where_no_policy_names_the_application(tmp_path: Path) -> None:
-    with judgment_world(tmp_path, rules=RelayRules(approvers={"billing*": ApproverPolicy(anyone=True)})) as world:
+    rules = RelayRules(approvers={"billing*": ApproverPolicy(anyone=True)})
+    with judgment_world(tmp_path, rules=rules) as world:
         world.click(world.start_judgment(), "judgment.choose.0", user=APPROVER)
         world.drain()
 
@@ -266,7 +279,8 @@ def test_judgment_allowed_through_a_slack_user_group(tmp_path: Path) -> None:
         world.click(message, "judgment.choose.1", user=OTHER)
         world.drain()
 
-        assert [(j.user_id, j.status) for j in world.judgments()] == [(STRANGER, "refused"), (OTHER, "decided")]
+        outcomes = [(j.user_id, j.status) for j in world.judgments()]
+        assert outcomes == [(STRANGER, "refused"), (OTHER, "decided")]
         assert world.gate.calls_to("judge")[0].body["judgmentInput"] == "Roll back"
 
 
@@ -308,7 +322,7 @@ def test_judgment_waits_for_fiat_when_it_is_down(tmp_path: Path) -> None:
 # --- what Spinnaker does -------------------------------------------------------------------------------
 
 
-def test_judgment_reset_by_spinnakers_role_check_tells_the_clicker_and_restores_buttons(tmp_path: Path) -> None:
+def test_judgment_reset_by_spinnakers_role_check_is_told_and_reopens(tmp_path: Path) -> None:
     with judgment_world(tmp_path, gate_options={"roles": {RELAY_IDENTITY: ["viewers"]}}) as world:
         message = world.start_judgment(run_with_roles("deployers"))
 
@@ -325,7 +339,7 @@ def test_judgment_reset_by_spinnakers_role_check_tells_the_clicker_and_restores_
         assert "was not accepted by Spinnaker" in text_of(restored)
         assert world.judgments()[0].status == "reset"
 
-        world.click(restored, "judgment.choose.1", user=OTHER)  # the claim was given back: another try goes out
+        world.click(restored, "judgment.choose.1", user=OTHER)  # the claim was given back: another try
         world.drain()
         assert len(world.gate.calls_to("judge")) == 2
 

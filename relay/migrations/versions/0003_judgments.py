@@ -17,7 +17,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "judgments",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
         sa.Column("execution_id", sa.String(255), nullable=False),
         sa.Column("stage_id", sa.String(255), nullable=False),
         sa.Column("address", sa.String(255), nullable=False),
