@@ -533,9 +533,12 @@ class FakeFiat(_LocalFake):
         self.requests: list[str] = []
 
     def add_user(self, user: str, *, roles: Iterable[str] = (),
-                 applications: Mapping[str, Iterable[str]] | None = None, admin: bool = False) -> None:
-        """`applications` maps application names to authorizations such as READ, WRITE and EXECUTE."""
+                 applications: Mapping[str, Iterable[str]] | None = None, admin: bool = False,
+                 unknown_applications: bool = False) -> None:
+        """`applications` maps application names to authorizations such as READ, WRITE and EXECUTE;
+        `unknown_applications` is Fiat's allowAccessToUnknownApplications."""
         view = {"name": user.lower(), "admin": admin, "accounts": [], "serviceAccounts": [],
+                "allowAccessToUnknownApplications": unknown_applications,
                 "roles": [{"name": role, "source": "EXTERNAL"} for role in roles],
                 "applications": [{"name": name, "authorizations": list(grants)}
                                  for name, grants in (applications or {}).items()]}

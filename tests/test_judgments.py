@@ -11,9 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from relay.app import create_app
+from relay.cli import cli
+from relay.config import Settings
 from relay.models import ApproverPolicy, RelayRules
 from relay.resolution import POLL_SECONDS, resolve
+from relay.services import Services
+from relay.store import Store
 from tests import events
 from tests.fake_gate import FakeFiat
 from tests.judgment_world import (
@@ -513,3 +519,51 @@ def test_judgment_through_orca_directly_is_attributed_to_the_clicker(tmp_path: P
         assert world.gate.calls_to("judge")[0].headers["x-spinnaker-user"] == APPROVER_EMAIL
         assert stage(world)["context"]["lastModifiedBy"] == APPROVER_EMAIL
         assert world.judgments()[0].gate_user == APPROVER_EMAIL
+
+
+# --- around the flow -----------------------------------------------------------------------------------
+
+
+def test_judgment_continue_notification_names_the_slack_judge_and_leaves_the_buttons_message_mapped(
+        tmp_path: Path) -> None:
+    run = events.execution()
+    context = next(s for s in run["stages"] if s["id"] == STAGE_ID)["context"]
+    context["notifications"][0]["when"] = ["manualJudgment", "manualJudgmentContinue"]
+    with judgment_world(tmp_path) as world:
+        message = world.start_judgment(run)
+        world.click(message, "judgment.choose.0", user=APPROVER)
+        world.drain()
+
+        world.echo(events.stage_event("complete", world.gate.execution(RUN_ID), stage_id=STAGE_ID))
+        world.drain()
+
+        replies = world.slack.replies(JUDGMENT_CHANNEL, message.thread_ts)
+        assert "<@U0APPROVER> approved stage" in text_of(replies[-1])
+        assert world.judgment_message().ts == message.ts  # later updates still find the message with buttons
+
+
+def test_judgments_cli_lists_the_audit_trail(world: World) -> None:
+    world.click(world.start_judgment(), "judgment.reject", user=APPROVER)
+    world.submit_reason(user=APPROVER, reason="canary red")
+    world.click(world.judgment_message(), "judgment.choose.0", user=STRANGER)
+    world.drain()
+
+    result = CliRunner().invoke(cli, ["judgments"], env={
+        "RELAY_DATABASE_URL": world.services.settings.database_url, "RELAY_CONFIG": ""})
+
+    assert result.exit_code == 0, result.output
+    newest, oldest = result.output.splitlines()
+    assert "decided" in oldest and "stop" in oldest and APPROVER_EMAIL in oldest
+    assert 'reason="canary red"' in oldest and "gate=200 stage=TERMINAL" in oldest
+    assert f"compute {RUN_ID}/{STAGE_ID}" in oldest
+    assert "stale" in newest and "stranger@example.com" not in newest and STRANGER in newest
+
+
+def test_judgment_setup_problems_are_said_at_startup(caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings(database_url="sqlite://")
+    create_app(settings, services=Services.from_settings(settings, store=Store.from_url("sqlite://")))
+
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert any(w.startswith("SLACK_SIGNING_SECRET is not set") for w in warnings)
+    assert any(w.startswith("GATE_URL is not set") for w in warnings)
+    assert any("no `approvers` policy: no one may judge from Slack" in w for w in warnings)
