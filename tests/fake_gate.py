@@ -58,11 +58,10 @@ class GateCall:
     at: float  # the fake's clock
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Fault:
     status: int | None
     delay: float
-    remaining: int
 
 
 @dataclass
@@ -241,18 +240,19 @@ class FakeGate(_LocalFake):
         if status is None and delay <= 0:
             raise ValueError("fail_next needs a status or a delay")
         with self._lock:
-            self._faults.setdefault(route, deque()).append(_Fault(status, delay, count))
+            self._faults.setdefault(route, deque()).extend([_Fault(status, delay)] * count)
 
     # -- observations ----------------------------------------------------------------------
 
     @property
     def calls(self) -> list[GateCall]:
+        """Every request received, in arrival order."""
         with self._lock:
             return list(self._calls)
 
     def calls_to(self, route: str) -> list[GateCall]:
-        with self._lock:
-            return [call for call in self._calls if call.route == route]
+        """The requests received for one route (`get_execution`, `judge`, `cancel`…)."""
+        return [call for call in self.calls if call.route == route]
 
     @property
     def errors(self) -> list[BaseException]:
@@ -298,7 +298,8 @@ class FakeGate(_LocalFake):
             self._calls.append(GateCall(route or "unknown", method, request.path, query, body,
                                         request.headers, self._clock()))
             self._bump()
-            fault = self._take_fault(route)
+            queue = self._faults.get(route or "")
+            fault = queue.popleft() if queue else None
         if fault is not None and fault.delay > 0:
             self._stopping.wait(fault.delay)
         if fault is not None and fault.status is not None:
@@ -323,16 +324,6 @@ class FakeGate(_LocalFake):
         if self.trust_user_header and headers.get("x-spinnaker-user"):
             return headers["x-spinnaker-user"]
         return self.identity
-
-    def _take_fault(self, route: str | None) -> _Fault | None:
-        queue = self._faults.get(route or "")
-        if not queue:
-            return None
-        fault = queue[0]
-        fault.remaining -= 1
-        if fault.remaining <= 0:
-            queue.popleft()
-        return fault
 
     # -- endpoints (lock held) -------------------------------------------------------------
 
@@ -545,14 +536,11 @@ class FakeFiat(_LocalFake):
         with self._lock:
             self._users[user.lower()] = view
 
-    def set_down(self, status: int = 503) -> None:
-        """Answer every request with `status` (an HTML error page, as a proxy in front of Fiat would)."""
+    def outage(self, status: int | None) -> None:
+        """Answer every request with `status` and an HTML page, as a proxy in front of a down Fiat would;
+        None ends the outage."""
         with self._lock:
             self._down_status = status
-
-    def set_up(self) -> None:
-        with self._lock:
-            self._down_status = None
 
     def _respond(self, request: _Request) -> _Response:
         with self._lock:

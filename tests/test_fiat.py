@@ -51,7 +51,7 @@ def test_fiat_refuses_users_it_does_not_know(fiat: FakeFiat) -> None:
 
 def test_fiat_outage_raises_rather_than_refusing(fiat: FakeFiat) -> None:
     fiat.add_user("alice@example.com", admin=True)
-    fiat.set_down(503)
+    fiat.outage(503)
 
     with pytest.raises(FiatUnavailable):
         FiatClient(fiat.url).may_judge("alice@example.com", "compute", [])

@@ -91,8 +91,8 @@ def test_store_concurrent_claims_have_exactly_one_winner(store: Store) -> None:
 
 def test_store_update_is_a_compare_and_set_that_queues_deliveries_only_on_success(store: Store) -> None:
     judgment_id = click(store)
-    draft = DeliveryDraft(thread_key="01RUN@#deploys", channel="#deploys", action="upsert", payload={"text": "x"},
-                          template="judgment.update", message_key="01RUN/stage-1@#deploys")
+    draft = DeliveryDraft(thread_key="01RUN@#deploys", channel="#deploys", action="upsert",
+                          payload={"text": "x"}, template="judgment.update", message_key="01RUN/stage-1@#deploys")
 
     assert not store.update_judgment(judgment_id, {"status": "refused"}, expect="claimed", now=101.0,
                                      drafts=[draft])
