@@ -14,6 +14,7 @@ from relay.config import Settings
 from relay.execution import stage_by_id, with_event_stage
 from relay.judgment_messages import judgment_message, notification_facts
 from relay.judgment_state import AWAITING, JUDGING, MISSING, judgment_state
+from relay.matching import is_judgment_stage
 from relay.models import EchoEvent, Notification
 from relay.store import DeliveryDraft, Judgment, Store
 from schemas.messages import MESSAGE_SCHEMA
@@ -64,6 +65,8 @@ def event_updates(event: EchoEvent, *, settings: Settings, store: Store) -> list
         return []
     execution_id = str(event.execution_id)
     if kind == "stage":
+        if not is_judgment_stage(event):
+            return []
         stage_id = str(event.content.get("stageId") or "")
         final = "CANCELED" if event.content.get("canceled") is True else EVENT_STATUSES[status]
         views = {stage_id: with_event_stage(event.execution, stage_id, event.content, status=final)}

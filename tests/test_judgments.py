@@ -567,3 +567,30 @@ def test_judgment_setup_problems_are_said_at_startup(caplog: pytest.LogCaptureFi
     assert any(w.startswith("SLACK_SIGNING_SECRET is not set") for w in warnings)
     assert any(w.startswith("GATE_URL is not set") for w in warnings)
     assert any("no `approvers` policy: no one may judge from Slack" in w for w in warnings)
+
+
+def test_judgment_decided_before_its_message_went_out_is_posted_then_corrected(world: World) -> None:
+    run = events.execution()
+    world.gate.add_execution(run)
+    world.echo(events.stage_event("starting", run, stage_id=STAGE_ID))
+    world.gate.judge(RUN_ID, STAGE_ID, "stop", user="deck-user@example.com")
+
+    world.echo(events.stage_event("failed", world.gate.execution(RUN_ID), stage_id=STAGE_ID))
+    world.drain()
+
+    shown = world.judgment_message()
+    assert buttons(shown) == [] and shown.updates == 1
+    assert "was judged to *stop* by deck-user@example.com in Spinnaker" in text_of(shown)
+
+
+def test_judgment_without_run_threads_reports_under_the_judgment_message(tmp_path: Path) -> None:
+    with judgment_world(tmp_path, message_per_run=False) as world:
+        message = world.start_judgment()
+        assert message.thread_ts is None  # posted on its own
+
+        world.click(message, "judgment.choose.1", user=APPROVER)
+        world.drain()
+
+        [report] = world.slack.replies(JUDGMENT_CHANNEL, message.ts)
+        assert "<@U0APPROVER> approved" in text_of(report) and "Roll back" in text_of(report)
+        assert buttons(world.judgment_message()) == []
