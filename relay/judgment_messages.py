@@ -68,24 +68,18 @@ def judgment_facts(execution: dict[str, Any], stage_id: str, ui_url: str, *, cha
     with who, when, what and why; otherwise Spinnaker's own state decides, and only an awaiting stage
     gets buttons."""
     reading = reading or judgment_state(execution, stage_id)
-    parts = _Parts(execution, reading.stage, stage_id, ui_url)
-    preference = preference or {}
+    parts = _Parts(execution, reading.stage, ui_url)
     if judgment is not None and _slack_judgment_shows(judgment, reading):
-        facts = _slack_facts(parts, judgment, reading)
-    elif reading.open:
-        facts = _awaiting_facts(parts, channel, note)
-        summary = custom_body(preference, parts.execution_id, parts.url, parts.context)
-        return MessageFacts(**{**facts, "summary": summary or facts["summary"],
-                               "custom": custom_text(preference, when)})
-    else:
-        facts = _overtaken_facts(parts, reading)
-    return MessageFacts(**facts)
+        return MessageFacts(**_slack_facts(parts, judgment, reading))
+    if reading.open:
+        return MessageFacts(**_awaiting_facts(parts, channel, preference or {}, when, note))
+    return MessageFacts(**_overtaken_facts(parts, reading))
 
 
 def judgment_report(execution: dict[str, Any], stage_id: str, ui_url: str,
                     judgment: Judgment) -> dict[str, Any]:
     """The thread reply telling the channel what was decided from Slack."""
-    parts = _Parts(execution, stage_by_id(execution, stage_id), stage_id, ui_url)
+    parts = _Parts(execution, stage_by_id(execution, stage_id), ui_url)
     emoji, verb = _decision_words(judgment)
     text = f"{emoji} <@{judgment.user_id}> {verb} {parts.stage_link}{_choice(judgment)}{_reason(judgment)}"
     return MESSAGE_SCHEMA.dump(MessageFacts(fallback=f"{parts.name} was {verb} from Slack", summary=text))
@@ -94,7 +88,7 @@ def judgment_report(execution: dict[str, Any], stage_id: str, ui_url: str,
 def judgment_direct_message(execution: dict[str, Any], stage_id: str, ui_url: str,
                             judgment: Judgment) -> dict[str, Any]:
     """The direct message to the person who started the run."""
-    parts = _Parts(execution, stage_by_id(execution, stage_id), stage_id, ui_url)
+    parts = _Parts(execution, stage_by_id(execution, stage_id), ui_url)
     _, verb = _decision_words(judgment)
     text = (f"Your run of {parts.run} in *{escape(parts.application)}*: <@{judgment.user_id}> {verb} stage "
             f"{parts.stage_link}{_choice(judgment)}.{_reason(judgment)}")
@@ -115,9 +109,9 @@ def decision_label(stage: dict[str, Any], decision: str) -> str:
 
 
 class _Parts:
-    """The pieces every judgment message uses, escaped for mrkdwn."""
+    """The pieces every judgment message uses: names as they are (for plain text), links as mrkdwn."""
 
-    def __init__(self, execution: dict[str, Any], stage: dict[str, Any], stage_id: str, ui_url: str) -> None:
+    def __init__(self, execution: dict[str, Any], stage: dict[str, Any], ui_url: str) -> None:
         self.execution = execution
         self.stage = stage
         self.execution_id = str(execution.get("id") or "")
@@ -149,7 +143,8 @@ def _matches(judgment: Judgment, reading: JudgmentState) -> bool:
     return reading.state == (CONTINUED if judgment.decision == "continue" else STOPPED)
 
 
-def _awaiting_facts(parts: _Parts, channel: str, note: str | None) -> dict[str, Any]:
+def _awaiting_facts(parts: _Parts, channel: str, preference: dict[str, Any], when: str,
+                    note: str | None) -> dict[str, Any]:
     facts = parts.common_facts()
     choices = judgment_choices(parts.stage)
     if choices:
@@ -161,13 +156,13 @@ def _awaiting_facts(parts: _Parts, channel: str, note: str | None) -> dict[str, 
     detail = [f"*Instructions*\n{html_to_mrkdwn(parts.context['instructions'])}"] \
         if parts.context.get("instructions") else []
     detail += [note] if note else []
+    summary = f"{parts.run} in *{escape(parts.application)}* waits for a decision at stage {parts.stage_link}"
     return parts.base(
         fallback=f"Stage {parts.name} for {parts.application.title()}'s {parts.pipeline} pipeline is "
                  f"awaiting manual judgment",
         headline=f":hourglass_flowing_sand: Judgment needed: {parts.name}",
-        summary=f"{parts.run} in *{escape(parts.application)}* is waiting for a decision at stage "
-                f"{parts.stage_link}",
-        facts=tuple(facts), detail="\n\n".join(detail) or None,
+        summary=custom_body(preference, parts.execution_id, parts.url, parts.context) or summary,
+        facts=tuple(facts), detail="\n\n".join(detail) or None, custom=custom_text(preference, when),
         actions=judgment_actions(parts.execution, str(parts.stage.get("id")), channel=channel))
 
 
