@@ -11,7 +11,7 @@ import pytest
 
 from tests.events import PAYLOADS, payload
 from tests.judgment_world import APPROVER, World, judgment_world
-from tests.slack_requests import SIGNING_SECRET, block_actions, form, signed
+from tests.slack_requests import SIGNING_SECRET, block_actions, form, signed, view_submission
 
 
 @pytest.fixture
@@ -182,3 +182,15 @@ def test_interactions_sign_with_slacks_documented_secret() -> None:
 
     expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
     assert headers["X-Slack-Signature"] == expected
+
+
+@pytest.mark.parametrize("metadata", ["", "not json", '{"ref": {"execution": "01RUN"}}'])
+def test_interactions_refuse_reason_modals_with_foreign_metadata(world: World, metadata: str) -> None:
+    view = {"id": "V1", "callback_id": "judgment.reason", "private_metadata": metadata,
+            "blocks": [{"type": "input", "block_id": "reason", "element": {"action_id": "reason_text"}}]}
+    raw = form(view_submission(view, user=APPROVER, values={"reason_text": "because"}))
+
+    response = world.client.post("/slack/interactions", data=raw, headers=world.signed(raw))
+
+    assert response.status_code == 422
+    assert world.judgments() == []

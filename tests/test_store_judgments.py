@@ -91,8 +91,9 @@ def test_store_concurrent_claims_have_exactly_one_winner(store: Store) -> None:
 
 def test_store_update_is_a_compare_and_set_that_queues_deliveries_only_on_success(store: Store) -> None:
     judgment_id = click(store)
+    key = "01RUN/stage-1@#deploys"
     draft = DeliveryDraft(thread_key="01RUN@#deploys", channel="#deploys", action="upsert",
-                          payload={"text": "x"}, template="judgment.update", message_key="01RUN/stage-1@#deploys")
+                          payload={"text": "x"}, template="judgment.update", message_key=key)
 
     assert not store.update_judgment(judgment_id, {"status": "refused"}, expect="claimed", now=101.0,
                                      drafts=[draft])
@@ -100,4 +101,4 @@ def test_store_update_is_a_compare_and_set_that_queues_deliveries_only_on_succes
     assert store.update_judgment(judgment_id, {"status": "refused"}, expect=RECEIVED, now=101.0,
                                  drafts=[draft])
     assert [d["template"] for d in store.list_deliveries()] == ["judgment.update"]
-    assert store.queued_message_keys("01RUN/stage-1@", "judgment.update") == {"01RUN/stage-1@#deploys"}
+    assert store.queued_message_keys("01RUN/stage-1@", "judgment.update") == {key}
