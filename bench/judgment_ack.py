@@ -4,7 +4,7 @@ Runs the relay in-process against the fake Slack and the fake Gate of the test s
 `block_actions` clicks to /slack/interactions and reports the ack latency. Gate is never on the ack path,
 so its delay must not show; the Gate calls made during the clicks are counted to prove it.
 
-    python bench/judgment_ack.py [--clicks 500] [--database-url postgresql+psycopg://...]
+    python bench/judgment_ack.py [--clicks 500] [--database-url postgresql+psycopg://.../empty_database]
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import create_engine, inspect
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.judgment_world import APPROVER, judgment_world  # noqa: E402
@@ -25,8 +27,10 @@ from tests.slack_requests import block_actions, form  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=500)
-    parser.add_argument("--database-url", help="defaults to a fresh SQLite file")
+    parser.add_argument("--database-url", help="an empty database; defaults to a fresh SQLite file")
     args = parser.parse_args()
+    if args.database_url and inspect(create_engine(args.database_url)).get_table_names():
+        parser.error("--database-url must name an empty database")
     options = {"database_url": args.database_url} if args.database_url else {}
     with tempfile.TemporaryDirectory() as folder, judgment_world(Path(folder), **options) as world:
         message = world.start_judgment()
