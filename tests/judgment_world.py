@@ -55,7 +55,7 @@ class Clock:
 
 @dataclasses.dataclass
 class World:
-    """Everything a judgment test touches, with helpers that act like Echo and like people in Slack."""
+    """Everything a judgment test touches, with methods that act like Echo and like people in Slack."""
 
     slack: FakeSlack
     gate: FakeGate

@@ -171,7 +171,7 @@ def test_interactions_refuse_judgment_clicks_that_are_not_ours_with_422(world: W
 
 
 def test_interactions_sign_with_slacks_documented_secret() -> None:
-    """The helper signs like Slack: the known-answer vector from Slack's documentation."""
+    """Requests here are signed like Slack signs them: the known-answer vector from Slack's documentation."""
     body = (b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&"
             b"channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&"
             b"response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F"
