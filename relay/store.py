@@ -508,11 +508,6 @@ class Store:
                 self._insert_drafts(conn, list(drafts), event_id=None, now=now)
         return moved == 1
 
-    def queue_deliveries(self, drafts: Iterable[DeliveryDraft], *, now: float) -> None:
-        """Queue deliveries that belong to no event (e.g. a judgment's messages)."""
-        with self.engine.begin() as conn:
-            self._insert_drafts(conn, list(drafts), event_id=None, now=now)
-
     def list_judgments(self, *, limit: int = 50) -> list[Judgment]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(judgments).order_by(judgments.c.id.desc()).limit(limit)).mappings()
