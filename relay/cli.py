@@ -40,6 +40,7 @@ def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
             migrate.upgrade(store)
         migrate.require_head(store)
     except ConfigError as err:
+        store.engine.dispose()
         raise click.ClickException(err.message) from None
     return store
 
@@ -127,22 +128,35 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
 
 
 @cli.group()
-def db() -> None:
+@click.pass_context
+def db(ctx: click.Context) -> None:
     """Database schema commands."""
+    store = Store.from_url(load_settings().database_url)
+    ctx.call_on_close(store.engine.dispose)
+    ctx.obj = store
 
 
 @db.command("upgrade")
-def db_upgrade() -> None:
+@click.pass_obj
+def db_upgrade(store: Store) -> None:
     """Apply all migrations."""
-    store = Store.from_url(load_settings().database_url)
     migrate.upgrade(store)
     click.echo(f"database at revision {migrate.current_revision(store)}")
 
 
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_obj
+def db_downgrade(store: Store, revision: str) -> None:
+    """Revert migrations down to REVISION (before running an older relay release)."""
+    migrate.downgrade(store, revision)
+    click.echo(f"database at revision {migrate.current_revision(store) or 'none'}")
+
+
 @db.command("current")
-def db_current() -> None:
+@click.pass_obj
+def db_current(store: Store) -> None:
     """Show the database's schema revision and the one this relay needs."""
-    store = Store.from_url(load_settings().database_url)
     click.echo(f"current {migrate.current_revision(store) or 'none'}, head {migrate.head_revision(store)}")
 
 

@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
 from relay.errors import ConfigError
 from relay.store import Store
@@ -15,7 +16,9 @@ def alembic_config(store: Store) -> Config:
     """An Alembic config pointing at the packaged migrations and the store's database."""
     config = Config()
     config.set_main_option("script_location", "relay:migrations")
-    config.set_main_option("sqlalchemy.url", store.engine.url.render_as_string(hide_password=False))
+    # ConfigParser interpolates "%": escape it, or URL-encoded passwords and query options break.
+    url = store.engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    config.set_main_option("sqlalchemy.url", url)
     return config
 
 
@@ -23,8 +26,18 @@ def upgrade(store: Store, revision: str = "head") -> None:
     """Apply migrations up to `revision`."""
     config = alembic_config(store)
     with store.engine.begin() as connection:
+        store.lock_for_migrations(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def downgrade(store: Store, revision: str) -> None:
+    """Revert migrations down to `revision` ("base" removes every table), e.g. before rolling back a release."""
+    config = alembic_config(store)
+    with store.engine.begin() as connection:
+        store.lock_for_migrations(connection)
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def head_revision(store: Store) -> str:
@@ -36,6 +49,14 @@ def current_revision(store: Store) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def _known(store: Store, revision: str) -> bool:
+    """Whether this relay's migrations include `revision` (a newer release may have written another)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config(store)).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def require_head(store: Store) -> None:
     """Stop startup with one clear line when the database is unmigrated, behind, or ahead of this code."""
     current, head = current_revision(store), head_revision(store)
@@ -44,7 +65,6 @@ def require_head(store: Store) -> None:
     if current is None:
         raise ConfigError("the database has no relay schema yet: run `slackops-relay db upgrade` "
                           "(or start with --upgrade)")
-    scripts = ScriptDirectory.from_config(alembic_config(store))
-    if scripts.get_revision(current) is None:
+    if not _known(store, current):
         raise ConfigError(f"the database schema ({current}) is newer than this relay ({head}): upgrade the relay")
     raise ConfigError(f"the database schema is at {current}, this relay needs {head}: run `slackops-relay db upgrade`")

@@ -73,6 +73,7 @@ channels = Table(
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
 UNFINISHED = (PENDING, SENDING)
+MIGRATION_LOCK_KEY = 0x5E1A7  # any constant shared by every replica of the relay
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,14 @@ class MessageRef:
     rank: int = 0
 
 
+@dataclass(frozen=True)
+class QueueStats:
+    """The outbox's backlog: unfinished deliveries by status, and the oldest one's creation time."""
+
+    depth: dict[str, int]
+    oldest_created_at: float | None
+
+
 class DuplicateEvent(Exception):
     """The event id was accepted before."""
 
@@ -149,6 +158,12 @@ class Store:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(select(1))
+
+    def lock_for_migrations(self, conn: Connection) -> None:
+        """Serialize schema upgrades started at once by several replicas: a PostgreSQL advisory lock held
+        until `conn`'s transaction ends (SQLite's BEGIN IMMEDIATE serializes them already)."""
+        if self.is_postgres:
+            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
 
     # --- ingest -------------------------------------------------------------------------------------
 
@@ -195,7 +210,11 @@ class Store:
 
     def claim(self, *, worker: str, now: float, lease: float, interval: float, limit: int = 20) -> list[Delivery]:
         """Claim due deliveries: the oldest unfinished one per run thread, at most one per channel per
-        `interval` seconds (a compare-and-set on the channel's next slot, so pacing holds across workers)."""
+        `interval` seconds (a compare-and-set on the channel's next slot, so pacing holds across workers).
+
+        A delivery whose lease ran out (its worker died mid-send) is due again, and that try counts as an
+        attempt. Channel slots are taken in channel order, so two workers claiming at once never wait on
+        each other's slots in opposite orders (a deadlock on PostgreSQL)."""
         earlier = deliveries.alias("earlier")
         blocked_by_earlier = select(earlier.c.id).where(
             earlier.c.thread_key == deliveries.c.thread_key, earlier.c.id < deliveries.c.id,
@@ -209,24 +228,37 @@ class Store:
             query = query.with_for_update(of=deliveries, skip_locked=True)
         claimed: list[Delivery] = []
         with self.engine.begin() as conn:
-            taken_channels: set[str] = set()
+            by_channel: dict[str, list[Any]] = {}
             for row in conn.execute(query).mappings().all():
-                if row["channel"] in taken_channels:
-                    continue
-                if row["action"] == "upsert" and self._superseded(conn, row):
-                    conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
-                                 .values(status=SUPERSEDED, sent_at=now, lease_until=None))
-                    continue
-                slot = conn.execute(update(channels).where(
-                    channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
-                    .values(next_allowed_at=now + interval))
-                if slot.rowcount != 1:
-                    continue
-                conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
-                    status=SENDING, lease_until=now + lease, leased_by=worker))
-                taken_channels.add(row["channel"])
-                claimed.append(_delivery(row))
-        return claimed
+                by_channel.setdefault(row["channel"], []).append(row)
+            for channel in sorted(by_channel):
+                delivery = self._claim_in_channel(conn, by_channel[channel], worker=worker, now=now,
+                                                  lease=lease, interval=interval)
+                if delivery is not None:
+                    claimed.append(delivery)
+        return sorted(claimed, key=lambda d: d.id)
+
+    def _claim_in_channel(self, conn: Connection, rows: list[Any], *, worker: str, now: float, lease: float,
+                          interval: float) -> Delivery | None:
+        """Take the channel's next slot for its oldest claimable row, skipping superseded upserts."""
+        for row in rows:
+            if row["action"] == "upsert" and self._superseded(conn, row):
+                conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
+                             .values(status=SUPERSEDED, sent_at=now, lease_until=None))
+                continue
+            slot = conn.execute(update(channels).where(
+                channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
+                .values(next_allowed_at=now + interval))
+            if slot.rowcount != 1:
+                return None
+            values: dict[str, Any] = {"status": SENDING, "lease_until": now + lease, "leased_by": worker}
+            attempts = row["attempts"]
+            if row["status"] == SENDING:
+                attempts += 1
+                values.update(attempts=attempts, last_error=f"lease of {row['leased_by']} expired mid-send")
+            conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(**values))
+            return _delivery(row, attempts=attempts)
+        return None
 
     def _superseded(self, conn: Connection, row: Any) -> bool:
         """An upsert whose very next delivery in the thread is a newer upsert of the same message."""
@@ -323,6 +355,15 @@ class Store:
                 status=PENDING, attempts=0, next_attempt_at=now, last_error=None, leased_by=None))
         return result.rowcount == 1
 
+    def queue_stats(self) -> QueueStats:
+        """Deliveries still to send, by status, and when the oldest of them was queued."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries.c.status, func.count(), func.min(deliveries.c.created_at))
+                                .where(deliveries.c.status.in_(UNFINISHED)).group_by(deliveries.c.status)).all()
+        depth = {status: 0 for status in UNFINISHED} | {status: count for status, count, _ in rows}
+        oldest = min((created for _, _, created in rows), default=None)
+        return QueueStats(depth=depth, oldest_created_at=oldest)
+
     def counts_by_status(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
@@ -336,11 +377,11 @@ def _draft_row(draft: DeliveryDraft, event_id: str, now: float) -> dict[str, Any
             "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
-def _delivery(row: Any) -> Delivery:
+def _delivery(row: Any, *, attempts: int) -> Delivery:
     return Delivery(id=row["id"], event_id=row["event_id"], thread_key=row["thread_key"], channel=row["channel"],
                     action=row["action"], template=row["template"], payload=json.loads(row["payload"]),
                     message_key=row["message_key"], parent_key=row["parent_key"], rank=row["rank"],
-                    attempts=row["attempts"], created_at=row["created_at"])
+                    attempts=attempts, created_at=row["created_at"])
 
 
 def _tune_sqlite(engine: Engine) -> None:
