@@ -41,22 +41,26 @@ class Dispatcher:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.on_result = on_result or (lambda delivery, outcome: None)
 
-    def run_once(self) -> int:
-        """Claim what is due and send it; returns how many deliveries were handled."""
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """Claim what is due and send it; returns how many deliveries were claimed. Once `stop` is set,
+        claimed deliveries not yet started are left for `run` to release."""
         claimed = self.store.claim(worker=self.worker_id, now=self.clock(), lease=self.lease_seconds,
                                    interval=self.channel_interval)
         for delivery in claimed:
+            if stop is not None and stop.is_set():
+                break
             self._deliver(delivery)
         return len(claimed)
 
     def run(self, stop: threading.Event) -> None:
-        """Loop until `stop` is set, then hand back anything still leased."""
+        """Loop until `stop` is set, then hand back anything still leased: a delivery in flight when
+        `stop` is set finishes, the rest go back to the queue for other workers."""
         log.info("dispatcher %s started%s", self.worker_id, " (dry-run: nothing is sent to Slack)"
                  if self.poster is None else "")
         try:
             while not stop.is_set():
                 try:
-                    handled = self.run_once()
+                    handled = self.run_once(stop)
                 except Exception:  # a database hiccup must not kill the worker
                     log.exception("dispatcher pass failed")
                     handled = 0

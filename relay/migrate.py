@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -10,6 +13,8 @@ from alembic.util import CommandError
 
 from relay.errors import ConfigError
 from relay.store import Store
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config(store: Store) -> Config:
@@ -24,20 +29,25 @@ def alembic_config(store: Store) -> Config:
 
 def upgrade(store: Store, revision: str = "head") -> None:
     """Apply migrations up to `revision`."""
-    config = alembic_config(store)
-    with store.engine.begin() as connection:
-        store.lock_for_migrations(connection)
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _migrate(store, command.upgrade, revision)
 
 
 def downgrade(store: Store, revision: str) -> None:
     """Revert migrations down to `revision` ("base" removes every table), e.g. before rolling back a release."""
+    _migrate(store, command.downgrade, revision)
+
+
+def _migrate(store: Store, step: Callable[[Config, str], None], revision: str) -> None:
+    """Run an Alembic command in one transaction that holds the migration lock, and log what changed."""
+    before = current_revision(store)
     config = alembic_config(store)
     with store.engine.begin() as connection:
         store.lock_for_migrations(connection)
         config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+        step(config, revision)
+    after = current_revision(store)
+    if after != before:
+        log.info("database schema migrated from %s to %s", before or "empty", after or "empty")
 
 
 def head_revision(store: Store) -> str:

@@ -22,10 +22,12 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
+        metrics = Metrics()
         poster = None
         if not settings.dry_run:
-            poster = SlackPoster(build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url))
-        return cls(settings=settings, store=Store.from_url(settings.database_url), poster=poster)
+            poster = SlackPoster(build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                                              metrics=metrics))
+        return cls(settings=settings, store=Store.from_url(settings.database_url), poster=poster, metrics=metrics)
 
     def dispatcher(self, **overrides) -> Dispatcher:
         """A dispatcher wired to these services."""
