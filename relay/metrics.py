@@ -101,11 +101,12 @@ class Metrics:
         """The text a scrape gets: this process's metrics, or all processes' with a multiprocess
         directory, plus the queue read from the store now."""
         registry = CollectorRegistry()
+        # First, so that a database error it counts is in this very scrape.
+        registry.register(QueueCollector(store, on_error=lambda: self.error("database")))
         if multiprocess_dir:
             MultiProcessCollector(registry, path=multiprocess_dir)
         else:
             registry.register(self.registry)
-        registry.register(QueueCollector(store, on_error=lambda: self.error("database")))
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
