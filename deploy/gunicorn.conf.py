@@ -21,5 +21,6 @@ globals().update(gunicorn_options(settings))
 wsgi_app = "relay.app:create_app()"
 # Worker heartbeats on a memory filesystem: a container's disk may be slow, or read-only.
 worker_tmp_dir = "/dev/shm"
-# Gunicorn 25.1+ opens a control socket under $HOME; nothing in a container uses it (older versions ignore this).
+# Gunicorn 25.1+ opens a control socket under $HOME; nothing in a container uses it
+# (older versions ignore this setting).
 control_socket_disable = True

@@ -65,7 +65,10 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     _ready_store(settings, upgrade=upgrade).engine.dispose()
     if settings.dry_run:
         click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, not sent.")
-    RelayServer(gunicorn_options(settings, bind=bind), with_dispatcher=not no_dispatcher).run()
+    options = gunicorn_options(settings, bind=bind)
+    if options["workers"] > 1 and not settings.metrics_dir:
+        click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")
+    RelayServer(options, with_dispatcher=not no_dispatcher).run()
 
 
 @cli.command()

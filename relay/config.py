@@ -113,7 +113,8 @@ class Settings:
         try:
             make_url(self.database_url)
         except ArgumentError:
-            raise ConfigError("RELAY_DATABASE_URL: not a database URL (sqlite:///… or postgresql+psycopg://…)") from None
+            raise ConfigError("RELAY_DATABASE_URL: not a database URL "
+                              "(sqlite:///… or postgresql+psycopg://…)") from None
 
 
 def load_rules(path: str) -> RelayRules:

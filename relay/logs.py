@@ -62,13 +62,14 @@ class RelayFormatter(logging.Formatter):
         if record.exc_info:
             message += "\n" + self.formatException(record.exc_info)
         if self.json_lines:
-            line = json.dumps({"time": _timestamp(record.created), "level": record.levelname, "logger": record.name,
-                               "message": message, **({"request_id": request_id} if request_id else {}),
-                               **fields}, default=str, ensure_ascii=False)
-        else:
-            extras = "".join(f" {key}={value}" for key, value in fields.items())
-            line = (f"{_timestamp(record.created)} {record.levelname} {record.name} "
-                    f"[{request_id or '-'}] {message}{extras}")
+            document = {"time": _timestamp(record.created), "level": record.levelname, "logger": record.name,
+                        "message": message}
+            if request_id:
+                document["request_id"] = request_id
+            line = json.dumps({**document, **fields}, default=str, ensure_ascii=False)
+        else:  # the message says it all; fields passed with `extra=` are for JSON consumers
+            stamp = _timestamp(record.created)
+            line = f"{stamp} {record.levelname} {record.name} [{request_id or '-'}] {message}"
         return self.redact(line)
 
     def redact(self, text: str) -> str:

@@ -37,7 +37,8 @@ class Metrics:
         self.events = Counter("relay_events_total", "Echo events received, by type and outcome",
                               ["type", "outcome"], registry=self.registry)
         self.notifications_queued = Counter("relay_notifications_queued_total",
-                                            "Slack deliveries queued for accepted events", registry=self.registry)
+                                            "Slack deliveries queued for accepted events",
+                                            registry=self.registry)
         self.deliveries = Counter("relay_deliveries_total",
                                   "Delivery attempts by message template and result "
                                   "(sent, dry_run, retry, rate_limited, failed)",
@@ -53,7 +54,8 @@ class Metrics:
         self.judgments = Counter("relay_judgments_total", "Manual Judgment clicks, by outcome",
                                  ["outcome"], registry=self.registry)
         self.requests = Histogram("relay_http_request_seconds", "HTTP requests by route, method and status",
-                                  ["route", "method", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
+                                  ["route", "method", "status"], buckets=LATENCY_BUCKETS,
+                                  registry=self.registry)
 
     def event(self, event_type: str, outcome: str) -> None:
         self.events.labels(type=_bounded_type(event_type), outcome=outcome).inc()
@@ -74,7 +76,7 @@ class Metrics:
         self._call(self.gate_calls, "gate", {"operation": operation}, seconds, outcome)
 
     def judgment(self, outcome: str) -> None:
-        """One judgment click, by a fixed outcome name (e.g. `continue`, `stop`, `forbidden`, `already_judged`)."""
+        """One judgment click, by a fixed outcome name (`continue`, `stop`, `forbidden`…)."""
         self.judgments.labels(outcome=outcome).inc()
 
     def error(self, component: str) -> None:
@@ -131,13 +133,15 @@ class QueueCollector:
             return
         up.add_metric([], 1)
         yield up
-        depth = GaugeMetricFamily("relay_queue_depth", "Deliveries not finished yet, by status", labels=["status"])
+        depth = GaugeMetricFamily("relay_queue_depth", "Deliveries not finished yet, by status",
+                                  labels=["status"])
         for status, count in sorted(stats.depth.items()):
             depth.add_metric([status], count)
         yield depth
         age = 0.0 if stats.oldest_created_at is None else max(0.0, self.clock() - stats.oldest_created_at)
         yield GaugeMetricFamily("relay_queue_oldest_age_seconds",
-                                "Seconds since the oldest unfinished delivery was queued (0 when none)", value=age)
+                                "Seconds since the oldest unfinished delivery was queued (0 when none)",
+                                value=age)
 
 
 def reset_multiprocess_dir(path: str | None) -> None:

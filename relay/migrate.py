@@ -33,7 +33,7 @@ def upgrade(store: Store, revision: str = "head") -> None:
 
 
 def downgrade(store: Store, revision: str) -> None:
-    """Revert migrations down to `revision` ("base" removes every table), e.g. before rolling back a release."""
+    """Revert migrations down to `revision` ("base" removes every table), before rolling back a release."""
     _migrate(store, command.downgrade, revision)
 
 

@@ -64,7 +64,8 @@ def _finish_request(response: Response) -> Response:
     current_app.extensions["relay"].metrics.request(route, request.method, response.status_code, elapsed)
     response.headers["X-Request-Id"] = g.get("request_id") or request_id_from(None)
     path = request.path.encode("unicode_escape").decode("ascii")  # no line breaks smuggled into text logs
-    request_log.info("%s %s %d %.1fms", request.method, path, response.status_code, elapsed * 1000,
+    request_log.info("%s %s %d %.1fms from %s", request.method, path, response.status_code, elapsed * 1000,
+                     request.remote_addr,
                      extra={"method": request.method, "path": path, "status": response.status_code,
                             "duration_ms": round(elapsed * 1000, 1), "remote_addr": request.remote_addr})
     return response

@@ -27,7 +27,8 @@ class Services:
         if not settings.dry_run:
             poster = SlackPoster(build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url,
                                               metrics=metrics))
-        return cls(settings=settings, store=Store.from_url(settings.database_url), poster=poster, metrics=metrics)
+        return cls(settings=settings, store=Store.from_url(settings.database_url), poster=poster,
+                   metrics=metrics)
 
     def dispatcher(self, **overrides) -> Dispatcher:
         """A dispatcher wired to these services."""

@@ -54,7 +54,8 @@ def classify(err: Exception) -> SlackFailure:
     return SlackFailure(error=f"{type(err).__name__}: {err}"[:300])
 
 
-def build_client(*, token: str, base_url: str, timeout: float = 10.0, metrics: Metrics | None = None) -> WebClient:
+def build_client(*, token: str, base_url: str, timeout: float = 10.0,
+                 metrics: Metrics | None = None) -> WebClient:
     """A WebClient with the SDK's own retries off: the dispatcher retries from the store, so a lost
     response is never re-sent blindly from memory. With `metrics`, every call is timed and counted."""
     options = {"token": token, "base_url": base_url, "timeout": int(timeout), "retry_handlers": []}

@@ -56,10 +56,12 @@ def test_logs_never_contain_tokens_passwords_or_signatures(
         wrong = "Basic " + base64.b64encode(b"echo:not-the-password").decode()
         assert client.post("/echo/events", json=pipeline_event("starting", execution(id="r1")),
                            headers={"Authorization": basic}).status_code == 202
-        assert client.post(f"/echo/events?token={ECHO_TOKEN}", json=pipeline_event("starting", execution(id="r2")),
+        second = pipeline_event("starting", execution(id="r2"))
+        assert client.post(f"/echo/events?token={ECHO_TOKEN}", json=second,
                            headers={"Authorization": f"Bearer {ECHO_TOKEN}"}).status_code == 202
-        assert client.post("/echo/events", json=pipeline_event("starting"),
-                           headers={"Authorization": wrong, "X-Slack-Signature": SIGNATURE}).status_code == 401
+        refused = client.post("/echo/events", json=pipeline_event("starting"),
+                              headers={"Authorization": wrong, "X-Slack-Signature": SIGNATURE})
+        assert refused.status_code == 401
         fake.fail_next("chat.postMessage", error="invalid_auth")
         dispatcher = services.dispatcher(channel_interval=0.0)
         assert [dispatcher.run_once(), dispatcher.run_once()] == [1, 1]

@@ -107,7 +107,8 @@ def test_require_head_refuses_a_schema_newer_than_this_relay(migrated_store: Sto
         migrate.require_head(migrated_store)
 
 
-def test_worker_refuses_to_start_on_an_unmigrated_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_refuses_to_start_on_an_unmigrated_database(db_url: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RELAY_DATABASE_URL", db_url)
     result = CliRunner().invoke(cli, ["worker"])
     assert result.exit_code == 1
@@ -132,8 +133,9 @@ def test_db_commands_upgrade_report_and_downgrade(db_url: str, monkeypatch: pyte
 @pytest.mark.postgres
 def test_migrations_started_at_once_by_several_replicas_all_succeed(postgres_schema_url: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RELAY_DATABASE_URL": postgres_schema_url}
-    upgrades = [subprocess.Popen([sys.executable, "-m", "relay.cli", "db", "upgrade"], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    command = [sys.executable, "-m", "relay.cli", "db", "upgrade"]
+    upgrades = [subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT) for _ in range(3)]
     outputs = [process.communicate(timeout=60)[0] for process in upgrades]
     assert [process.returncode for process in upgrades] == [0, 0, 0], outputs
     store = Store.from_url(postgres_schema_url)

@@ -18,7 +18,7 @@ from tests.events import execution, pipeline_event
 
 
 def client_for(store: Store, **settings) -> FlaskClient:
-    services = Services(settings=Settings(database_url=str(store.engine.url), **settings), store=store, poster=None)
+    services = Services(settings=Settings(**settings), store=store, poster=None)
     return create_app(services=services).test_client()
 
 
@@ -74,7 +74,8 @@ def test_readyz_is_unavailable_when_the_database_is_unreachable(tmp_path: Path) 
 def test_metrics_count_events_and_read_the_queue_at_scrape_time(migrated_store: Store) -> None:
     client = client_for(migrated_store)
     for run in range(3):
-        assert client.post("/echo/events", json=pipeline_event("starting", execution(id=f"run-{run}"))).status_code == 202
+        event = pipeline_event("starting", execution(id=f"run-{run}"))
+        assert client.post("/echo/events", json=event).status_code == 202
     assert client.post("/echo/events", json=pipeline_event("skipped")).status_code == 200
     response = client.get("/metrics")
     assert response.status_code == 200
@@ -122,15 +123,17 @@ def test_metrics_helpers_bound_labels_and_count_errors_and_rate_limits() -> None
     assert value("relay_errors_total", {"component": "gate"}) == 1
     assert value("relay_errors_total", {"component": "http"}) == 1
     assert value("relay_judgments_total", {"outcome": "continue"}) == 1
-    assert value("relay_http_request_seconds_count", {"route": "unmatched", "method": "other", "status": "404"}) == 1
+    unmatched = {"route": "unmatched", "method": "other", "status": "404"}
+    assert value("relay_http_request_seconds_count", unmatched) == 1
     with pytest.raises(ValueError, match="unknown call outcome"):
         metrics.gate_call("judge", 0.1, "exploded")
 
 
 def test_request_id_is_honoured_or_made_and_returned(migrated_store: Store) -> None:
     client = client_for(migrated_store)
-    assert client.get("/healthz", headers={"X-Request-Id": "req-42.a:b"}).headers["X-Request-Id"] == "req-42.a:b"
-    made = client.get("/healthz", headers={"X-Request-Id": "<script>alert(1)</script>"}).headers["X-Request-Id"]
+    honoured = client.get("/healthz", headers={"X-Request-Id": "req-42.a:b"})
+    assert honoured.headers["X-Request-Id"] == "req-42.a:b"
+    made = client.get("/healthz", headers={"X-Request-Id": "<script>"}).headers["X-Request-Id"]
     assert len(made) == 32 and made.isalnum()
     assert client.get("/no/such/path").headers["X-Request-Id"]
 

@@ -65,7 +65,8 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def cluster(postgres_schema_url: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Callable[..., Relay]]:
+def cluster(postgres_schema_url: str, fake_slack: FakeSlack,
+            tmp_path: Path) -> Iterator[Callable[..., Relay]]:
     """Starts relay processes on a migrated schema and the fake Slack; stops them all afterwards."""
     store = Store.from_url(postgres_schema_url)
     migrate.upgrade(store)
@@ -75,8 +76,8 @@ def cluster(postgres_schema_url: str, fake_slack: FakeSlack, tmp_path: Path) -> 
     def start(*args: str, **env: str) -> Relay:
         environment = {**os.environ, "PYTHONPATH": str(ROOT), "RELAY_DATABASE_URL": postgres_schema_url,
                        "SLACK_BOT_TOKEN": fake_slack.token, "SLACK_API_URL": fake_slack.api_url,
-                       "RELAY_ECHO_TOKEN": ECHO_TOKEN, "RELAY_CHANNEL_INTERVAL": "0", "RELAY_LOG_LEVEL": "WARNING",
-                       **env}
+                       "RELAY_ECHO_TOKEN": ECHO_TOKEN, "RELAY_CHANNEL_INTERVAL": "0",
+                       "RELAY_LOG_LEVEL": "WARNING", **env}
         relay = Relay(list(args), environment, tmp_path / f"relay-{len(started)}.log")
         started.append(relay)
         return relay
@@ -220,8 +221,8 @@ def queue_runs(fake_slack: FakeSlack, url: str, runs: int) -> None:
     client = create_app(services=Services(settings=settings, store=store, poster=None)).test_client()
     for index in range(runs):
         run = run_with_steps(index, f"#lease-{index}")
-        for event in (pipeline_event("starting", run), stage_event("complete", run, stage_id=run["stages"][0]["id"]),
-                      pipeline_event("complete", run)):
+        step = stage_event("complete", run, stage_id=run["stages"][0]["id"])
+        for event in (pipeline_event("starting", run), step, pipeline_event("complete", run)):
             assert client.post("/echo/events", json=event,
                                headers={"Authorization": f"Bearer {ECHO_TOKEN}"}).status_code == 202
     store.engine.dispose()
@@ -255,7 +256,8 @@ def test_a_killed_workers_claims_are_retaken_after_the_lease_and_nothing_is_lost
     # by the survivor (at least once across a crash); every other message is sent exactly once.
     texts = Counter(call.params["text"] for call in fake_slack.calls_to("chat.postMessage"))
     assert texts[in_flight.params["text"]] == 2
-    assert [count for text, count in texts.items() if text != in_flight.params["text"]] == [1] * (runs * 2 - 1)
+    others = [count for text, count in texts.items() if text != in_flight.params["text"]]
+    assert others == [1] * (runs * 2 - 1)
     assert len(fake_slack.calls_to("chat.update")) == runs
 
 
