@@ -7,11 +7,7 @@ from __future__ import annotations
 import copy
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,37 +21,12 @@ from relay import migrate
 from relay.store import FAILED, PENDING, SENT, Store
 from tests.events import execution, pipeline_event, stage_event
 from tests.fakes import FakeSlack
+from tests.processes import ROOT, Relay, free_port, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
 ECHO_TOKEN = "scale-out-echo-token"
 STEPS = 18  # stage events per run, between its starting and complete events
-
-
-class Relay:
-    """`python -m relay.cli ARGS` as a child process, its output kept in a file for failure reports."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.output = log.open("wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "relay.cli", *args], env=env,
-                                        stdout=self.output, stderr=subprocess.STDOUT)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        try:
-            return self.process.wait(timeout=timeout)
-        finally:
-            self.output.close()
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
 
 
 @pytest.fixture
@@ -85,23 +56,6 @@ def cluster(postgres_schema_url: str, fake_slack: FakeSlack,
     yield start
     for relay in started:
         relay.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, relays: list[Relay] = ()) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)  # polling interval while waiting for a condition, not a fixed wait
-    logs = "\n".join(f"--- {relay.log.name}\n{relay.tail()}" for relay in relays)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
 
 
 def ready(url: str) -> bool:
