@@ -28,12 +28,23 @@ class Relay:
         return self.process.pid
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Signal the process unless it has ended, and wait for its exit status."""
         if self.process.poll() is None:
             self.process.send_signal(signum)
         try:
             return self.process.wait(timeout=timeout)
         finally:
             self.output.close()
+
+
+def stop_all(relays: Iterable[Relay]) -> None:
+    """SIGTERM every process first, so they shut down side by side, then wait for each."""
+    relays = list(relays)
+    for relay in relays:
+        if relay.process.poll() is None:
+            relay.process.send_signal(signal.SIGTERM)
+    for relay in relays:
+        relay.stop()
 
     def tail(self) -> str:
         """The end of the process's output."""

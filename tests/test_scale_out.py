@@ -21,7 +21,7 @@ from relay import migrate
 from relay.store import FAILED, PENDING, SENT, Store
 from tests.events import execution, pipeline_event, stage_event
 from tests.fakes import FakeSlack
-from tests.processes import ROOT, Relay, free_port, wait_until
+from tests.processes import ROOT, Relay, free_port, stop_all, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -54,8 +54,7 @@ def cluster(postgres_schema_url: str, fake_slack: FakeSlack,
         return relay
 
     yield start
-    for relay in started:
-        relay.stop()
+    stop_all(started)
 
 
 def ready(url: str) -> bool:

@@ -74,7 +74,7 @@ def test_gunicorn_config_counts_metrics_across_workers_and_logs_json_lines(sqlit
             statuses = list(pool.map(lambda event: requests.post(f"{url}/echo/events", json=event,
                                                                  timeout=30).status_code, events))
         assert statuses == [202] * 40
-        wait_until(lambda: len(counting_pids(metrics_dir)) >= 2, 10, "both Gunicorn workers to count requests",
+        wait_until(lambda: len(counting_pids(metrics_dir)) >= 2, 10, "both workers to count requests",
                    [gunicorn])
         totals = scrape(url)
         assert totals["relay_events_total"] == 40
