@@ -6,13 +6,7 @@ import time
 from typing import Any
 
 from relay.execution import (
-    duration_ms,
-    execution_link,
-    failing_stage,
-    format_duration,
-    stage_by_id,
-    stage_error,
-    trigger_fact,
+    duration_ms, execution_link, failing_stage, format_duration, stage_by_id, stage_error, trigger_fact,
 )
 from relay.models import EchoEvent, MessageFacts, Notification
 from relay.mrkdwn import escape, html_to_mrkdwn, link, safe_custom_text
