@@ -30,6 +30,15 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     spinnaker_ui_url: str = "http://localhost:9000"
     gate_url: str | None = None
+    gate_token: str | None = field(default=None, repr=False)
+    gate_username: str | None = None
+    gate_password: str | None = field(default=None, repr=False)
+    gate_client_cert: str | None = None
+    gate_client_key: str | None = None
+    gate_ca_bundle: str | None = None
+    gate_timeout: float = 10.0
+    gate_user_header: bool = False
+    fiat_url: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     echo_username: str | None = None
     echo_password: str | None = field(default=None, repr=False)
@@ -77,6 +86,15 @@ class Settings:
             slack_api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
             spinnaker_ui_url=(env.get("SPINNAKER_UI_URL") or cls.spinnaker_ui_url).rstrip("/"),
             gate_url=(env.get("GATE_URL") or "").rstrip("/") or None,
+            gate_token=env.get("GATE_TOKEN") or None,
+            gate_username=env.get("GATE_USERNAME") or None,
+            gate_password=env.get("GATE_PASSWORD") or None,
+            gate_client_cert=env.get("GATE_CLIENT_CERT") or None,
+            gate_client_key=env.get("GATE_CLIENT_KEY") or None,
+            gate_ca_bundle=env.get("GATE_CA_BUNDLE") or None,
+            gate_timeout=_number(env, "GATE_TIMEOUT", float, cls.gate_timeout),
+            gate_user_header=_flag(env, "GATE_SEND_USER_HEADER", False),
+            fiat_url=(env.get("RELAY_FIAT_URL") or "").rstrip("/") or None,
             database_url=env.get("RELAY_DATABASE_URL") or DEFAULT_DATABASE_URL,
             echo_username=env.get("RELAY_ECHO_USERNAME") or None,
             echo_password=env.get("RELAY_ECHO_PASSWORD") or None,

@@ -70,6 +70,21 @@ channels = Table(
     Column("joined", Boolean, nullable=False, default=False),
 )
 
+jobs = Table(
+    "jobs", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_until", Float),
+    Column("leased_by", String(255)),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float),
+)
+
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
 UNFINISHED = (PENDING, SENDING)
@@ -123,6 +138,16 @@ class QueueStats:
 
     depth: dict[str, int]
     oldest_created_at: float | None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed background job (Gate calls and message updates that must not block a Slack ack)."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
 
 
 class DuplicateEvent(Exception):
@@ -251,13 +276,9 @@ class Store:
                 .values(next_allowed_at=now + interval))
             if slot.rowcount != 1:
                 return None
-            values: dict[str, Any] = {"status": SENDING, "lease_until": now + lease, "leased_by": worker}
-            attempts = row["attempts"]
-            if row["status"] == SENDING:
-                attempts += 1
-                values.update(attempts=attempts, last_error=f"lease of {row['leased_by']} expired mid-send")
+            values = _lease(row, worker=worker, now=now, lease=lease)
             conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(**values))
-            return _delivery(row, attempts=attempts)
+            return _delivery(row, attempts=values["attempts"])
         return None
 
     def _superseded(self, conn: Connection, row: Any) -> bool:
@@ -294,12 +315,13 @@ class Store:
                                  attempts=deliveries.c.attempts + 1))
 
     def release(self, worker: str) -> int:
-        """Hand back every delivery this worker holds (graceful shutdown)."""
+        """Hand back every delivery and job this worker holds (graceful shutdown)."""
+        released = 0
         with self.engine.begin() as conn:
-            result = conn.execute(update(deliveries).where(
-                deliveries.c.status == SENDING, deliveries.c.leased_by == worker)
-                .values(status=PENDING, lease_until=None, leased_by=None))
-        return result.rowcount
+            for table in (deliveries, jobs):
+                released += conn.execute(update(table).where(table.c.status == SENDING, table.c.leased_by == worker)
+                                         .values(status=PENDING, lease_until=None, leased_by=None)).rowcount
+        return released
 
     def hold_channel(self, channel: str, until: float) -> None:
         """Slack asked us to wait (429): no worker posts to this channel before `until`."""
@@ -312,6 +334,47 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(func.min(deliveries.c.next_attempt_at))
                                 .where(deliveries.c.status == PENDING)).scalar()
+
+    # --- jobs ---------------------------------------------------------------------------------------
+
+    def enqueue_job(self, kind: str, payload: dict[str, Any], *, now: float, delay: float = 0.0,
+                    conn: Connection | None = None) -> int:
+        """Queue a job, inside the caller's transaction when `conn` is given."""
+        statement = insert(jobs).values(kind=kind, payload=json.dumps(payload), status=PENDING, attempts=0,
+                                        next_attempt_at=now + delay, created_at=now)
+        if conn is not None:
+            return conn.execute(statement).inserted_primary_key[0]
+        with self.engine.begin() as own:
+            return own.execute(statement).inserted_primary_key[0]
+
+    def claim_jobs(self, *, worker: str, now: float, lease: float, limit: int = 10) -> list[Job]:
+        """Claim due jobs: pending ones, and those whose worker's lease ran out (counted as an attempt)."""
+        due = or_(and_(jobs.c.status == PENDING, jobs.c.next_attempt_at <= now),
+                  and_(jobs.c.status == SENDING, jobs.c.lease_until < now))
+        query = select(jobs).where(due).order_by(jobs.c.id).limit(limit)
+        if self.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        claimed: list[Job] = []
+        with self.engine.begin() as conn:
+            for row in conn.execute(query).mappings().all():
+                values = _lease(row, worker=worker, now=now, lease=lease)
+                conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(**values))
+                claimed.append(Job(id=row["id"], kind=row["kind"], payload=json.loads(row["payload"]),
+                                   attempts=values["attempts"]))
+        return claimed
+
+    def finish_job(self, job_id: int, *, worker: str, now: float, error: str | None = None) -> None:
+        """Mark a job done, or failed for good when `error` is given."""
+        values: dict[str, Any] = {"status": FAILED if error else SENT, "finished_at": now, "lease_until": None,
+                                  "last_error": error}
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.leased_by == worker).values(**values))
+
+    def retry_job(self, job_id: int, *, worker: str, at: float, error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.leased_by == worker).values(
+                status=PENDING, next_attempt_at=at, lease_until=None, leased_by=None, last_error=error,
+                attempts=jobs.c.attempts + 1))
 
     # --- message map --------------------------------------------------------------------------------
 
@@ -375,6 +438,16 @@ def _draft_row(draft: DeliveryDraft, event_id: str, now: float) -> dict[str, Any
             "action": draft.action, "message_key": draft.message_key, "parent_key": draft.parent_key,
             "rank": draft.rank, "template": draft.template, "payload": json.dumps(draft.payload),
             "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+
+
+def _lease(row: Any, *, worker: str, now: float, lease: float) -> dict[str, Any]:
+    """The update that claims a delivery or job row; retaking an expired lease counts as an attempt."""
+    values: dict[str, Any] = {"status": SENDING, "lease_until": now + lease, "leased_by": worker,
+                              "attempts": row["attempts"]}
+    if row["status"] == SENDING:
+        values.update(attempts=row["attempts"] + 1,
+                      last_error=f"lease of {row['leased_by']} expired mid-send")
+    return values
 
 
 def _delivery(row: Any, *, attempts: int) -> Delivery:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import Schema, fields, post_load, validate
 
 from relay.models import ApproverPolicy, RelayRules, Route
 
@@ -35,11 +35,12 @@ class ApproverSchema(Schema):
     users = fields.List(fields.String(), load_default=list)
     groups = fields.List(fields.String(), load_default=list)
     anyone = fields.Boolean(load_default=False)
+    four_eyes = fields.Boolean(load_default=False)
 
     @post_load
     def _to_policy(self, data: dict, **_) -> ApproverPolicy:
         return ApproverPolicy(users=frozenset(data["users"]), groups=frozenset(data["groups"]),
-                              anyone=data["anyone"])
+                              anyone=data["anyone"], four_eyes=data["four_eyes"])
 
 
 class RelayConfigSchema(Schema):
@@ -47,15 +48,13 @@ class RelayConfigSchema(Schema):
 
     routes = fields.List(fields.Nested(RouteSchema), load_default=list)
     approvers = fields.Dict(keys=fields.String(), values=fields.Nested(ApproverSchema), load_default=dict)
-
-    @validates("routes")
-    def _routes_not_null(self, value: list, **_) -> None:
-        if value is None:
-            raise ValidationError("must be a list")
+    runners = fields.Dict(keys=fields.String(), values=fields.Nested(ApproverSchema), load_default=dict)
+    cancelers = fields.Dict(keys=fields.String(), values=fields.Nested(ApproverSchema), load_default=dict)
 
     @post_load
     def _to_rules(self, data: dict, **_) -> RelayRules:
-        return RelayRules(routes=tuple(data["routes"]), approvers=dict(data["approvers"]))
+        return RelayRules(routes=tuple(data["routes"]), approvers=dict(data["approvers"]),
+                          runners=dict(data["runners"]), cancelers=dict(data["cancelers"]))
 
 
 RELAY_CONFIG_SCHEMA = RelayConfigSchema()

@@ -124,3 +124,13 @@ def test_concurrent_workers_send_everything_once_in_run_order(migrated_store: St
         order[thread_key].append(step)
     assert all(steps == [0, 1, 2, 3, 4] for steps in order.values())
     assert len(order) == 40
+
+
+def test_claim_jobs_retakes_an_expired_lease_and_counts_the_attempt(migrated_store: Store) -> None:
+    job_id = migrated_store.enqueue_job("refresh", {"stage": "s1"}, now=1.0)
+    [held] = migrated_store.claim_jobs(worker="dead", now=1.0, lease=10.0)
+    assert (held.id, held.attempts) == (job_id, 0)
+    assert migrated_store.claim_jobs(worker="alive", now=10.5, lease=10.0) == []
+    [retaken] = migrated_store.claim_jobs(worker="alive", now=11.5, lease=10.0)
+    assert (retaken.id, retaken.attempts) == (job_id, 1)
+    assert migrated_store.release("alive") == 1
