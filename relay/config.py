@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import yaml
 from marshmallow import ValidationError
@@ -69,9 +69,10 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every configured secret value, for the log formatter to blank out wherever it appears."""
-        values = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.echo_password,
-                  self.echo_token, make_url(self.database_url).password)
+        """Every configured secret value (the fields kept out of repr(), and the database password), for the
+        log formatter to blank out wherever it appears."""
+        values = [getattr(self, item.name) for item in fields(self) if not item.repr]
+        values.append(make_url(self.database_url).password)
         return tuple(str(value) for value in values if value)
 
     @classmethod
