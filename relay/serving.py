@@ -120,8 +120,9 @@ def start_ops_server(services: Services, bind: str) -> BaseWSGIServer:
     from relay.app import create_app
 
     host, _, port = bind.rpartition(":")
-    server = make_server(host.strip("[]") or "0.0.0.0", int(port), create_app(services=services, ops_only=True),
-                         threaded=True, request_handler=_QuietHandler)
+    app = create_app(services=services, ops_only=True)
+    server = make_server(host.strip("[]") or "0.0.0.0", int(port), app, threaded=True,
+                         request_handler=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="ops-server", daemon=True).start()
     log.info("worker health and metrics on http://%s/metrics", bind)
     return server
