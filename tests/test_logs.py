@@ -120,6 +120,7 @@ def test_formatter_redacts_secrets_in_messages_fields_and_tracebacks() -> None:
 
 def test_settings_name_every_secret_for_redaction() -> None:
     settings = Settings(slack_bot_token="t1", slack_signing_secret="t2", slack_app_token="t3",
-                        gate_token="t4", gate_password="t5", echo_password="t6", echo_token="t7", echo_username="echo",
+                        gate_token="t4", gate_password="t5", echo_password="t6", echo_token="t7",
+                        echo_username="echo",
                         database_url="postgresql+psycopg://relay:t8@db/relay")
     assert sorted(settings.secrets) == [f"t{n}" for n in range(1, 9)]
