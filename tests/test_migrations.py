@@ -131,6 +131,7 @@ def test_db_commands_upgrade_report_and_downgrade(db_url: str, monkeypatch: pyte
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_migrations_started_at_once_by_several_replicas_all_succeed(postgres_schema_url: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RELAY_DATABASE_URL": postgres_schema_url}
     command = [sys.executable, "-m", "relay.cli", "db", "upgrade"]
