@@ -50,7 +50,7 @@ class Metrics:
         self.rate_limits = Counter("relay_rate_limited_total", "429 answers, by the service that sent them",
                                    ["service"], registry=self.registry)
         self.errors = Counter("relay_errors_total", "Errors, by where they happened (http, slack, gate, "
-                              "dispatcher, database)", ["component"], registry=self.registry)
+                              "database)", ["component"], registry=self.registry)
         self.judgments = Counter("relay_judgments_total", "Manual Judgment clicks, by outcome",
                                  ["outcome"], registry=self.registry)
         self.requests = Histogram("relay_http_request_seconds", "HTTP requests by route, method and status",
