@@ -112,13 +112,10 @@ def test_judgment_ack_returns_before_gate_is_called_even_when_gate_takes_5_secon
 # --- first click wins ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend_world(request: pytest.FixtureRequest, tmp_path: Path,
-                  postgres_url: str | None) -> Iterator[World]:
-    if request.param == "postgresql" and postgres_url is None:
-        pytest.skip("RELAY_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
-    options = {"database_url": postgres_url} if request.param == "postgresql" else {}
-    with judgment_world(tmp_path, **options) as built:
+@pytest.fixture
+def backend_world(tmp_path: Path, db_url: str) -> Iterator[World]:
+    """A world on SQLite, and one on PostgreSQL."""
+    with judgment_world(tmp_path, database_url=db_url) as built:
         yield built
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -16,15 +14,10 @@ from relay.store import RECEIVED, DeliveryDraft, Store, metadata
 KEY = "01RUN/stage-1"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None) -> Iterator[Store]:
-    if request.param == "postgresql" and postgres_url is None:
-        pytest.skip("RELAY_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
-    url = postgres_url if request.param == "postgresql" else f"sqlite:///{tmp_path / 'judgments.db'}"
-    built = Store.from_url(url)
-    migrate.upgrade(built)
-    yield built
-    built.engine.dispose()
+@pytest.fixture
+def store(migrated_store: Store) -> Store:
+    """A migrated store on SQLite, and one on PostgreSQL."""
+    return migrated_store
 
 
 def click(store: Store, user: str = "U0ALICE", *, stage: str = "stage-1") -> int:
