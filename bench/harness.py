@@ -16,17 +16,29 @@ import requests
 from bench.workload import body, run_for
 from tests import events
 from tests.fakes import FakeSlack
-from tests.processes import HttpProcess, free_port, relay_server
+from tests.processes import Relay, free_port, relay_environment, wait_healthy
 
 ECHO_TOKEN = "bench-echo-token"
 HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {ECHO_TOKEN}"}
 
 
 @dataclass
-class Relay:
+class Server:
+    """A process serving HTTP on 127.0.0.1."""
+
+    process: Relay
+    url: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@dataclass
+class RelayUnderTest:
     """A running relay (serve with its dispatcher) and the FakeSlack it posts to."""
 
-    server: HttpProcess
+    server: Server
     slack: FakeSlack
     database_url: str
     workdir: Path
@@ -48,27 +60,38 @@ def workdir() -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def serving(module: str, args: list[str], *, env: dict[str, str], log: Path) -> Iterator[Server]:
+    """`python -m MODULE ARGS --bind 127.0.0.1:PORT`, once it answers /healthz; stopped afterwards."""
+    port = free_port()
+    process = Relay([*args, "--bind", f"127.0.0.1:{port}"], relay_environment(**env), log, module=module)
+    try:
+        server = Server(process, f"http://127.0.0.1:{port}")
+        wait_healthy(server.url, process)
+        yield server
+    finally:
+        process.stop()
+
+
+@contextlib.contextmanager
 def running_relay(directory: Path, *, database_url: str | None, slack_interval: float = 1.0,
-                  relay_interval: float = 1.0) -> Iterator[Relay]:
+                  relay_interval: float = 1.0) -> Iterator[RelayUnderTest]:
     """FakeSlack pacing posts like Slack (one a second per channel), and `slackops-relay serve` using it."""
     url = database_url or f"sqlite:///{directory / 'relay.sqlite3'}"
     with FakeSlack(channel_interval=slack_interval) as slack:
         env = {"SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.api_url, "RELAY_ECHO_TOKEN": ECHO_TOKEN,
                "RELAY_DATABASE_URL": url, "RELAY_CHANNEL_INTERVAL": str(relay_interval)}
-        with relay_server(port=free_port(), env=env, log_path=directory / "relay.log") as server:
-            yield Relay(server=server, slack=slack, database_url=url, workdir=directory)
+        with serving("relay.cli", ["serve", "--upgrade"], env=env, log=directory / "relay.log") as server:
+            yield RelayUnderTest(server=server, slack=slack, database_url=url, workdir=directory)
 
 
 @contextlib.contextmanager
-def running_baseline(directory: Path) -> Iterator[HttpProcess]:
+def running_baseline(directory: Path) -> Iterator[Server]:
     """The baseline app (parse JSON, answer 202) under the same Gunicorn options."""
-    port = free_port()
-    with HttpProcess("bench.baseline", ["--bind", f"127.0.0.1:{port}"], port=port, env={},
-                     log_path=directory / "baseline.log") as server:
+    with serving("bench.baseline", [], env={}, log=directory / "baseline.log") as server:
         yield server
 
 
-def warm_up(relay: Relay) -> None:
+def warm_up(relay: RelayUnderTest) -> None:
     """One event through the whole path: the dispatcher process starts after the webhook first answers."""
     data = body(events.pipeline_event("starting", run_for("small", channel="#warm-up")), event_id="warm-up",
                 run_id="warm-up")

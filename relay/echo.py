@@ -25,8 +25,9 @@ def echo_events() -> tuple[Response, int]:
     check_echo_auth(settings, request.headers.get("Authorization"))
     raw = _read_body(settings.max_event_bytes)
     event = EVENT_SCHEMA.load(parse_json(raw))
-    outcome = receive(event, raw, settings=settings, store=services.store)
+    outcome = receive(event, raw, settings=settings, store=services.store, clock=services.clock)
     services.metrics.event(event.type, outcome.result)
+    services.metrics.queued(outcome.notifications)
     body = {"result": outcome.result, "eventId": outcome.event_id}
     if outcome.reason:
         body["reason"] = outcome.reason

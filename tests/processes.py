@@ -1,4 +1,4 @@
-"""The relay's commands as real processes on 127.0.0.1, for process-level tests and the benchmarks."""
+"""Relay processes for tests: `python -m relay.cli ...` children, free ports, and waiting on conditions."""
 
 from __future__ import annotations
 
@@ -9,141 +9,103 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import TracebackType
+from typing import Any
 
 import requests
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 # slack_sdk and requests would route 127.0.0.1 through these (slack_sdk ignores NO_PROXY).
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class Relay:
+    """`python -m relay.cli ARGS` (or another module) as a child process, its output kept in a file."""
 
-
-def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
-    """This environment without proxies or relay settings, the project on PYTHONPATH, plus `overrides`."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in PROXY_VARIABLES and not key.startswith(("RELAY_", "SLACK_", "GATE_"))}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    env.update(overrides)
-    return env
-
-
-class Process:
-    """A Python module run as `python -m MODULE ARGS` in its own process group, output sent to a log file.
-
-    Its own process group lets `kill()` end it together with everything it started (Gunicorn's workers,
-    the dispatcher) in one SIGKILL, the way a container runtime or the OOM killer does."""
-
-    def __init__(self, module: str, args: Sequence[str], *, env: Mapping[str, str], log_path: Path) -> None:
-        self.module = module
-        self.args = list(args)
-        self.env = child_environment(env)
-        self.log_path = log_path
-        self.popen: subprocess.Popen | None = None
-
-    def start(self) -> Process:
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen([sys.executable, "-m", self.module, *self.args], env=self.env,
-                                          cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
-        return self
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, *, module: str = "relay.cli") -> None:
+        self.log = log
+        self.output = log.open("wb")
+        # A process group of its own, so that kill() ends it with everything it started in one SIGKILL.
+        self.process = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=ROOT,
+                                        stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
     def pid(self) -> int:
-        assert self.popen is not None, "not started"
-        return self.popen.pid
+        return self.process.pid
+
+    def tail(self) -> str:
+        """The end of the process's output."""
+        return self.log.read_text(errors="replace")[-3000:]
 
     def kill(self) -> None:
-        """SIGKILL the whole process group: no handler runs, no lease is handed back."""
-        self._signal_group(signal.SIGKILL)
-        self._reap(10.0)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM the process (a graceful shutdown), then SIGKILL whatever is left of its group."""
-        if self.popen is None or self.popen.poll() is not None:
-            self._signal_group(signal.SIGKILL)
-            return
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout)
-        finally:
-            self._signal_group(signal.SIGKILL)
-            self._reap(10.0)
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def _signal_group(self, signum: int) -> None:
-        if self.popen is None:
-            return
+        """SIGKILL the process and all it started (Gunicorn's workers, the dispatcher), the way a container
+        runtime or the OOM killer does: no handler runs, no lease is handed back."""
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signum)
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.output.close()
 
-    def _reap(self, timeout: float) -> None:
-        if self.popen is not None:
-            self.popen.wait(timeout)
-
-    def __enter__(self) -> Process:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-
-class HttpProcess(Process):
-    """A Process serving HTTP on 127.0.0.1:`port`; `start()` returns once `health_path` answers 200."""
-
-    def __init__(self, module: str, args: Sequence[str], *, port: int, env: Mapping[str, str], log_path: Path,
-                 health_path: str = "/healthz", startup_timeout: float = 30.0) -> None:
-        super().__init__(module, args, env=env, log_path=log_path)
-        self.port = port
-        self.health_path = health_path
-        self.startup_timeout = startup_timeout
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> HttpProcess:
-        super().start()
-        deadline = time.monotonic() + self.startup_timeout
-        with requests.Session() as session:
-            session.trust_env = False
-            while True:
-                if self.popen is not None and self.popen.poll() is not None:
-                    raise RuntimeError(f"{self.module} exited with {self.popen.returncode}:\n"
-                                       f"{self.log_tail()}")
-                try:
-                    if session.get(self.url + self.health_path, timeout=1.0).status_code == 200:
-                        return self
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"{self.module} did not answer within {self.startup_timeout:g}s:\n"
-                                       f"{self.log_tail()}")
-                time.sleep(0.05)  # polling a server that is still starting; the deadline bounds it
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Signal the process unless it has ended, and wait for its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self.output.close()
 
 
-def relay_server(*, port: int, env: Mapping[str, str], log_path: Path,
-                 dispatcher: bool = True) -> HttpProcess:
-    """`slackops-relay serve --upgrade` on 127.0.0.1:`port` under the production Gunicorn config."""
-    args = ["serve", "--upgrade", "--bind", f"127.0.0.1:{port}"] + ([] if dispatcher else ["--no-dispatcher"])
-    return HttpProcess("relay.cli", args, port=port, env=env, log_path=log_path)
+def stop_all(relays: Iterable[Relay]) -> None:
+    """SIGTERM every process first, so they shut down side by side, then wait for each."""
+    relays = list(relays)
+    for relay in relays:
+        if relay.process.poll() is None:
+            relay.process.send_signal(signal.SIGTERM)
+    for relay in relays:
+        relay.stop()
 
 
-def relay_worker(*, env: Mapping[str, str], log_path: Path) -> Process:
-    """`slackops-relay worker`: the delivery dispatcher alone."""
-    return Process("relay.cli", ["worker"], env=env, log_path=log_path)
+def relay_environment(**overrides: str) -> dict[str, str]:
+    """This environment without proxies or relay settings, the project on PYTHONPATH, plus `overrides`."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in PROXY_VARIABLES and not key.startswith(("RELAY_", "SLACK_", "GATE_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**env, **overrides}
+
+
+def wait_healthy(url: str, relay: Relay, timeout: float = 30.0) -> None:
+    """Wait until `url` + /healthz answers 200; fail early with the output if the process ends."""
+    with requests.Session() as session:
+        session.trust_env = False
+
+        def healthy() -> bool:
+            if relay.process.poll() is not None:
+                raise AssertionError(f"{relay.log.name}: exited with {relay.process.returncode}\n{relay.tail()}")
+            try:
+                return session.get(url + "/healthz", timeout=1.0).ok
+            except requests.RequestException:
+                return False
+
+        wait_until(healthy, timeout, f"{url}/healthz", [relay])
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, relays: Iterable[Relay] = ()) -> Any:
+    """`condition()`'s first truthy value; on timeout, fail with the relays' output."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)  # polling interval while waiting for a condition, not a fixed wait
+    logs = "\n".join(f"--- {relay.log.name}\n{relay.tail()}" for relay in relays)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
+
+

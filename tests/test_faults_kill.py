@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.databases import BACKENDS, throwaway_database
 from tests.fakes import FakeSlack
-from tests.processes import Process, free_port, relay_server, relay_worker
+from tests.processes import Relay, free_port, relay_environment, stop_all, wait_healthy
 from tests.tally import all_delivered, run_id, run_started, tally
 
 CHANNELS = ("#deploys", "#payments", "#search", "#infra")
@@ -37,7 +36,8 @@ class Sender:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
 
     def wait_for_accepted(self, count: int, timeout: float = 30.0) -> None:
         with self.accepted_changed:
@@ -71,47 +71,45 @@ def slack() -> Iterator[FakeSlack]:
     assert server.errors == []
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with throwaway_database(request.param, tmp_path) as url:
-        yield url
-
-
 def test_faults_kill_relay_mid_flight_loses_no_accepted_event(tmp_path: Path, slack: FakeSlack,
-                                                               database_url: str) -> None:
+                                                               db_url: str) -> None:
     """Every event that got a 2xx is delivered after a SIGKILL of serve and worker and a restart. One
     duplicate is possible in principle, and is provoked here: the post the worker had in flight when it died
     reached Slack, but its answer never reached the relay, so the restarted worker posts it again once its
     lease (2 s here) has run out."""
     port = free_port()
-    env = {"SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.api_url, "RELAY_ECHO_TOKEN": ECHO_TOKEN,
-           "RELAY_DATABASE_URL": database_url, "RELAY_CHANNEL_INTERVAL": "0",
-           "RELAY_LEASE_SECONDS": "2", "RELAY_LOG_LEVEL": "WARNING"}
+    url = f"http://127.0.0.1:{port}"
+    env = relay_environment(SLACK_BOT_TOKEN=slack.token, SLACK_API_URL=slack.api_url, RELAY_ECHO_TOKEN=ECHO_TOKEN,
+                            RELAY_DATABASE_URL=db_url, RELAY_CHANNEL_INTERVAL="0", RELAY_LEASE_SECONDS="2",
+                            RELAY_LOG_LEVEL="WARNING")
     slack.fail_next("chat.postMessage", delay=SLACK_DELAY, count=1_000_000)
+    relays: list[Relay] = []
 
-    def start() -> tuple[Process, Process]:
-        server = relay_server(port=port, env=env, log_path=tmp_path / "serve.log", dispatcher=False).start()
-        return server, relay_worker(env=env, log_path=tmp_path / "worker.log").start()
+    def start(life: int) -> None:
+        server = Relay(["serve", "--upgrade", "--no-dispatcher", "--bind", f"127.0.0.1:{port}"], env,
+                       tmp_path / f"serve-{life}.log")
+        relays.append(server)
+        wait_healthy(url, server)
+        relays.append(Relay(["worker"], env, tmp_path / f"worker-{life}.log"))
 
-    server, worker = start()
-    sender = Sender(f"http://127.0.0.1:{port}/echo/events").start()
+    sender = Sender(url + "/echo/events")
     try:
+        start(1)
+        sender.start()
         sender.wait_for_accepted(20)
         in_flight = len(slack.calls_to("chat.postMessage")) + 1
         slack.wait_for_calls("chat.postMessage", in_flight, timeout=15)  # a post has just begun
-        server.kill()
-        worker.kill()
+        for relay in relays:
+            relay.kill()
         accepted_before_kill = len(sender.accepted)
-        server, worker = start()
+        start(2)
         sender.wait_for_accepted(accepted_before_kill + 20)
-    finally:
         sender.stop()
-    try:
         slack.wait_for(lambda: all_delivered(slack, sender.accepted), timeout=30,
                        description=f"the {len(sender.accepted)} accepted runs in Slack")
     finally:
-        server.stop()
-        worker.stop()
+        sender.stop()
+        stop_all(relays)
 
     result = tally(slack, sender.accepted)
     print(result.line())
