@@ -74,20 +74,23 @@ def serving(module: str, args: list[str], *, env: dict[str, str], log: Path) -> 
 
 @contextlib.contextmanager
 def running_relay(directory: Path, *, database_url: str | None, slack_interval: float = 1.0,
-                  relay_interval: float = 1.0) -> Iterator[RelayUnderTest]:
-    """FakeSlack pacing posts like Slack (one a second per channel), and `slackops-relay serve` using it."""
+                  relay_interval: float = 1.0, env: dict[str, str] | None = None) -> Iterator[RelayUnderTest]:
+    """FakeSlack pacing posts like Slack (one a second per channel), and `slackops-relay serve` using it
+    (with `env` added to its environment)."""
     url = database_url or f"sqlite:///{directory / 'relay.sqlite3'}"
     with FakeSlack(channel_interval=slack_interval) as slack:
         env = {"SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.api_url, "RELAY_ECHO_TOKEN": ECHO_TOKEN,
-               "RELAY_DATABASE_URL": url, "RELAY_CHANNEL_INTERVAL": str(relay_interval)}
+               "RELAY_DATABASE_URL": url, "RELAY_CHANNEL_INTERVAL": str(relay_interval), **(env or {})}
         with serving("relay.cli", ["serve", "--upgrade"], env=env, log=directory / "relay.log") as server:
             yield RelayUnderTest(server=server, slack=slack, database_url=url, workdir=directory)
 
 
 @contextlib.contextmanager
-def running_baseline(directory: Path) -> Iterator[Server]:
-    """The baseline app (parse JSON, answer 202) under the same Gunicorn options."""
-    with serving("bench.baseline", [], env={}, log=directory / "baseline.log") as server:
+def running_baseline(directory: Path, *, signing_secret: str = "baseline") -> Iterator[Server]:
+    """The baseline app (parse JSON and answer 202; check a Slack signature and answer 200) under the same
+    Gunicorn options."""
+    with serving("bench.baseline", ["--signing-secret", signing_secret], env={},
+                 log=directory / "baseline.log") as server:
         yield server
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
 
 from relay.errors import BadRequest
+from relay.jsonbody import strict_loads
 from relay.verification import verified_body
 
 bp = Blueprint("interactions", __name__)
@@ -31,9 +30,9 @@ def _payload() -> dict:
     if raw is None:
         raise BadRequest("interactions carry a form field named payload")
     try:
-        payload = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise BadRequest("the payload field is not valid JSON") from None
+        payload = strict_loads(raw)
+    except ValueError as err:
+        raise BadRequest("the payload field is not valid JSON", details=str(err)[:200]) from None
     if not isinstance(payload, dict):
         raise ValidationError("the payload must be a JSON object", field_name="payload")
     return payload

@@ -13,7 +13,7 @@ SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def strict_loads(text: str) -> Any:
-    """`json.loads`, with nesting too deep to parse and unpaired surrogate escapes refused as ValueError too."""
+    """`json.loads`, also refusing nesting too deep to parse and unpaired surrogate escapes (ValueError)."""
     try:
         document = json.loads(text)
     except RecursionError:

@@ -42,7 +42,8 @@ class Routes:
         """Route one interaction payload; returns the ack body (None for an empty 200)."""
         kind = payload.get("type")
         if kind == "block_actions":
-            for action in payload.get("actions") or []:
+            actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []
+            for action in (a for a in actions if isinstance(a, dict)):  # foreign input: skip what is not one
                 handler = self._action_handler(str(action.get("action_id", "")))
                 if handler is not None:
                     return handler(services, payload, action)

@@ -81,7 +81,8 @@ def wait_healthy(url: str, relay: Relay, timeout: float = 30.0) -> None:
 
         def healthy() -> bool:
             if relay.process.poll() is not None:
-                raise AssertionError(f"{relay.log.name}: exited with {relay.process.returncode}\n{relay.tail()}")
+                raise AssertionError(f"{relay.log.name}: exited with {relay.process.returncode}\n"
+                                     f"{relay.tail()}")
             try:
                 return session.get(url + "/healthz", timeout=1.0).ok
             except requests.RequestException:

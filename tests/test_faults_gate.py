@@ -36,7 +36,8 @@ class Fault:
 FAULTS = [
     Fault("none", lambda gate: None),
     Fault("5xx for a while", lambda gate: (gate.fail_next("get_execution", status=502, count=2),
-                                           gate.fail_next("judge", status=503, count=2)), refused_judge_calls=2),
+                                           gate.fail_next("judge", status=503, count=2)),
+          refused_judge_calls=2),
     Fault("timeout, not applied", lambda gate: gate.fail_next("judge", status=503, delay=GATE_TIMEOUT * 2),
           refused_judge_calls=1),
     Fault("timeout, applied (answer lost)", lambda gate: gate.fail_next("judge", status=None,
@@ -123,7 +124,8 @@ def test_faults_gate_never_judge_twice_and_explain_what_failed(world: World) -> 
         if fault.final_failure:
             restored = buttons(judgment_message(world, run_id)) == ALL_BUTTONS
             explained = any("Nothing was decided" in note for note in world.told(APPROVER)[-1:])
-            ok = status == "failed" and applied == 0 and stage["status"] == "RUNNING" and restored and explained
+            ok = (status == "failed" and applied == 0 and stage["status"] == "RUNNING" and restored
+                  and explained)
         else:
             ok = status == "decided" and applied == 1 and stage["status"] == "SUCCEEDED"
         if ok:

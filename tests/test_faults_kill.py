@@ -79,9 +79,9 @@ def test_faults_kill_relay_mid_flight_loses_no_accepted_event(tmp_path: Path, sl
     lease (2 s here) has run out."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = relay_environment(SLACK_BOT_TOKEN=slack.token, SLACK_API_URL=slack.api_url, RELAY_ECHO_TOKEN=ECHO_TOKEN,
-                            RELAY_DATABASE_URL=db_url, RELAY_CHANNEL_INTERVAL="0", RELAY_LEASE_SECONDS="2",
-                            RELAY_LOG_LEVEL="WARNING")
+    env = relay_environment(SLACK_BOT_TOKEN=slack.token, SLACK_API_URL=slack.api_url,
+                            RELAY_ECHO_TOKEN=ECHO_TOKEN, RELAY_DATABASE_URL=db_url,
+                            RELAY_CHANNEL_INTERVAL="0", RELAY_LEASE_SECONDS="2", RELAY_LOG_LEVEL="WARNING")
     slack.fail_next("chat.postMessage", delay=SLACK_DELAY, count=1_000_000)
     relays: list[Relay] = []
 

@@ -23,21 +23,10 @@ from relay.services import Services
 from relay.store import Store, deliveries, events
 from schemas.echo import EVENT_SCHEMA
 from tests import events as echo_events
+from tests.fuzzing import DEEP, json_values, mutated, serialized
 
 MAX_EVENT_BYTES = 256 * 1024  # small, so that oversized bodies are cheap to make
-DEEP = "@DEEP@"  # a placeholder value replaced by deep nesting once the body is serialized
 
-# Every code point, lone surrogates included: JSON can escape them (`\ud800`), UTF-8 cannot hold them.
-any_character = st.characters(exclude_categories=())
-json_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-                | st.text(any_character, max_size=40))
-json_values = st.recursive(
-    json_scalars,
-    lambda children: (st.lists(children, max_size=4)
-                      | st.dictionaries(st.text(any_character, max_size=12), children, max_size=4)),
-    max_leaves=20)
-huge_strings = st.builds(lambda char, size: char * size, st.characters(), st.integers(1_000, 400_000))
-replacements = json_values | huge_strings | st.just(DEEP)
 orca_types = [f"orca:{kind}:{status}" for kind in ("pipeline", "orchestration", "stage", "task")
               for status in ("starting", "complete", "failed", "skipped")]
 event_types = st.sampled_from(orca_types) | st.text(max_size=20)
@@ -58,26 +47,11 @@ BASE_EVENTS = _base_events()
 
 @st.composite
 def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid event with one to three values, anywhere in it, replaced by something else; then perhaps
-    flattened, the way Echo's `flatten: true` sends it."""
-    event = copy.deepcopy(draw(st.sampled_from(BASE_EVENTS)))
-    for _ in range(draw(st.integers(1, 3))):
-        container, key = draw(_location(event))
-        container[key] = draw(replacements)
+    """A valid event with values replaced anywhere in it; then perhaps flattened, the way Echo's
+    `flatten: true` sends it."""
+    event = draw(mutated(BASE_EVENTS))
     plain = isinstance(event.get("details"), dict) and isinstance(event.get("content"), dict)
     return echo_events.flatten(event) if plain and DEEP not in str(event) and draw(st.booleans()) else event
-
-
-@st.composite
-def _location(draw: st.DrawFn, document: dict[str, Any]) -> tuple[Any, Any]:
-    node: Any = document
-    while True:
-        key = draw(st.sampled_from(sorted(node) if isinstance(node, dict) else range(len(node))))
-        child = node[key]
-        if isinstance(child, dict | list) and child and draw(st.booleans()):
-            node = child
-            continue
-        return node, key
 
 
 echo_shaped = st.fixed_dictionaries(
@@ -91,8 +65,7 @@ echo_shaped = st.fixed_dictionaries(
 
 def body_of(document: Any, *, depth: int = 0) -> bytes:
     """Echo's compact JSON, with any DEEP placeholder replaced by `depth` nested arrays."""
-    text = json.dumps(document, separators=(",", ":"))
-    return text.replace(json.dumps(DEEP), "[" * depth + "]" * depth).encode()
+    return serialized(document, depth=depth).encode()
 
 
 @dataclass
