@@ -1,17 +1,14 @@
 """Fault injection between the relay and Slack: outages, timeouts, lost answers and rate limits, with the
-webhook and the dispatcher wired to a real FakeSlack and an SQLite store, the dispatcher's clock driven."""
+webhook and the dispatcher wired to a real FakeSlack and a migrated store, the dispatcher's clock driven."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
-from relay import migrate
 from relay.app import create_app
 from relay.config import Settings
 from relay.dispatcher import MAX_BACKOFF_SECONDS, Dispatcher
@@ -19,21 +16,11 @@ from relay.services import Services
 from relay.slack import SlackPoster, build_client
 from relay.store import SENT, Store
 from tests.fakes import Call, FakeSlack
+from tests.judgment_world import Clock
 from tests.tally import run_id, run_started, tally
 
 CHANNELS = ("#deploys", "#payments", "#search")
 SLACK_TIMEOUT = 1.0  # the relay's Slack client timeout in these tests; slack_sdk takes whole seconds
-
-
-class Clock:
-    """The dispatcher's and the fake Slack's shared clock, moved by the test; it starts at the wall-clock
-    time the webhook stamps deliveries with."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -65,7 +52,7 @@ class Relay:
             due = self.store.next_due()
             if due is None:
                 return passes
-            self.clock.now = max(self.clock.now + 1.0, due)
+            self.clock.advance(max(1.0, due - self.clock()))
         raise AssertionError(f"deliveries still pending after {max_passes} passes: "
                              f"{self.store.counts_by_status()}")
 
@@ -73,7 +60,7 @@ class Relay:
         """Let the dispatcher try every pending delivery `rounds` times, however they fail: past the longest
         backoff, everything pending is due."""
         for _ in range(rounds):
-            self.clock.now += MAX_BACKOFF_SECONDS + 1
+            self.clock.advance(MAX_BACKOFF_SECONDS + 1)
             while self.dispatcher.run_once():
                 pass
 
@@ -91,13 +78,13 @@ def slack(clock: Clock) -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def relay(tmp_path: Path, slack: FakeSlack, clock: Clock) -> Relay:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'relay.sqlite3'}", slack_bot_token=slack.token,
-                        slack_api_url=slack.api_url, channel_interval=0.0)
-    store = Store.from_url(settings.database_url)
-    migrate.upgrade(store)
+def relay(migrated_store: Store, slack: FakeSlack, clock: Clock) -> Relay:
+    """On SQLite and on PostgreSQL."""
+    store = migrated_store
+    settings = Settings(database_url=store.engine.url.render_as_string(hide_password=False),
+                        slack_bot_token=slack.token, slack_api_url=slack.api_url, channel_interval=0.0)
     poster = SlackPoster(build_client(token=slack.token, base_url=slack.api_url, timeout=SLACK_TIMEOUT))
-    services = Services(settings=settings, store=store, poster=poster)
+    services = Services(settings=settings, store=store, poster=poster, clock=clock)
     client = create_app(settings, services=services).test_client()
     return Relay(client=client, dispatcher=services.dispatcher(clock=clock), store=store, slack=slack,
                  clock=clock)
