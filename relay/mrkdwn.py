@@ -9,6 +9,9 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ALLOWED_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#C[A-Z0-9]+(?:\|[^<>]*)?|!subteam\^S[A-Z0-9]+|"
                             r"(?:https?|mailto):[^<>|\s]+(?:\|[^<>]*)?)>")
 ELLIPSIS = "…"
+# Text from events is cut to this many characters before it is parsed: Slack shows at most 3000 in a block,
+# and the patterns below must never see megabytes.
+MAX_SOURCE_TEXT = 4000
 
 
 def escape(value: object) -> str:
@@ -26,7 +29,7 @@ def link(url: str | None, label: object) -> str:
 def safe_custom_text(text: object) -> str:
     """Keep user and group mentions, channel links and URLs a pipeline author wrote; escape everything else,
     so `<!channel>`, `<!here>` and `<!everyone>` reach Slack as plain text."""
-    source = str(text)
+    source = str(text)[:MAX_SOURCE_TEXT]
     parts, position = [], 0
     for match in _ALLOWED_TOKEN.finditer(source):
         parts.append(escape(source[position:match.start()]))
@@ -51,7 +54,7 @@ def truncate(text: str, limit: int) -> str:
 
 def html_to_mrkdwn(html: object) -> str:
     """Instructions from a Manual Judgment stage (HTML or Markdown) as safe mrkdwn."""
-    text = str(html)
+    text = str(html)[:MAX_SOURCE_TEXT].replace("\x00", "")  # NUL marks the links kept below
     text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", text)
     text = re.sub(r"(?i)<li[^>]*>", "• ", text)
     text = re.sub(r"(?i)<(b|strong)>(.*?)</\1>", r"*\2*", text, flags=re.S)
@@ -63,7 +66,7 @@ def html_to_mrkdwn(html: object) -> str:
         anchors.append((match.group(1), re.sub(r"<[^>]+>", "", match.group(2))))
         return f"\x00{len(anchors) - 1}\x00"
 
-    text = re.sub(r"(?is)<a\s[^>]*href=[\"']([^\"']+)[\"'][^>]*>(.*?)</a>", keep_anchor, text)
+    text = re.sub(r"(?is)<a\s[^>]{0,500}?href=[\"']([^\"'<>]+)[\"'][^>]{0,500}>(.*?)</a>", keep_anchor, text)
     text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", lambda m: keep_anchor_md(m, anchors), text)
     text = re.sub(r"<[^>]+>", "", text)
     text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
