@@ -6,10 +6,17 @@ import time
 from typing import Any
 
 from relay.execution import (
-    duration_ms, execution_link, failing_stage, format_duration, stage_by_id, stage_error, trigger_fact,
+    dig,
+    duration_ms,
+    execution_link,
+    failing_stage,
+    format_duration,
+    stage_by_id,
+    stage_error,
+    trigger_fact,
 )
 from relay.models import EchoEvent, MessageFacts, Notification
-from relay.mrkdwn import escape, html_to_mrkdwn, link, safe_custom_text
+from relay.mrkdwn import escape, html_to_mrkdwn, link, safe_custom_text, truncate
 from schemas.messages import MESSAGE_SCHEMA
 
 DEFAULT_JUDGMENT_TIMEOUT_MS = 3 * 24 * 3600 * 1000
@@ -21,6 +28,10 @@ PIPELINE_WORDS = {
     "running": (":arrows_counterclockwise:", "is running", "is running"),
 }
 STAGE_WORDS = {"starting": "started", "complete": "completed", "failed": "failed", "skipped": "was skipped"}
+# Names are cut before they go into links, so a huge name never pushes the link out of its block.
+MAX_NAME = 200
+# Epoch milliseconds past the year 9999 cannot be shown as a date.
+MAX_EPOCH_MS = 253_402_300_799_000
 
 
 def render(notification: Notification, ui_url: str) -> dict[str, Any]:
@@ -48,13 +59,13 @@ def message_facts(notification: Notification, ui_url: str) -> MessageFacts:
 def _pipeline_facts(event: EchoEvent, state: str, preference: dict, when: str, ui_url: str) -> MessageFacts:
     execution = event.execution
     application = _application(event)
-    name = str(execution.get("name") or execution.get("description") or "pipeline")
+    name = _name(execution.get("name") or execution.get("description"), "pipeline")
     orchestration = event.type_parts[1] == "orchestration" or execution.get("type") == "ORCHESTRATION"
     url = execution_link(ui_url, application, str(event.execution_id or ""), orchestration=orchestration)
     emoji, word, sentence = PIPELINE_WORDS[state]
     noun = "task" if orchestration else "pipeline"
-    facts = [("Application", escape(application)), ("Status", escape(execution.get("status") or state.upper()))]
-    facts += _trigger_facts(execution)
+    facts = [("Application", escape(application)),
+             ("Status", escape(execution.get("status") or state.upper())), *_trigger_facts(execution, ui_url)]
     elapsed = format_duration(duration_ms(execution.get("startTime"), execution.get("endTime")))
     if elapsed:
         facts.append(("Duration", elapsed))
@@ -67,7 +78,7 @@ def _pipeline_facts(event: EchoEvent, state: str, preference: dict, when: str, u
         detail = f"*Canceled by* {escape(who)}" + (f": {escape(reason)}" if reason else "")
     summary = f"*{link(url, name)}* in *{escape(application)}* {word}"
     return MessageFacts(
-        fallback=f"{application.title()}'s {name} {noun} {sentence}",
+        fallback=escape(f"{_capitalize(application)}'s {name} {noun} {sentence}"),
         headline=f"{emoji} {name} {word}",
         summary=_custom_body(preference, event, url) or summary,
         facts=tuple(facts), detail=detail, custom=_custom_text(preference, when), link=url,
@@ -79,20 +90,27 @@ def _stage_facts(notification: Notification, state: str, ui_url: str) -> Message
     event = notification.event
     stage = stage_by_id(event.execution, event.content.get("stageId"))
     application = _application(event)
-    name = str(event.content.get("name") or stage.get("name") or "stage")
-    pipeline = str(event.execution.get("name") or "pipeline")
+    name = _name(event.content.get("name") or stage.get("name"), "stage")
+    pipeline = _name(event.execution.get("name"), "pipeline")
+    run_url = execution_link(ui_url, application, str(event.execution_id or ""))
     url = execution_link(ui_url, application, str(event.execution_id or ""), stage_ref=stage.get("refId"))
     word = STAGE_WORDS.get(state, state)
+    facts = [("Application", escape(application)), ("Pipeline", link(run_url, pipeline)),
+             ("Status", escape(stage.get("status") or state.upper())),
+             *_trigger_facts(event.execution, ui_url)]
     elapsed = format_duration(duration_ms(event.content.get("startTime"), event.content.get("endTime")))
-    summary = f"Stage *{link(url, name)}* {word}" + (f" after {elapsed}" if elapsed else "")
+    if elapsed:
+        facts.append(("Duration", elapsed))
     detail = None
     if state == "failed":
         error = stage_error(stage) or stage_error({"context": event.content.get("context")})
         detail = f"*Error:* {escape(error)}" if error else None
+    summary = f"Stage *{link(url, name)}* {word}"
     return MessageFacts(
-        fallback=f"Stage {name} for {application.title()}'s {pipeline} pipeline {word}",
+        fallback=escape(f"Stage {name} for {_capitalize(application)}'s {pipeline} pipeline {word}"),
         summary=_custom_body(notification.preference, event, url, stage) or summary,
-        detail=detail, custom=_custom_text(notification.preference, notification.when),
+        facts=tuple(facts), detail=detail, custom=_custom_text(notification.preference, notification.when),
+        link=url, link_label="Open stage in Spinnaker",
     )
 
 
@@ -101,16 +119,17 @@ def _judgment_facts(notification: Notification, state: str, ui_url: str) -> Mess
     stage = stage_by_id(event.execution, event.content.get("stageId"))
     context = event.content.get("context") if isinstance(event.content.get("context"), dict) else {}
     application = _application(event)
-    name = str(event.content.get("name") or stage.get("name") or "Manual Judgment")
-    pipeline = str(event.execution.get("name") or "pipeline")
+    name = _name(event.content.get("name") or stage.get("name"), "Manual Judgment")
+    pipeline = _name(event.execution.get("name"), "pipeline")
     url = execution_link(ui_url, application, str(event.execution_id or ""), stage_ref=stage.get("refId"))
     run = f"*{link(execution_link(ui_url, application, str(event.execution_id or '')), pipeline)}*"
-    facts: list[tuple[str, str]] = [("Application", escape(application))] + _trigger_facts(event.execution)
+    facts = [("Application", escape(application)), *_trigger_facts(event.execution, ui_url)]
+    stage_of = f"Stage {name} for {_capitalize(application)}'s {pipeline} pipeline"
     detail = None
     if state == "awaiting":
         headline = f":hourglass_flowing_sand: Judgment needed: {name}"
         summary = f"{run} in *{escape(application)}* is waiting for a decision at stage *{link(url, name)}*"
-        fallback = f"Stage {name} for {application.title()}'s {pipeline} pipeline is awaiting manual judgment"
+        fallback = f"{stage_of} is awaiting manual judgment"
         options = judgment_options(context)
         if options:
             facts.append(("Options", escape(", ".join(options))))
@@ -119,15 +138,18 @@ def _judgment_facts(notification: Notification, state: str, ui_url: str) -> Mess
             detail = "*Instructions*\n" + html_to_mrkdwn(context["instructions"])
     else:
         decision = "continue" if state == "continued" else "stop"
-        judge = context.get("lastModifiedBy") or (stage.get("lastModified") or {}).get("user") or "someone"
+        judge = context.get("lastModifiedBy") or dig(stage, "lastModified", "user") or "someone"
         headline = f"{':white_check_mark:' if decision == 'continue' else ':octagonal_sign:'} " \
                    f"{name}: judged to {decision}"
         summary = f"Stage *{link(url, name)}* of {run} was judged to *{decision}* by {escape(judge)}"
-        fallback = f"Stage {name} for {application.title()}'s {pipeline} pipeline was judged to {decision} by {judge}"
+        fallback = f"{stage_of} was judged to {decision} by {judge}"
         if context.get("judgmentInput"):
             facts.append(("Choice", escape(context["judgmentInput"])))
+        elapsed = format_duration(duration_ms(event.content.get("startTime"), event.content.get("endTime")))
+        if elapsed:
+            facts.append(("Waited", elapsed))
     return MessageFacts(
-        fallback=fallback, headline=headline,
+        fallback=escape(fallback), headline=headline,
         summary=_custom_body(notification.preference, event, url, stage) or summary,
         facts=tuple(facts), detail=detail, custom=_custom_text(notification.preference, notification.when),
         link=url, link_label="Open stage in Spinnaker",
@@ -146,15 +168,15 @@ def judgment_options(context: dict) -> list[str]:
 def _deadline(start: Any, context: dict) -> str:
     timeout = context.get("stageTimeoutMs") if context.get("overrideTimeout") else None
     timeout = timeout if isinstance(timeout, int | float) and timeout > 0 else DEFAULT_JUDGMENT_TIMEOUT_MS
-    base = start if isinstance(start, int | float) and start > 0 else time.time() * 1000
-    epoch = int((base + timeout) / 1000)
+    base = start if isinstance(start, int | float) and 0 < start < MAX_EPOCH_MS else time.time() * 1000
+    epoch = int(min(base + timeout, MAX_EPOCH_MS) / 1000)
     fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
-def _trigger_facts(execution: dict) -> list[tuple[str, str]]:
-    label, url = trigger_fact(execution)
-    return [("Trigger", link(url, label))]
+def _trigger_facts(execution: dict, ui_url: str) -> list[tuple[str, str]]:
+    label, url = trigger_fact(execution, ui_url)
+    return [("Trigger", link(url, _name(label, "unknown")))]
 
 
 def _failure_detail(execution: dict, application: str, event: EchoEvent, ui_url: str) -> str | None:
@@ -163,7 +185,7 @@ def _failure_detail(execution: dict, application: str, event: EchoEvent, ui_url:
         return None
     url = execution_link(ui_url, application, str(event.execution_id or ""), stage_ref=stage.get("refId"))
     error = stage_error(stage)
-    text = f"*Failed stage:* {link(url, stage.get('name') or 'stage')}"
+    text = f"*Failed stage:* {link(url, _name(stage.get('name'), 'stage'))}"
     return text + (f"\n*Error:* {escape(error)}" if error else "")
 
 
@@ -186,4 +208,14 @@ def _custom_body(preference: dict, event: EchoEvent, url: str, stage: dict | Non
 
 
 def _application(event: EchoEvent) -> str:
-    return str(event.application or event.execution.get("application") or "unknown")
+    return _name(event.application or event.execution.get("application"), "unknown")
+
+
+def _name(value: object, default: str) -> str:
+    """A name from the event as text, cut to MAX_NAME characters."""
+    return truncate(str(value), MAX_NAME) if value not in (None, "") else default
+
+
+def _capitalize(application: str) -> str:
+    """Echo's WordUtils.capitalize: the first letter of each word upper-cased, the rest kept."""
+    return " ".join(word[:1].upper() + word[1:] for word in application.split(" "))
