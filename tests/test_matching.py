@@ -1,4 +1,4 @@
-"""Tests for relay/matching.py: Echo's AbstractEventNotificationAgent rules, Orca's Manual Judgment rules, routes."""
+"""Tests for relay/matching.py: Echo's notification agent rules, Orca's Manual Judgment rules, routes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ UNSET = object()
 
 
 def pref(*when: str, address: Any = "#deploys", type: Any = "slack", **extra: Any) -> dict:
-    """A notification preference as Deck writes it; `when` is a list unless a test passes a string in extra."""
+    """A preference as Deck writes it; `when` is a list unless a test passes a string as a keyword."""
     return {"type": type, "address": address, "level": "pipeline", "when": list(when), **extra}
 
 
@@ -30,7 +30,9 @@ def pipeline(outcome: str, *prefs: dict, kind: str = "pipeline", **overrides: An
     return pipeline_event(outcome, run_with(*prefs, **overrides), kind=kind)
 
 
-def wait_stage(status: str, *prefs: dict, send: Any = True, context: dict | None = None, **content: Any) -> dict:
+def wait_stage(
+    status: str, *prefs: dict, send: Any = True, context: dict | None = None, **content: Any
+) -> dict:
     """A stage event for the pipeline's Wait stage with these stage-level preferences."""
     run = run_with()
     stage_context = {"notifications": list(prefs), **(context or {})}
@@ -74,164 +76,381 @@ def gate_manual_trigger_event() -> dict:
 
 NOTIFIED_CASES = [
     # Execution kinds: `<kind>.<status>` in the execution's preferences.
-    pytest.param(pipeline("starting", pref("pipeline.starting")),
-                 [("#deploys", "pipeline.starting", "pipeline.starting")], id="pipeline-starting"),
-    pytest.param(pipeline("complete", pref("pipeline.complete")),
-                 [("#deploys", "pipeline.complete", "pipeline.complete")], id="pipeline-complete"),
-    pytest.param(pipeline("failed", pref("pipeline.failed"), status="TERMINAL"),
-                 [("#deploys", "pipeline.failed", "pipeline.failed")], id="pipeline-failed"),
-    pytest.param(pipeline("complete", pref("orchestration.complete"), kind="orchestration", type="ORCHESTRATION"),
-                 [("#deploys", "pipeline.complete", "orchestration.complete")], id="orchestration-complete"),
-    pytest.param(pipeline("failed", pref("orchestration.failed"), kind="orchestration", status="TERMINAL"),
-                 [("#deploys", "pipeline.failed", "orchestration.failed")], id="orchestration-failed"),
+    pytest.param(
+        pipeline("starting", pref("pipeline.starting")),
+        [("#deploys", "pipeline.starting", "pipeline.starting")],
+        id="pipeline-starting",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete")),
+        [("#deploys", "pipeline.complete", "pipeline.complete")],
+        id="pipeline-complete",
+    ),
+    pytest.param(
+        pipeline("failed", pref("pipeline.failed"), status="TERMINAL"),
+        [("#deploys", "pipeline.failed", "pipeline.failed")],
+        id="pipeline-failed",
+    ),
+    pytest.param(
+        pipeline("complete", pref("orchestration.complete"), kind="orchestration", type="ORCHESTRATION"),
+        [("#deploys", "pipeline.complete", "orchestration.complete")],
+        id="orchestration-complete",
+    ),
+    pytest.param(
+        pipeline("failed", pref("orchestration.failed"), kind="orchestration", status="TERMINAL"),
+        [("#deploys", "pipeline.failed", "orchestration.failed")],
+        id="orchestration-failed",
+    ),
     # `when` as a string is matched as a substring, exactly like Echo.
-    pytest.param(pipeline("starting", pref(when="pipeline.starting,pipeline.failed")),
-                 [("#deploys", "pipeline.starting", "pipeline.starting")], id="when-string-substring"),
-    pytest.param(pipeline("failed", pref(when="[pipeline.failed]"), status="TERMINAL"),
-                 [("#deploys", "pipeline.failed", "pipeline.failed")], id="when-string-inside-other-text"),
+    pytest.param(
+        pipeline("starting", pref(when="pipeline.starting,pipeline.failed")),
+        [("#deploys", "pipeline.starting", "pipeline.starting")],
+        id="when-string-substring",
+    ),
+    pytest.param(
+        pipeline("failed", pref(when="[pipeline.failed]"), status="TERMINAL"),
+        [("#deploys", "pipeline.failed", "pipeline.failed")],
+        id="when-string-inside-other-text",
+    ),
     # Canceled runs: Echo drops them; the relay reports them to `<kind>.failed` preferences as canceled.
-    pytest.param(pipeline_event("failed", canceled_run(status="CANCELED", canceled=True)),
-                 [("#deploys", "pipeline.canceled", "pipeline.failed")], id="canceled-run-reported-as-canceled"),
-    pytest.param(pipeline_event("failed", canceled_run(status="CANCELED", canceled=False)),
-                 [("#deploys", "pipeline.canceled", "pipeline.failed")], id="canceled-by-status-only"),
-    pytest.param(pipeline_event("failed", canceled_run(status="TERMINAL", canceled=True)),
-                 [("#deploys", "pipeline.canceled", "pipeline.failed")], id="canceled-by-flag-only"),
-    pytest.param(pipeline_event("failed", canceled_run(status="TERMINAL", canceled="true")),
-                 [("#deploys", "pipeline.canceled", "pipeline.failed")], id="canceled-by-string-flag"),
-    pytest.param(pipeline_event("failed", run_with(pref("orchestration.failed"), status="CANCELED", canceled=True,
-                                                   type="ORCHESTRATION"), kind="orchestration"),
-                 [("#deploys", "pipeline.canceled", "orchestration.failed")], id="canceled-orchestration"),
+    pytest.param(
+        pipeline_event("failed", canceled_run(status="CANCELED", canceled=True)),
+        [("#deploys", "pipeline.canceled", "pipeline.failed")],
+        id="canceled-run-reported-as-canceled",
+    ),
+    pytest.param(
+        pipeline_event("failed", canceled_run(status="CANCELED", canceled=False)),
+        [("#deploys", "pipeline.canceled", "pipeline.failed")],
+        id="canceled-by-status-only",
+    ),
+    pytest.param(
+        pipeline_event("failed", canceled_run(status="TERMINAL", canceled=True)),
+        [("#deploys", "pipeline.canceled", "pipeline.failed")],
+        id="canceled-by-flag-only",
+    ),
+    pytest.param(
+        pipeline_event("failed", canceled_run(status="TERMINAL", canceled="true")),
+        [("#deploys", "pipeline.canceled", "pipeline.failed")],
+        id="canceled-by-string-flag",
+    ),
+    pytest.param(
+        pipeline_event(
+            "failed",
+            run_with(pref("orchestration.failed"), status="CANCELED", canceled=True, type="ORCHESTRATION"),
+            kind="orchestration",
+        ),
+        [("#deploys", "pipeline.canceled", "orchestration.failed")],
+        id="canceled-orchestration",
+    ),
     # One message per address, whatever number of preferences name it.
-    pytest.param(pipeline("complete", pref("pipeline.complete"), pref("pipeline.complete", "pipeline.failed"),
-                          pref("pipeline.complete", address="#other")),
-                 [("#deploys", "pipeline.complete", "pipeline.complete"),
-                  ("#other", "pipeline.complete", "pipeline.complete")], id="dedup-per-address"),
-    pytest.param(pipeline("complete", pref("pipeline.complete", address="  #deploys "), pref("pipeline.complete")),
-                 [("#deploys", "pipeline.complete", "pipeline.complete")], id="dedup-ignores-surrounding-space"),
+    pytest.param(
+        pipeline(
+            "complete",
+            pref("pipeline.complete"),
+            pref("pipeline.complete", "pipeline.failed"),
+            pref("pipeline.complete", address="#other"),
+        ),
+        [
+            ("#deploys", "pipeline.complete", "pipeline.complete"),
+            ("#other", "pipeline.complete", "pipeline.complete"),
+        ],
+        id="dedup-per-address",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete", address="  #deploys "), pref("pipeline.complete")),
+        [("#deploys", "pipeline.complete", "pipeline.complete")],
+        id="dedup-ignores-surrounding-space",
+    ),
     # Stage preferences only with sendNotifications (a boolean, or a string as older pipeline JSON has it).
-    pytest.param(wait_stage("starting", pref("stage.starting")),
-                 [("#deploys", "stage.starting", "stage.starting")], id="stage-starting"),
-    pytest.param(wait_stage("complete", pref("stage.complete")),
-                 [("#deploys", "stage.complete", "stage.complete")], id="stage-complete"),
-    pytest.param(wait_stage("failed", pref("stage.failed")),
-                 [("#deploys", "stage.failed", "stage.failed")], id="stage-failed"),
-    pytest.param(wait_stage("starting", pref("stage.starting"), send="true"),
-                 [("#deploys", "stage.starting", "stage.starting")], id="stage-send-notifications-string-true"),
-    pytest.param(wait_stage("starting", pref("stage.starting"), send="TRUE"),
-                 [("#deploys", "stage.starting", "stage.starting")], id="stage-send-notifications-any-case"),
-    pytest.param(wait_stage("starting", pref("stage.starting"), isSynthetic=False,
-                            context={"stageDetails": {"isSynthetic": False}}),
-                 [("#deploys", "stage.starting", "stage.starting")], id="stage-explicitly-not-synthetic"),
+    pytest.param(
+        wait_stage("starting", pref("stage.starting")),
+        [("#deploys", "stage.starting", "stage.starting")],
+        id="stage-starting",
+    ),
+    pytest.param(
+        wait_stage("complete", pref("stage.complete")),
+        [("#deploys", "stage.complete", "stage.complete")],
+        id="stage-complete",
+    ),
+    pytest.param(
+        wait_stage("failed", pref("stage.failed")),
+        [("#deploys", "stage.failed", "stage.failed")],
+        id="stage-failed",
+    ),
+    pytest.param(
+        wait_stage("starting", pref("stage.starting"), send="true"),
+        [("#deploys", "stage.starting", "stage.starting")],
+        id="stage-send-notifications-string-true",
+    ),
+    pytest.param(
+        wait_stage("starting", pref("stage.starting"), send="TRUE"),
+        [("#deploys", "stage.starting", "stage.starting")],
+        id="stage-send-notifications-any-case",
+    ),
+    pytest.param(
+        wait_stage(
+            "starting",
+            pref("stage.starting"),
+            isSynthetic=False,
+            context={"stageDetails": {"isSynthetic": False}},
+        ),
+        [("#deploys", "stage.starting", "stage.starting")],
+        id="stage-explicitly-not-synthetic",
+    ),
     # Manual Judgment: Orca's whens fire on the stage's starting, complete and failed events.
-    pytest.param(judgment("starting", pref("manualJudgment")),
-                 [("#deploys", "judgment.awaiting", "manualJudgment")], id="judgment-awaiting"),
-    pytest.param(judgment("complete", pref("manualJudgmentContinue")),
-                 [("#deploys", "judgment.continued", "manualJudgmentContinue")], id="judgment-continued"),
-    pytest.param(judgment("failed", pref("manualJudgmentStop")),
-                 [("#deploys", "judgment.stopped", "manualJudgmentStop")], id="judgment-stopped"),
-    pytest.param(judgment("starting", pref(when="manualJudgment")),
-                 [("#deploys", "judgment.awaiting", "manualJudgment")], id="judgment-when-string"),
-    pytest.param(judgment("starting", pref()),
-                 [("#deploys", "judgment.awaiting", "manualJudgment")], id="judgment-empty-when-awaiting"),
-    pytest.param(judgment("complete", pref()),
-                 [("#deploys", "judgment.continued", "manualJudgmentContinue")], id="judgment-empty-when-continued"),
-    pytest.param(judgment("failed", pref()),
-                 [("#deploys", "judgment.stopped", "manualJudgmentStop")], id="judgment-empty-when-stopped"),
-    pytest.param(judgment("complete", {"type": "slack", "address": "#deploys"}),
-                 [("#deploys", "judgment.continued", "manualJudgmentContinue")], id="judgment-missing-when"),
-    pytest.param(judgment("starting", pref("stage.starting")),
-                 [("#deploys", "judgment.awaiting", "manualJudgment")], id="judgment-stage-when-gets-judgment-message"),
-    pytest.param(judgment("starting", pref("manualJudgment"), pref("stage.starting"), pref()),
-                 [("#deploys", "judgment.awaiting", "manualJudgment")], id="judgment-dedup-per-address"),
+    pytest.param(
+        judgment("starting", pref("manualJudgment")),
+        [("#deploys", "judgment.awaiting", "manualJudgment")],
+        id="judgment-awaiting",
+    ),
+    pytest.param(
+        judgment("complete", pref("manualJudgmentContinue")),
+        [("#deploys", "judgment.continued", "manualJudgmentContinue")],
+        id="judgment-continued",
+    ),
+    pytest.param(
+        judgment("failed", pref("manualJudgmentStop")),
+        [("#deploys", "judgment.stopped", "manualJudgmentStop")],
+        id="judgment-stopped",
+    ),
+    pytest.param(
+        judgment("starting", pref(when="manualJudgment")),
+        [("#deploys", "judgment.awaiting", "manualJudgment")],
+        id="judgment-when-string",
+    ),
+    pytest.param(
+        judgment("starting", pref()),
+        [("#deploys", "judgment.awaiting", "manualJudgment")],
+        id="judgment-empty-when-awaiting",
+    ),
+    pytest.param(
+        judgment("complete", pref()),
+        [("#deploys", "judgment.continued", "manualJudgmentContinue")],
+        id="judgment-empty-when-continued",
+    ),
+    pytest.param(
+        judgment("failed", pref()),
+        [("#deploys", "judgment.stopped", "manualJudgmentStop")],
+        id="judgment-empty-when-stopped",
+    ),
+    pytest.param(
+        judgment("complete", {"type": "slack", "address": "#deploys"}),
+        [("#deploys", "judgment.continued", "manualJudgmentContinue")],
+        id="judgment-missing-when",
+    ),
+    pytest.param(
+        judgment("starting", pref("stage.starting")),
+        [("#deploys", "judgment.awaiting", "manualJudgment")],
+        id="judgment-stage-when-gets-judgment-message",
+    ),
+    pytest.param(
+        judgment("starting", pref("manualJudgment"), pref("stage.starting"), pref()),
+        [("#deploys", "judgment.awaiting", "manualJudgment")],
+        id="judgment-dedup-per-address",
+    ),
     # A legacy Manual Judgment stage (no sendNotifications) gets the awaiting message only, as Orca sends it.
-    pytest.param(judgment("starting", pref("manualJudgment"), send=UNSET),
-                 [("#deploys", "judgment.awaiting", "manualJudgment")], id="legacy-judgment-awaiting"),
-    pytest.param(judgment("starting", pref(), send=False),
-                 [("#deploys", "judgment.awaiting", "manualJudgment")], id="legacy-judgment-send-false-awaiting"),
+    pytest.param(
+        judgment("starting", pref("manualJudgment"), send=UNSET),
+        [("#deploys", "judgment.awaiting", "manualJudgment")],
+        id="legacy-judgment-awaiting",
+    ),
+    pytest.param(
+        judgment("starting", pref(), send=False),
+        [("#deploys", "judgment.awaiting", "manualJudgment")],
+        id="legacy-judgment-send-false-awaiting",
+    ),
 ]
 
 IGNORED_CASES = [
     pytest.param(igor_build_event(), "not an Orca", id="igor-build-event"),
     pytest.param(gate_manual_trigger_event(), "not an Orca", id="gate-manual-trigger-event"),
-    pytest.param({**pipeline("starting", pref("pipeline.starting")),
-                  "details": {"source": "orca", "type": "orca:widget:starting", "application": "compute"}},
-                 "unknown event kind", id="unknown-kind"),
+    pytest.param(
+        {
+            **pipeline("starting", pref("pipeline.starting")),
+            "details": {"source": "orca", "type": "orca:widget:starting", "application": "compute"},
+        },
+        "unknown event kind",
+        id="unknown-kind",
+    ),
     pytest.param(pipeline("paused", pref(when="pipeline.paused")), "unknown status", id="unknown-status"),
-    pytest.param(stage_event("starting", run_with(pref("pipeline.starting"), type="ORCHESTRATION"), kind="task"),
-                 "task events never notify", id="standalone-task-event"),
-    pytest.param(judgment("starting", pref("manualJudgment"), kind="task"),
-                 "task events never notify", id="judgment-task-event"),
-    pytest.param(pipeline("complete", pref("pipeline.starting", "pipeline.failed")), "no notification preference",
-                 id="when-list-without-status"),
-    pytest.param(pipeline("complete", pref(when="pipeline")), "no notification preference",
-                 id="when-string-shorter-than-status"),
-    pytest.param(pipeline("complete", pref("orchestration.complete")), "no notification preference",
-                 id="orchestration-when-on-pipeline"),
-    pytest.param(pipeline("complete", pref("pipeline.complete"), kind="orchestration"), "no notification preference",
-                 id="pipeline-when-on-orchestration"),
-    pytest.param(pipeline("complete", pref("pipeline.complete", type="Slack")), "no notification preference",
-                 id="type-is-case-sensitive"),
-    pytest.param(pipeline("complete", pref("pipeline.complete", type="email")), "no notification preference",
-                 id="other-type"),
-    pytest.param(pipeline("complete", pref("pipeline.complete", type=None)), "no notification preference",
-                 id="missing-type"),
-    pytest.param(pipeline("complete", pref("pipeline.complete", type=["slack"])), "no notification preference",
-                 id="type-not-a-string"),
-    pytest.param(pipeline("complete", pref("pipeline.complete", address=None)), "no notification preference",
-                 id="missing-address"),
-    pytest.param(pipeline("complete", pref("pipeline.complete", address="  ")), "no notification preference",
-                 id="blank-address"),
-    pytest.param(pipeline("complete", pref("pipeline.complete", address=["#deploys"])), "no notification preference",
-                 id="address-not-a-string"),
-    pytest.param(pipeline("complete", pref("pipeline.complete", when={"pipeline.complete": True})),
-                 "no notification preference", id="when-not-list-or-string"),
-    pytest.param(pipeline("complete", "not a preference", pref("pipeline.complete", type="email")),
-                 "no notification preference", id="preference-not-an-object"),
-    pytest.param(pipeline_event("complete", execution(notifications="#deploys")),
-                 "no notification preference", id="notifications-not-a-list"),
-    pytest.param(pipeline_event("complete", canceled_run(status="CANCELED", canceled=True)), "canceled",
-                 id="canceled-run-complete-event"),
-    pytest.param(pipeline_event("failed", run_with(pref("pipeline.complete"), status="CANCELED", canceled=True)),
-                 "no notification preference", id="canceled-run-without-failed-preference"),
-    pytest.param(wait_stage("starting", pref("stage.starting"), send=False), "sendNotifications",
-                 id="stage-send-notifications-false"),
-    pytest.param(wait_stage("starting", pref("stage.starting"), send="false"), "sendNotifications",
-                 id="stage-send-notifications-string-false"),
-    pytest.param(wait_stage("starting", pref("stage.starting"), send=UNSET), "sendNotifications",
-                 id="stage-send-notifications-missing"),
-    pytest.param(wait_stage("starting", pref("stage.starting"), send="yes"), "sendNotifications",
-                 id="stage-send-notifications-not-a-boolean"),
-    pytest.param(wait_stage("complete", pref("stage.starting")), "sendNotifications", id="stage-when-without-status"),
-    pytest.param(wait_stage("starting", pref("pipeline.starting")), "sendNotifications",
-                 id="pipeline-when-on-stage"),
-    pytest.param(wait_stage("starting", pref("stage.starting"), isSynthetic=True), "synthetic",
-                 id="synthetic-stage"),
-    pytest.param(wait_stage("starting", pref("stage.starting"), isSynthetic="true"), "synthetic",
-                 id="synthetic-stage-string"),
-    pytest.param(wait_stage("starting", pref("stage.starting"), context={"stageDetails": {"isSynthetic": True}}),
-                 "synthetic", id="legacy-synthetic-stage-details"),
-    pytest.param(wait_stage("failed", pref("stage.failed"), canceled=True), "canceled run",
-                 id="stage-of-canceled-run"),
-    pytest.param(wait_stage("failed", pref("stage.failed"), canceled="true"), "canceled run",
-                 id="stage-of-canceled-run-string-flag"),
-    pytest.param(judgment("failed", pref("manualJudgmentStop"), canceled=True), "canceled run",
-                 id="judgment-of-canceled-run"),
-    pytest.param(judgment("starting", pref("manualJudgment"), isSynthetic=True), "synthetic",
-                 id="synthetic-judgment"),
-    pytest.param(judgment("complete", pref("manualJudgment")), "no notification preference",
-                 id="judgment-awaiting-when-on-complete"),
-    pytest.param(judgment("failed", pref("manualJudgmentContinue")), "no notification preference",
-                 id="judgment-continue-when-on-failed"),
-    pytest.param(judgment("starting", pref("manualJudgmentContinue", "manualJudgmentStop")),
-                 "no notification preference", id="judgment-when-without-awaiting"),
-    pytest.param(judgment("complete", pref("manualJudgmentContinue"), send=UNSET), "no notification preference",
-                 id="legacy-judgment-no-continued"),
-    pytest.param(judgment("failed", pref(), send=UNSET), "no notification preference",
-                 id="legacy-judgment-no-stopped"),
-    pytest.param(judgment("complete", pref(), send=False), "no notification preference",
-                 id="judgment-send-false-no-continued"),
-    pytest.param(wait_stage("starting", pref("manualJudgment")), "no stage notification preference",
-                 id="judgment-when-on-other-stage"),
+    pytest.param(
+        stage_event("starting", run_with(pref("pipeline.starting"), type="ORCHESTRATION"), kind="task"),
+        "task events never notify",
+        id="standalone-task-event",
+    ),
+    pytest.param(
+        judgment("starting", pref("manualJudgment"), kind="task"),
+        "task events never notify",
+        id="judgment-task-event",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.starting", "pipeline.failed")),
+        "no notification preference",
+        id="when-list-without-status",
+    ),
+    pytest.param(
+        pipeline("complete", pref(when="pipeline")),
+        "no notification preference",
+        id="when-string-shorter-than-status",
+    ),
+    pytest.param(
+        pipeline("complete", pref("orchestration.complete")),
+        "no notification preference",
+        id="orchestration-when-on-pipeline",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete"), kind="orchestration"),
+        "no notification preference",
+        id="pipeline-when-on-orchestration",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete", type="Slack")),
+        "no notification preference",
+        id="type-is-case-sensitive",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete", type="email")),
+        "no notification preference",
+        id="other-type",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete", type=None)),
+        "no notification preference",
+        id="missing-type",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete", type=["slack"])),
+        "no notification preference",
+        id="type-not-a-string",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete", address=None)),
+        "no notification preference",
+        id="missing-address",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete", address="  ")),
+        "no notification preference",
+        id="blank-address",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete", address=["#deploys"])),
+        "no notification preference",
+        id="address-not-a-string",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete", when={"pipeline.complete": True})),
+        "no notification preference",
+        id="when-not-list-or-string",
+    ),
+    pytest.param(
+        pipeline("complete", "not a preference", pref("pipeline.complete", type="email")),
+        "no notification preference",
+        id="preference-not-an-object",
+    ),
+    pytest.param(
+        pipeline_event("complete", execution(notifications="#deploys")),
+        "no notification preference",
+        id="notifications-not-a-list",
+    ),
+    pytest.param(
+        pipeline_event("complete", canceled_run(status="CANCELED", canceled=True)),
+        "canceled",
+        id="canceled-run-complete-event",
+    ),
+    pytest.param(
+        pipeline_event("failed", run_with(pref("pipeline.complete"), status="CANCELED", canceled=True)),
+        "no notification preference",
+        id="canceled-run-without-failed-preference",
+    ),
+    pytest.param(
+        wait_stage("starting", pref("stage.starting"), send=False),
+        "sendNotifications",
+        id="stage-send-notifications-false",
+    ),
+    pytest.param(
+        wait_stage("starting", pref("stage.starting"), send="false"),
+        "sendNotifications",
+        id="stage-send-notifications-string-false",
+    ),
+    pytest.param(
+        wait_stage("starting", pref("stage.starting"), send=UNSET),
+        "sendNotifications",
+        id="stage-send-notifications-missing",
+    ),
+    pytest.param(
+        wait_stage("starting", pref("stage.starting"), send="yes"),
+        "sendNotifications",
+        id="stage-send-notifications-not-a-boolean",
+    ),
+    pytest.param(
+        wait_stage("complete", pref("stage.starting")), "sendNotifications", id="stage-when-without-status"
+    ),
+    pytest.param(
+        wait_stage("starting", pref("pipeline.starting")), "sendNotifications", id="pipeline-when-on-stage"
+    ),
+    pytest.param(
+        wait_stage("starting", pref("stage.starting"), isSynthetic=True), "synthetic", id="synthetic-stage"
+    ),
+    pytest.param(
+        wait_stage("starting", pref("stage.starting"), isSynthetic="true"),
+        "synthetic",
+        id="synthetic-stage-string",
+    ),
+    pytest.param(
+        wait_stage("starting", pref("stage.starting"), context={"stageDetails": {"isSynthetic": True}}),
+        "synthetic",
+        id="legacy-synthetic-stage-details",
+    ),
+    pytest.param(
+        wait_stage("failed", pref("stage.failed"), canceled=True), "canceled run", id="stage-of-canceled-run"
+    ),
+    pytest.param(
+        wait_stage("failed", pref("stage.failed"), canceled="true"),
+        "canceled run",
+        id="stage-of-canceled-run-string-flag",
+    ),
+    pytest.param(
+        judgment("failed", pref("manualJudgmentStop"), canceled=True),
+        "canceled run",
+        id="judgment-of-canceled-run",
+    ),
+    pytest.param(
+        judgment("starting", pref("manualJudgment"), isSynthetic=True), "synthetic", id="synthetic-judgment"
+    ),
+    pytest.param(
+        judgment("complete", pref("manualJudgment")),
+        "no notification preference",
+        id="judgment-awaiting-when-on-complete",
+    ),
+    pytest.param(
+        judgment("failed", pref("manualJudgmentContinue")),
+        "no notification preference",
+        id="judgment-continue-when-on-failed",
+    ),
+    pytest.param(
+        judgment("starting", pref("manualJudgmentContinue", "manualJudgmentStop")),
+        "no notification preference",
+        id="judgment-when-without-awaiting",
+    ),
+    pytest.param(
+        judgment("complete", pref("manualJudgmentContinue"), send=UNSET),
+        "no notification preference",
+        id="legacy-judgment-no-continued",
+    ),
+    pytest.param(
+        judgment("failed", pref(), send=UNSET), "no notification preference", id="legacy-judgment-no-stopped"
+    ),
+    pytest.param(
+        judgment("complete", pref(), send=False),
+        "no notification preference",
+        id="judgment-send-false-no-continued",
+    ),
+    pytest.param(
+        wait_stage("starting", pref("manualJudgment")),
+        "no stage notification preference",
+        id="judgment-when-on-other-stage",
+    ),
 ]
 
 
@@ -249,16 +468,22 @@ def test_matching_ignores(document: dict, reason_part: str) -> None:
     assert reason_part in reason
 
 
-@pytest.mark.parametrize(("types", "expected"), [
-    pytest.param(frozenset({"slack"}), ["#slack"], id="default-slack"),
-    pytest.param(frozenset({"slackops"}), ["#slackops"], id="custom-type-only"),
-    pytest.param(frozenset({"slack", "slackops"}), ["#slack", "#slackops"], id="several-types"),
-    pytest.param(frozenset({"SLACK"}), [], id="configured-type-is-case-sensitive"),
-])
+@pytest.mark.parametrize(
+    ("types", "expected"),
+    [
+        pytest.param(frozenset({"slack"}), ["#slack"], id="default-slack"),
+        pytest.param(frozenset({"slackops"}), ["#slackops"], id="custom-type-only"),
+        pytest.param(frozenset({"slack", "slackops"}), ["#slack", "#slackops"], id="several-types"),
+        pytest.param(frozenset({"SLACK"}), [], id="configured-type-is-case-sensitive"),
+    ],
+)
 def test_matching_honours_notification_types(types: frozenset[str], expected: list[str]) -> None:
-    document = pipeline("complete", pref("pipeline.complete", address="#slack"),
-                        pref("pipeline.complete", address="#slackops", type="slackops"),
-                        pref("pipeline.complete", address="#email", type="email"))
+    document = pipeline(
+        "complete",
+        pref("pipeline.complete", address="#slack"),
+        pref("pipeline.complete", address="#slackops", type="slackops"),
+        pref("pipeline.complete", address="#email", type="email"),
+    )
     notified, _ = decided(document, types=types)
     assert [address for address, _, _ in notified] == expected
 
@@ -267,49 +492,113 @@ def route(*when: str, application: str = "*", pipeline: str = "*", channel: str 
     return Route(application=application, pipeline=pipeline, when=when, channel=channel)
 
 
-@pytest.mark.parametrize(("document", "routes", "expected"), [
-    pytest.param(pipeline("failed", status="TERMINAL"), (route("pipeline.failed"),),
-                 [("#routed", "pipeline.failed", "pipeline.failed")], id="route-without-preferences"),
-    pytest.param(pipeline("failed", status="TERMINAL"), (route("pipeline.failed", application="comp*"),),
-                 [("#routed", "pipeline.failed", "pipeline.failed")], id="application-glob"),
-    pytest.param(pipeline("failed", status="TERMINAL"), (route("pipeline.failed", application="payments*"),),
-                 [], id="application-glob-misses"),
-    pytest.param(pipeline("failed", status="TERMINAL"),
-                 (route("pipeline.failed", application="compute", pipeline="Simple*Pipeline"),),
-                 [("#routed", "pipeline.failed", "pipeline.failed")], id="pipeline-glob"),
-    pytest.param(pipeline("failed", status="TERMINAL"), (route("pipeline.failed", pipeline="simple*"),),
-                 [], id="pipeline-glob-is-case-sensitive"),
-    pytest.param(pipeline("complete"), (route("pipeline.failed"),), [], id="route-when-misses"),
-    pytest.param(pipeline_event("failed", canceled_run(status="CANCELED", canceled=True)), (route("pipeline.failed"),),
-                 [("#deploys", "pipeline.canceled", "pipeline.failed"),
-                  ("#routed", "pipeline.canceled", "pipeline.failed")], id="route-gets-canceled-runs"),
-    pytest.param(pipeline("complete", pref("pipeline.complete")), (route("pipeline.complete", channel="#deploys"),),
-                 [("#deploys", "pipeline.complete", "pipeline.complete")], id="route-and-preference-dedup"),
-    pytest.param(pipeline("complete"), (route("pipeline.complete"), route("pipeline.complete", channel="#other")),
-                 [("#routed", "pipeline.complete", "pipeline.complete"),
-                  ("#other", "pipeline.complete", "pipeline.complete")], id="several-routes"),
-    pytest.param(wait_stage("failed", send=UNSET), (route("stage.failed"),),
-                 [("#routed", "stage.failed", "stage.failed")], id="stage-route-needs-no-send-notifications"),
-    pytest.param(wait_stage("failed", isSynthetic=True), (route("stage.failed"),), [],
-                 id="stage-route-skips-synthetic"),
-    pytest.param(wait_stage("failed", canceled=True), (route("stage.failed"),), [],
-                 id="stage-route-skips-canceled-runs"),
-    pytest.param(judgment("starting", send=UNSET), (route("manualJudgment"),),
-                 [("#routed", "judgment.awaiting", "manualJudgment")], id="judgment-route-awaiting"),
-    pytest.param(judgment("complete", send=UNSET), (route("manualJudgmentContinue"),),
-                 [("#routed", "judgment.continued", "manualJudgmentContinue")], id="judgment-route-continued"),
-    pytest.param(judgment("failed"), (route("manualJudgment"),), [], id="judgment-route-when-misses"),
-    pytest.param(wait_stage("starting"), (route("manualJudgment"),), [], id="judgment-route-on-other-stage"),
-])
-def test_matching_applies_routes(document: dict, routes: tuple[Route, ...],
-                                 expected: list[tuple[str, str, str]]) -> None:
+@pytest.mark.parametrize(
+    ("document", "routes", "expected"),
+    [
+        pytest.param(
+            pipeline("failed", status="TERMINAL"),
+            (route("pipeline.failed"),),
+            [("#routed", "pipeline.failed", "pipeline.failed")],
+            id="route-without-preferences",
+        ),
+        pytest.param(
+            pipeline("failed", status="TERMINAL"),
+            (route("pipeline.failed", application="comp*"),),
+            [("#routed", "pipeline.failed", "pipeline.failed")],
+            id="application-glob",
+        ),
+        pytest.param(
+            pipeline("failed", status="TERMINAL"),
+            (route("pipeline.failed", application="payments*"),),
+            [],
+            id="application-glob-misses",
+        ),
+        pytest.param(
+            pipeline("failed", status="TERMINAL"),
+            (route("pipeline.failed", application="compute", pipeline="Simple*Pipeline"),),
+            [("#routed", "pipeline.failed", "pipeline.failed")],
+            id="pipeline-glob",
+        ),
+        pytest.param(
+            pipeline("failed", status="TERMINAL"),
+            (route("pipeline.failed", pipeline="simple*"),),
+            [],
+            id="pipeline-glob-is-case-sensitive",
+        ),
+        pytest.param(pipeline("complete"), (route("pipeline.failed"),), [], id="route-when-misses"),
+        pytest.param(
+            pipeline_event("failed", canceled_run(status="CANCELED", canceled=True)),
+            (route("pipeline.failed"),),
+            [
+                ("#deploys", "pipeline.canceled", "pipeline.failed"),
+                ("#routed", "pipeline.canceled", "pipeline.failed"),
+            ],
+            id="route-gets-canceled-runs",
+        ),
+        pytest.param(
+            pipeline("complete", pref("pipeline.complete")),
+            (route("pipeline.complete", channel="#deploys"),),
+            [("#deploys", "pipeline.complete", "pipeline.complete")],
+            id="route-and-preference-dedup",
+        ),
+        pytest.param(
+            pipeline("complete"),
+            (route("pipeline.complete"), route("pipeline.complete", channel="#other")),
+            [
+                ("#routed", "pipeline.complete", "pipeline.complete"),
+                ("#other", "pipeline.complete", "pipeline.complete"),
+            ],
+            id="several-routes",
+        ),
+        pytest.param(
+            wait_stage("failed", send=UNSET),
+            (route("stage.failed"),),
+            [("#routed", "stage.failed", "stage.failed")],
+            id="stage-route-needs-no-send-notifications",
+        ),
+        pytest.param(
+            wait_stage("failed", isSynthetic=True),
+            (route("stage.failed"),),
+            [],
+            id="stage-route-skips-synthetic",
+        ),
+        pytest.param(
+            wait_stage("failed", canceled=True),
+            (route("stage.failed"),),
+            [],
+            id="stage-route-skips-canceled-runs",
+        ),
+        pytest.param(
+            judgment("starting", send=UNSET),
+            (route("manualJudgment"),),
+            [("#routed", "judgment.awaiting", "manualJudgment")],
+            id="judgment-route-awaiting",
+        ),
+        pytest.param(
+            judgment("complete", send=UNSET),
+            (route("manualJudgmentContinue"),),
+            [("#routed", "judgment.continued", "manualJudgmentContinue")],
+            id="judgment-route-continued",
+        ),
+        pytest.param(judgment("failed"), (route("manualJudgment"),), [], id="judgment-route-when-misses"),
+        pytest.param(
+            wait_stage("starting"), (route("manualJudgment"),), [], id="judgment-route-on-other-stage"
+        ),
+    ],
+)
+def test_matching_applies_routes(
+    document: dict, routes: tuple[Route, ...], expected: list[tuple[str, str, str]]
+) -> None:
     notified, _ = decided(document, routes=routes)
     assert notified == expected
 
 
 def test_matching_routes_use_a_handled_notification_type() -> None:
-    decision = decide(EVENT_SCHEMA.load(pipeline("complete")), types=frozenset({"slackops"}),
-                      routes=(route("pipeline.complete"),))
+    decision = decide(
+        EVENT_SCHEMA.load(pipeline("complete")),
+        types=frozenset({"slackops"}),
+        routes=(route("pipeline.complete"),),
+    )
     assert [n.preference["type"] for n in decision.notifications] == ["slackops"]
 
 
