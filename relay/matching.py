@@ -23,6 +23,8 @@ JUDGMENT_TEMPLATES = {"starting": "judgment.awaiting", "complete": "judgment.con
                       "failed": "judgment.stopped"}
 EXECUTION_KINDS = ("pipeline", "orchestration")
 STATUSES = ("starting", "complete", "failed", "skipped")
+# Slack channel names have at most 80 characters; the store keys messages by address.
+MAX_ADDRESS = 255
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,9 @@ def _wants_judgment(preference: dict, wanted: str) -> bool:
 
 
 def _address(preference: dict) -> str | None:
+    """A Slack channel (name or ID) or user: a short printable string; anything else notifies nobody."""
     address = preference.get("address")
-    if not isinstance(address, str) or not address.strip():
+    if not isinstance(address, str) or not address.strip().isprintable() or len(address.strip()) > MAX_ADDRESS:
         return None
     return address.strip()
 
