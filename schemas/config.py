@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import Schema, fields, post_load, validate
 
 from relay.models import ApproverPolicy, RelayRules, Route
 
@@ -47,11 +47,6 @@ class RelayConfigSchema(Schema):
 
     routes = fields.List(fields.Nested(RouteSchema), load_default=list)
     approvers = fields.Dict(keys=fields.String(), values=fields.Nested(ApproverSchema), load_default=dict)
-
-    @validates("routes")
-    def _routes_not_null(self, value: list, **_) -> None:
-        if value is None:
-            raise ValidationError("must be a list")
 
     @post_load
     def _to_rules(self, data: dict, **_) -> RelayRules:
