@@ -339,6 +339,16 @@ IGNORED_CASES = [
         id="address-not-a-string",
     ),
     pytest.param(
+        pipeline("complete", pref("pipeline.complete", address="#" + "d" * 300)),
+        "no notification preference",
+        id="address-too-long-for-a-channel",
+    ),
+    pytest.param(
+        pipeline("complete", pref("pipeline.complete", address="#dep\nloys")),
+        "no notification preference",
+        id="address-with-a-control-character",
+    ),
+    pytest.param(
         pipeline("complete", pref("pipeline.complete", when={"pipeline.complete": True})),
         "no notification preference",
         id="when-not-list-or-string",
