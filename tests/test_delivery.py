@@ -25,6 +25,7 @@ from relay.dispatcher import Dispatcher
 from relay.services import Services
 from relay.slack import SlackPoster, build_client
 from relay.store import Store
+from schemas.config import WHEN_VALUES
 from tests.events import JUDGMENT_STAGE_ID, execution, pipeline_event, stage_event
 from tests.fakes import FakeSlack
 
@@ -32,17 +33,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 UI = "https://spinnaker.example.com"
 ECHO_TOKEN = "echo-token"
 WAIT_STAGE_ID = "01D4NH3V9D832XGZJE5G6R49RK"
-EVERY_WHEN = [
-    "pipeline.starting",
-    "pipeline.complete",
-    "pipeline.failed",
-    "stage.starting",
-    "stage.complete",
-    "stage.failed",
-    "manualJudgment",
-    "manualJudgmentContinue",
-    "manualJudgmentStop",
-]
 
 
 class Clock:
@@ -132,7 +122,7 @@ def relay(database_url: str, fake: FakeSlack, clock: Clock) -> Relay:
 
 
 def preference(address: str = "#deploys") -> dict:
-    return {"type": "slack", "address": address, "when": list(EVERY_WHEN)}
+    return {"type": "slack", "address": address, "when": list(WHEN_VALUES)}
 
 
 class Run:

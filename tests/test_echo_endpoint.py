@@ -23,6 +23,7 @@ from relay.store import Store, metadata
 from tests.events import JUDGMENT_STAGE_ID, execution, flatten, payload, pipeline_event, stage_event, wrap
 
 PATH = "/echo/events/"
+BASIC = {"echo_username": "echo", "echo_password": "s3cret"}
 
 
 @pytest.fixture
@@ -347,42 +348,40 @@ def any_store(request: pytest.FixtureRequest, store: Store) -> Store:
 @pytest.mark.parametrize(
     ("options", "headers", "status"),
     [
+        pytest.param(BASIC, basic("echo", "s3cret"), 202, id="basic"),
         pytest.param(
-            {"echo_username": "echo", "echo_password": "s3cret"}, basic("echo", "s3cret"), 202, id="basic"
-        ),
-        pytest.param(
-            {"echo_username": "echo", "echo_password": "pässwörd"},
+            {**BASIC, "echo_password": "pässwörd"},
             basic("echo", "pässwörd", "latin-1"),
             202,
             id="basic-latin1-as-echo-sends-it",
         ),
         pytest.param(
-            {"echo_username": "echo", "echo_password": "pässwörd"},
+            {**BASIC, "echo_password": "pässwörd"},
             basic("echo", "pässwörd"),
             202,
             id="basic-utf8",
         ),
-        pytest.param({"echo_username": "echo", "echo_password": "s3cret"}, {}, 401, id="basic-missing"),
+        pytest.param(BASIC, {}, 401, id="basic-missing"),
         pytest.param(
-            {"echo_username": "echo", "echo_password": "s3cret"},
+            BASIC,
             basic("echo", "wrong"),
             401,
             id="basic-wrong-password",
         ),
         pytest.param(
-            {"echo_username": "echo", "echo_password": "s3cret"},
+            BASIC,
             basic("other", "s3cret"),
             401,
             id="basic-wrong-user",
         ),
         pytest.param(
-            {"echo_username": "echo", "echo_password": "s3cret"},
+            BASIC,
             {"Authorization": "Basic !!!not-base64"},
             401,
             id="basic-garbage",
         ),
         pytest.param(
-            {"echo_username": "echo", "echo_password": "s3cret"},
+            BASIC,
             {"Authorization": "Bearer s3cret"},
             401,
             id="bearer-when-basic-configured",
@@ -395,13 +394,13 @@ def any_store(request: pytest.FixtureRequest, store: Store) -> Store:
         pytest.param({"echo_token": "t0ken"}, {"Authorization": "Bearer"}, 401, id="bearer-empty"),
         pytest.param({"echo_token": "t0ken"}, basic("echo", "t0ken"), 401, id="basic-when-bearer-configured"),
         pytest.param(
-            {"echo_token": "t0ken", "echo_username": "echo", "echo_password": "s3cret"},
+            {**BASIC, "echo_token": "t0ken"},
             basic("echo", "s3cret"),
             202,
             id="either-configured-basic",
         ),
         pytest.param(
-            {"echo_token": "t0ken", "echo_username": "echo", "echo_password": "s3cret"},
+            {**BASIC, "echo_token": "t0ken"},
             {"Authorization": "Bearer t0ken"},
             202,
             id="either-configured-bearer",

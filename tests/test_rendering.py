@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import Block
 
 from relay.matching import decide
 from relay.rendering import render, render_run_summary
+from schemas.config import WHEN_VALUES
 from schemas.echo import EVENT_SCHEMA
 from tests.events import JUDGMENT_STAGE_ID, execution, payload, pipeline_event, stage_event
 
@@ -21,21 +22,10 @@ RUN_URL = f"{UI}/#/applications/compute/executions/details/{RUN_ID}"
 WAIT_STAGE_ID = "01D4NH3V9D832XGZJE5G6R49RK"
 STARTED, ENDED = 1551205789001, 1551205889001  # 1m 40s apart
 SLACK_MESSAGE_TEXT_LIMIT = 4000
-ALL_WHENS = [
-    "pipeline.starting",
-    "pipeline.complete",
-    "pipeline.failed",
-    "stage.starting",
-    "stage.complete",
-    "stage.failed",
-    "manualJudgment",
-    "manualJudgmentContinue",
-    "manualJudgmentStop",
-]
 
 
 def everything(**extra: Any) -> dict:
-    return {"type": "slack", "address": "#deploys", "when": list(ALL_WHENS), **extra}
+    return {"type": "slack", "address": "#deploys", "when": list(WHEN_VALUES), **extra}
 
 
 def run(status: str = "RUNNING", *, preference: dict | None = None, **overrides: Any) -> dict:
@@ -692,7 +682,7 @@ CONTEXT_KEYS = [
 ]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     execution_junk=st.dictionaries(st.sampled_from(EXECUTION_KEYS), json_values, max_size=3),
     stage_junk=st.dictionaries(st.sampled_from(STAGE_KEYS), json_values, max_size=3),
