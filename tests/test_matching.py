@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from relay.config import Settings
 from relay.matching import decide
 from relay.models import Route
 from schemas.echo import EVENT_SCHEMA
@@ -633,3 +634,22 @@ def test_matching_survives_wrong_types_in_routes_input() -> None:
     document["content"]["execution"]["application"] = {"not": "a name"}
     notified, _ = decided(document, routes=(route("pipeline.failed"),))
     assert notified == [("#routed", "pipeline.failed", "pipeline.failed")]
+
+
+def test_matching_routes_from_the_yaml_file(tmp_path) -> None:
+    rules = tmp_path / "relay.yml"
+    rules.write_text("""
+routes:
+  - application: "comp*"
+    pipeline: "Simple*"
+    when: [pipeline.failed, manualJudgment]
+    channel: "#compute-deploys"
+  - application: "payments*"
+    when: [pipeline.failed]
+    channel: "#payments-deploys"
+""")
+    settings = Settings.from_env({"RELAY_CONFIG": str(rules)})
+    failed, _ = decided(pipeline("failed", status="TERMINAL"), routes=settings.rules.routes)
+    awaiting, _ = decided(judgment("starting", send=UNSET), routes=settings.rules.routes)
+    assert failed == [("#compute-deploys", "pipeline.failed", "pipeline.failed")]
+    assert awaiting == [("#compute-deploys", "judgment.awaiting", "manualJudgment")]
