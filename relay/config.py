@@ -32,6 +32,15 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     spinnaker_ui_url: str = "http://localhost:9000"
     gate_url: str | None = None
+    gate_token: str | None = field(default=None, repr=False)
+    gate_username: str | None = None
+    gate_password: str | None = field(default=None, repr=False)
+    gate_client_cert: str | None = None
+    gate_client_key: str | None = None
+    gate_ca_bundle: str | None = None
+    gate_timeout: float = 10.0
+    gate_user_header: bool = False
+    fiat_url: str | None = None
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     echo_username: str | None = None
     echo_password: str | None = field(default=None, repr=False)
@@ -68,6 +77,15 @@ class Settings:
             slack_api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
             spinnaker_ui_url=(env.get("SPINNAKER_UI_URL") or cls.spinnaker_ui_url).rstrip("/"),
             gate_url=(env.get("GATE_URL") or "").rstrip("/") or None,
+            gate_token=env.get("GATE_TOKEN") or None,
+            gate_username=env.get("GATE_USERNAME") or None,
+            gate_password=env.get("GATE_PASSWORD") or None,
+            gate_client_cert=env.get("GATE_CLIENT_CERT") or None,
+            gate_client_key=env.get("GATE_CLIENT_KEY") or None,
+            gate_ca_bundle=env.get("GATE_CA_BUNDLE") or None,
+            gate_timeout=_number(env, "GATE_TIMEOUT", float, cls.gate_timeout),
+            gate_user_header=_flag(env, "GATE_SEND_USER_HEADER", False),
+            fiat_url=(env.get("RELAY_FIAT_URL") or "").rstrip("/") or None,
             database_url=env.get("RELAY_DATABASE_URL") or DEFAULT_DATABASE_URL,
             echo_username=env.get("RELAY_ECHO_USERNAME") or None,
             echo_password=env.get("RELAY_ECHO_PASSWORD") or None,
@@ -77,7 +95,7 @@ class Settings:
             bind=env.get("RELAY_BIND") or cls.bind,
             max_event_bytes=_number(env, "RELAY_MAX_EVENT_BYTES", int, cls.max_event_bytes, minimum=1),
             message_per_run=_flag(env, "RELAY_MESSAGE_PER_RUN", True),
-            channel_interval=_number(env, "RELAY_CHANNEL_INTERVAL", float, cls.channel_interval, minimum=0),
+            channel_interval=_number(env, "RELAY_CHANNEL_INTERVAL", float, cls.channel_interval),
             delivery_max_attempts=_number(env, "RELAY_DELIVERY_MAX_ATTEMPTS", int, cls.delivery_max_attempts,
                                           minimum=1),
             lease_seconds=_number(env, "RELAY_LEASE_SECONDS", float, cls.lease_seconds, minimum=1),
@@ -97,7 +115,7 @@ class Settings:
         if self.log_format not in ("text", "json"):
             raise ConfigError("RELAY_LOG_FORMAT: must be 'text' or 'json'")
         for key, url in (("SLACK_API_URL", self.slack_api_url), ("SPINNAKER_UI_URL", self.spinnaker_ui_url),
-                         ("GATE_URL", self.gate_url)):
+                         ("GATE_URL", self.gate_url), ("RELAY_FIAT_URL", self.fiat_url)):
             if url is not None and not _is_http_url(url):
                 raise ConfigError(f"{key}: {url!r} is not an http:// or https:// URL")
         _check_database_url(self.database_url)
@@ -150,7 +168,7 @@ def _csv(env: Mapping[str, str], key: str, default: str) -> frozenset[str]:
     return values
 
 
-def _number(env: Mapping[str, str], key: str, kind: type, default: float, *, minimum: float) -> float:
+def _number(env: Mapping[str, str], key: str, kind: type, default: float, *, minimum: float = 0) -> float:
     raw = env.get(key)
     if raw in (None, ""):
         return default

@@ -11,8 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from relay.routing import JobRetry
 from relay.slack import GONE_ERRORS, SlackFailure, SlackPoster, classify
-from relay.store import DRY_RUN, Delivery, MessageRef, Store
+from relay.store import DRY_RUN, Delivery, Job, MessageRef, Store
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,8 @@ class Dispatcher:
     def __init__(self, *, store: Store, poster: SlackPoster | None, max_attempts: int = 12,
                  channel_interval: float = 1.0, lease_seconds: float = 60.0,
                  clock: Callable[[], float] = time.time, worker_id: str | None = None,
-                 on_result: Callable[[Delivery, str], None] | None = None) -> None:
+                 on_result: Callable[[Delivery, str], None] | None = None,
+                 run_job: Callable[[str, dict], None] | None = None) -> None:
         self.store = store
         self.poster = poster
         self.max_attempts = max_attempts
@@ -41,14 +43,34 @@ class Dispatcher:
         self.clock = clock
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.on_result = on_result or (lambda delivery, outcome: None)
+        self.run_job = run_job
 
     def run_once(self) -> int:
-        """Claim what is due and send it; returns how many deliveries were handled."""
+        """Claim what is due and send it, then run due jobs; returns how many were handled."""
         claimed = self.store.claim(worker=self.worker_id, now=self.clock(), lease=self.lease_seconds,
                                    interval=self.channel_interval)
         for delivery in claimed:
             self._deliver(delivery)
-        return len(claimed)
+        jobs = self.store.claim_jobs(worker=self.worker_id, now=self.clock(), lease=self.lease_seconds) \
+            if self.run_job else []
+        for job in jobs:
+            self._run(job)
+        return len(claimed) + len(jobs)
+
+    def _run(self, job: Job) -> None:
+        try:
+            self.run_job(job.kind, job.payload)
+        except Exception as err:  # a failing job is retried from the store, never lost with the worker
+            reason = str(err)[:500] or type(err).__name__
+            if job.attempts + 1 >= self.max_attempts:
+                self.store.finish_job(job.id, worker=self.worker_id, now=self.clock(), error=reason)
+                log.error("job %d (%s) failed for good: %s", job.id, job.kind, reason)
+                return
+            delay = err.delay if isinstance(err, JobRetry) and err.delay is not None else backoff(job.attempts)
+            self.store.retry_job(job.id, worker=self.worker_id, at=self.clock() + delay, error=reason)
+            log.warning("job %d (%s) will be retried in %.1fs: %s", job.id, job.kind, delay, reason)
+            return
+        self.store.finish_job(job.id, worker=self.worker_id, now=self.clock())
 
     def run(self, stop: threading.Event) -> None:
         """Loop until `stop` is set, then hand back anything still leased."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-FINISHED_OK = {"SUCCEEDED", "STOPPED", "SKIPPED"}
 FAILED = {"TERMINAL", "FAILED_CONTINUE", "CANCELED", "STOPPED"}
 
 

@@ -18,11 +18,12 @@ class Route:
 
 @dataclass(frozen=True)
 class ApproverPolicy:
-    """Who may judge an application's Manual Judgments from Slack."""
+    """Who may act on an application from Slack; `four_eyes` bars whoever triggered the run."""
 
     users: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
     anyone: bool = False
+    four_eyes: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class RelayRules:
 
     routes: tuple[Route, ...] = ()
     approvers: dict[str, ApproverPolicy] = field(default_factory=dict)
+    runners: dict[str, ApproverPolicy] = field(default_factory=dict)
+    cancelers: dict[str, ApproverPolicy] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

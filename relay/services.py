@@ -5,27 +5,46 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from relay.config import Settings
+from relay.directory import SlackDirectory
 from relay.dispatcher import Dispatcher
+from relay.gate import GateAuth, GateClient
 from relay.metrics import Metrics
+from relay.policy import CANCEL, JUDGE, RUN, Policy
+from relay.routing import Routes, default_routes
 from relay.slack import SlackPoster, build_client
 from relay.store import Store
+from relay.verification import SlackVerifier
 
 
 @dataclass
 class Services:
-    """Settings, the store, the Slack poster (None in dry-run) and metrics."""
+    """Settings, the store, Slack (None in dry-run), Gate (None without GATE_URL), policy, routes, metrics."""
 
     settings: Settings
     store: Store
     poster: SlackPoster | None
+    gate: GateClient | None = None
+    directory: SlackDirectory | None = None
+    verifier: SlackVerifier = field(default_factory=lambda: SlackVerifier(None))
+    policy: Policy = field(default_factory=lambda: Policy({}))
+    routes: Routes = field(default_factory=default_routes)
     metrics: Metrics = field(default_factory=Metrics)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
-        poster = None
+    def from_settings(cls, settings: Settings, **overrides) -> Services:
+        """Build every collaborator from settings; keyword overrides replace any of them (tests)."""
+        poster = directory = None
         if not settings.dry_run:
-            poster = SlackPoster(build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url))
-        return cls(settings=settings, store=Store.from_url(settings.database_url), poster=poster)
+            client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+            poster, directory = SlackPoster(client), SlackDirectory(client)
+        rules = settings.rules
+        built = {
+            "settings": settings, "store": Store.from_url(settings.database_url), "poster": poster,
+            "directory": directory, "gate": gate_client(settings),
+            "verifier": SlackVerifier(settings.slack_signing_secret),
+            "policy": Policy({JUDGE: rules.approvers, RUN: rules.runners, CANCEL: rules.cancelers}),
+        }
+        return cls(**{**built, **overrides})
 
     def dispatcher(self, **overrides) -> Dispatcher:
         """A dispatcher wired to these services."""
@@ -33,5 +52,17 @@ class Services:
                    "max_attempts": self.settings.delivery_max_attempts,
                    "channel_interval": self.settings.channel_interval,
                    "lease_seconds": self.settings.lease_seconds,
-                   "on_result": lambda delivery, result: self.metrics.delivery(delivery.template, result)}
+                   "on_result": lambda delivery, result: self.metrics.delivery(delivery.template, result),
+                   "run_job": lambda kind, payload: self.routes.run_job(self, kind, payload)}
         return Dispatcher(**{**options, **overrides})
+
+
+def gate_client(settings: Settings) -> GateClient | None:
+    """A Gate client with the configured auth, or None when GATE_URL is unset."""
+    if not settings.gate_url:
+        return None
+    auth = GateAuth(token=settings.gate_token, username=settings.gate_username, password=settings.gate_password,
+                    client_cert=settings.gate_client_cert, client_key=settings.gate_client_key,
+                    ca_bundle=settings.gate_ca_bundle)
+    return GateClient(settings.gate_url, auth=auth, timeout=settings.gate_timeout,
+                      user_header=settings.gate_user_header)

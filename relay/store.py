@@ -70,6 +70,21 @@ channels = Table(
     Column("joined", Boolean, nullable=False, default=False),
 )
 
+jobs = Table(
+    "jobs", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_until", Float),
+    Column("leased_by", String(255)),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float),
+)
+
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
 UNFINISHED = (PENDING, SENDING)
@@ -114,6 +129,16 @@ class MessageRef:
     channel: str
     ts: str
     rank: int = 0
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed background job (Gate calls and message updates that must not block a Slack ack)."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
 
 
 class DuplicateEvent(Exception):
@@ -262,12 +287,13 @@ class Store:
                                  attempts=deliveries.c.attempts + 1))
 
     def release(self, worker: str) -> int:
-        """Hand back every delivery this worker holds (graceful shutdown)."""
+        """Hand back every delivery and job this worker holds (graceful shutdown)."""
+        released = 0
         with self.engine.begin() as conn:
-            result = conn.execute(update(deliveries).where(
-                deliveries.c.status == SENDING, deliveries.c.leased_by == worker)
-                .values(status=PENDING, lease_until=None, leased_by=None))
-        return result.rowcount
+            for table in (deliveries, jobs):
+                released += conn.execute(update(table).where(table.c.status == SENDING, table.c.leased_by == worker)
+                                         .values(status=PENDING, lease_until=None, leased_by=None)).rowcount
+        return released
 
     def hold_channel(self, channel: str, until: float) -> None:
         """Slack asked us to wait (429): no worker posts to this channel before `until`."""
@@ -290,6 +316,46 @@ class Store:
                                   .where(deliveries.c.status == SENDING)).scalar()
         times = [t for t in (pending, leased) if t is not None]
         return min(times) if times else None
+
+    # --- jobs ---------------------------------------------------------------------------------------
+
+    def enqueue_job(self, kind: str, payload: dict[str, Any], *, now: float, delay: float = 0.0,
+                    conn: Connection | None = None) -> int:
+        """Queue a job, inside the caller's transaction when `conn` is given."""
+        statement = insert(jobs).values(kind=kind, payload=json.dumps(payload), status=PENDING, attempts=0,
+                                        next_attempt_at=now + delay, created_at=now)
+        if conn is not None:
+            return conn.execute(statement).inserted_primary_key[0]
+        with self.engine.begin() as own:
+            return own.execute(statement).inserted_primary_key[0]
+
+    def claim_jobs(self, *, worker: str, now: float, lease: float, limit: int = 10) -> list[Job]:
+        """Claim due jobs (pending, or leased by a worker whose lease ran out)."""
+        due = or_(and_(jobs.c.status == PENDING, jobs.c.next_attempt_at <= now),
+                  and_(jobs.c.status == SENDING, jobs.c.lease_until < now))
+        query = select(jobs).where(due).order_by(jobs.c.id).limit(limit)
+        if self.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        with self.engine.begin() as conn:
+            rows = conn.execute(query).mappings().all()
+            for row in rows:
+                conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(
+                    status=SENDING, lease_until=now + lease, leased_by=worker))
+        return [Job(id=r["id"], kind=r["kind"], payload=json.loads(r["payload"]), attempts=r["attempts"])
+                for r in rows]
+
+    def finish_job(self, job_id: int, *, worker: str, now: float, error: str | None = None) -> None:
+        """Mark a job done, or failed for good when `error` is given."""
+        values: dict[str, Any] = {"status": FAILED if error else SENT, "finished_at": now, "lease_until": None,
+                                  "last_error": error}
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.leased_by == worker).values(**values))
+
+    def retry_job(self, job_id: int, *, worker: str, at: float, error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.leased_by == worker).values(
+                status=PENDING, next_attempt_at=at, lease_until=None, leased_by=None, last_error=error,
+                attempts=jobs.c.attempts + 1))
 
     # --- message map --------------------------------------------------------------------------------
 

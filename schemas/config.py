@@ -35,11 +35,12 @@ class ApproverSchema(Schema):
     users = fields.List(fields.String(), load_default=list)
     groups = fields.List(fields.String(), load_default=list)
     anyone = fields.Boolean(load_default=False)
+    four_eyes = fields.Boolean(load_default=False)
 
     @post_load
     def _to_policy(self, data: dict, **_) -> ApproverPolicy:
         return ApproverPolicy(users=frozenset(data["users"]), groups=frozenset(data["groups"]),
-                              anyone=data["anyone"])
+                              anyone=data["anyone"], four_eyes=data["four_eyes"])
 
 
 class RelayConfigSchema(Schema):
@@ -47,10 +48,13 @@ class RelayConfigSchema(Schema):
 
     routes = fields.List(fields.Nested(RouteSchema), load_default=list)
     approvers = fields.Dict(keys=fields.String(), values=fields.Nested(ApproverSchema), load_default=dict)
+    runners = fields.Dict(keys=fields.String(), values=fields.Nested(ApproverSchema), load_default=dict)
+    cancelers = fields.Dict(keys=fields.String(), values=fields.Nested(ApproverSchema), load_default=dict)
 
     @post_load
     def _to_rules(self, data: dict, **_) -> RelayRules:
-        return RelayRules(routes=tuple(data["routes"]), approvers=dict(data["approvers"]))
+        return RelayRules(routes=tuple(data["routes"]), approvers=dict(data["approvers"]),
+                          runners=dict(data["runners"]), cancelers=dict(data["cancelers"]))
 
 
 RELAY_CONFIG_SCHEMA = RelayConfigSchema()

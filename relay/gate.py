@@ -1,0 +1,170 @@
+"""Gate client: the Spinnaker API calls the relay makes, with auth, timeouts, retries and Gate's quirks."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class GateError(Exception):
+    """A Gate call that failed; `final` errors (403, 404, 400) are not worth retrying."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def final(self) -> bool:
+        return self.status in (400, 401, 403, 404, 409, 422)
+
+
+@dataclass(frozen=True)
+class GateAuth:
+    """How the relay authenticates to Gate: none, a bearer token, HTTP Basic, or an x509 client certificate."""
+
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    ca_bundle: str | None = None
+
+    def apply(self, session: requests.Session) -> None:
+        if self.token:
+            session.headers["Authorization"] = f"Bearer {self.token}"
+        elif self.username:
+            session.auth = (self.username, self.password or "")
+        if self.client_cert:
+            session.cert = (self.client_cert, self.client_key) if self.client_key else self.client_cert
+        if self.ca_bundle:
+            session.verify = self.ca_bundle
+
+
+class GateClient:
+    """Calls Gate. Connection errors and 5xx are retried with backoff until `deadline` seconds have passed."""
+
+    def __init__(self, base_url: str, *, auth: GateAuth = GateAuth(), timeout: float = 10.0,
+                 deadline: float = 30.0, user_header: bool = False,
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_call: Callable[[str, float, int | None], None] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.deadline = deadline
+        self.user_header = user_header
+        self.sleep = sleep
+        self.on_call = on_call or (lambda endpoint, seconds, status: None)
+        self.session = requests.Session()
+        self.session.headers["Accept"] = "application/json"
+        auth.apply(self.session)
+
+    # --- executions ---------------------------------------------------------------------------------
+
+    def execution(self, execution_id: str) -> dict[str, Any]:
+        """GET /pipelines/{id}. Gate answers 200 with an empty body when Orca refused (e.g. 403)."""
+        body = self._call("GET", f"/pipelines/{_segment(execution_id)}", endpoint="get_execution")
+        if not isinstance(body, dict) or not body.get("id"):
+            raise GateError(f"Gate returned no execution for {execution_id} (no READ permission?)", status=403)
+        return body
+
+    def judge(self, execution_id: str, stage_id: str, *, status: str, judgment_input: str | None = None,
+              audit: dict[str, Any] | None = None, user: str | None = None) -> dict[str, Any] | None:
+        """PATCH /pipelines/{executionId}/stages/{stageId}: `judgmentStatus` continue or stop."""
+        body = {"judgmentStatus": status, "judgmentInput": judgment_input, **(audit or {})}
+        headers = {"X-SPINNAKER-USER": user} if self.user_header and user else None
+        return self._call("PATCH", f"/pipelines/{_segment(execution_id)}/stages/{_segment(stage_id)}",
+                          json=body, headers=headers, endpoint="judge")
+
+    def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
+        params = {"force": "false", **({"reason": reason} if reason else {})}
+        self._call("PUT", f"/pipelines/{_segment(execution_id)}/cancel", params=params, endpoint="cancel")
+
+    def pause(self, execution_id: str) -> None:
+        self._call("PUT", f"/pipelines/{_segment(execution_id)}/pause", endpoint="pause")
+
+    def resume(self, execution_id: str) -> None:
+        self._call("PUT", f"/pipelines/{_segment(execution_id)}/resume", endpoint="resume")
+
+    def executions(self, application: str, *, statuses: str | None = None, limit: int = 10) -> list[dict]:
+        """GET /applications/{app}/pipelines (sorted ascending by start time, `limit` per pipeline config)."""
+        params = {"limit": limit, "expand": "true", **({"statuses": statuses} if statuses else {})}
+        body = self._call("GET", f"/applications/{_segment(application)}/pipelines", params=params,
+                          endpoint="list_executions")
+        return body if isinstance(body, list) else []
+
+    # --- pipelines ----------------------------------------------------------------------------------
+
+    def pipeline_configs(self, application: str) -> list[dict]:
+        body = self._call("GET", f"/applications/{_segment(application)}/pipelineConfigs", endpoint="pipeline_configs")
+        return body if isinstance(body, list) else []
+
+    def trigger(self, application: str, pipeline: str, trigger: dict[str, Any]) -> dict[str, Any]:
+        """POST /pipelines/{app}/{pipelineNameOrId}; Gate answers 202 {"ref": "/pipelines/<id>"}."""
+        body = self._call("POST", f"/pipelines/{_segment(application)}/{_segment(pipeline)}", json=trigger,
+                          endpoint="trigger")
+        return body if isinstance(body, dict) else {}
+
+    def ping(self) -> None:
+        """GET /auth/user: reachable and authenticated (Gate answers 200 for the anonymous user too)."""
+        self._call("GET", "/auth/user", endpoint="auth_user")
+
+    # --- transport ----------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, endpoint: str, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            status = None
+            attempt_started = time.monotonic()
+            try:
+                response = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+                status = response.status_code
+                if status < 400:
+                    return _json_or_none(response)
+                error = GateError(_describe(response), status=status)
+                if status not in RETRYABLE_STATUSES:
+                    raise error
+            except requests.RequestException as err:
+                error = GateError(f"Gate unreachable: {type(err).__name__}")
+            finally:
+                self.on_call(endpoint, time.monotonic() - attempt_started, status)
+            delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+            if time.monotonic() - started + delay > self.deadline:
+                raise error
+            log.warning("Gate %s %s failed (%s); retrying in %.1fs", method, endpoint, error, delay)
+            self.sleep(delay)
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _describe(response: requests.Response) -> str:
+    """Gate's Spring error JSON has `message`; never echo request headers (they carry credentials)."""
+    message = None
+    try:
+        body = response.json()
+        message = body.get("message") or body.get("error") if isinstance(body, dict) else None
+    except ValueError:
+        pass
+    return f"Gate answered {response.status_code}" + (f": {str(message)[:300]}" if message else "")

@@ -1,0 +1,70 @@
+"""Who may do what from Slack: per-application rules from the config file, first matching glob wins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from relay.models import ApproverPolicy
+
+JUDGE, RUN, CANCEL = "judge", "run", "cancel"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The Slack user asking, as far as the relay knows them."""
+
+    user_id: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Allowed or not, and why (shown to the person refused)."""
+
+    allowed: bool
+    reason: str
+
+
+class Policy:
+    """Rules per action (`judge`, `run`, `cancel`), each a mapping of application glob to ApproverPolicy."""
+
+    def __init__(self, rules: Mapping[str, Mapping[str, ApproverPolicy]]) -> None:
+        self.rules = rules
+
+    def rule_for(self, action: str, application: str) -> ApproverPolicy | None:
+        for glob, rule in self.rules.get(action, {}).items():
+            if fnmatchcase(application, glob):
+                return rule
+        return None
+
+    def decide(self, action: str, application: str, actor: Actor, *,
+               in_group: Callable[[str], bool], triggered_by: str | None = None) -> Verdict:
+        """Whether `actor` may `action` on `application`; `in_group(group_id)` asks Slack lazily."""
+        rule = self.rule_for(action, application)
+        if rule is None:
+            return Verdict(False, f"no one may {action} for {application} from Slack: the relay's policy has "
+                                  f"no rule for this application")
+        if rule.four_eyes and triggered_by and _same_person(actor, triggered_by):
+            return Verdict(False, "you started this run, and this application needs someone else to approve it")
+        if rule.anyone:
+            return Verdict(True, "anyone may")
+        if actor.user_id in rule.users or (actor.email and actor.email.lower() in _lower(rule.users)):
+            return Verdict(True, "listed by name")
+        for group in sorted(rule.groups):
+            if in_group(group):
+                return Verdict(True, f"member of {group}")
+        return Verdict(False, f"you are not among the people allowed to {action} for {application}")
+
+    def applications_without_rules(self, action: str, applications: list[str]) -> list[str]:
+        return [a for a in applications if self.rule_for(action, a) is None]
+
+
+def _lower(values: frozenset[str]) -> set[str]:
+    return {v.lower() for v in values}
+
+
+def _same_person(actor: Actor, user: str) -> bool:
+    user = user.lower()
+    return user == actor.user_id.lower() or (actor.email is not None and user == actor.email.lower())
