@@ -14,15 +14,18 @@ from relay.services import Services
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
-    """Build the relay's app; tests pass settings and services, production reads the environment."""
+def create_app(settings: Settings | None = None, *, services: Services | None = None,
+               ops_only: bool = False) -> Flask:
+    """Build the relay's app; tests pass settings and services, production reads the environment.
+    `ops_only` serves just the operator endpoints (a standalone worker's health and metrics)."""
     if services is None:
         services = Services.from_settings(settings or Settings.from_env())
     app = Flask(__name__)
     app.extensions["relay"] = services
     register_error_handlers(app)
-    app.register_blueprint(echo.bp)
-    app.register_blueprint(interactions.bp)
+    if not ops_only:
+        app.register_blueprint(echo.bp)
+        app.register_blueprint(interactions.bp)
     app.register_blueprint(ops.bp)
     if services.settings.dry_run:
         log.warning("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered and stored, not sent")

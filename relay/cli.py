@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sys
@@ -17,6 +16,7 @@ from marshmallow import ValidationError
 from relay import migrate
 from relay.config import Settings
 from relay.errors import ConfigError
+from relay.logs import configure_logging
 from relay.matching import decide
 from relay.rendering import render
 from relay.services import Services
@@ -28,11 +28,14 @@ BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
 
 
 def load_settings() -> Settings:
-    """Settings from the environment; a bad configuration ends the command with one clear line."""
+    """Settings from the environment, with logging set up from them; a bad configuration ends the command
+    with one clear line."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except ConfigError as err:
         raise click.ClickException(err.message) from None
+    configure_logging(settings)
+    return settings
 
 
 def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
@@ -42,6 +45,7 @@ def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
             migrate.upgrade(store)
         migrate.require_head(store)
     except ConfigError as err:
+        store.engine.dispose()
         raise click.ClickException(err.message) from None
     return store
 
@@ -49,8 +53,6 @@ def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
 @click.group()
 def cli() -> None:
     """SlackOps Relay: Spinnaker pipelines in Slack."""
-    logging.basicConfig(level=os.environ.get("RELAY_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 @cli.command()
@@ -62,26 +64,38 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     from relay.serving import RelayServer, gunicorn_options
 
     settings = load_settings()
-    _ready_store(settings, upgrade=upgrade)
+    _ready_store(settings, upgrade=upgrade).engine.dispose()
     if settings.dry_run:
         click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, not sent.")
-    RelayServer(gunicorn_options(settings, bind=bind), with_dispatcher=not no_dispatcher).run()
+    options = gunicorn_options(settings, bind=bind)
+    if options["workers"] > 1 and not settings.metrics_dir:
+        click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")
+    RelayServer(options, with_dispatcher=not no_dispatcher).run()
 
 
 @cli.command()
 @click.option("--upgrade", is_flag=True, help="Apply database migrations before starting.")
+@click.option("--ops-bind", metavar="HOST:PORT", help="Serve /healthz, /readyz and /metrics here.")
 @click.option("--parent-pid", type=int, hidden=True, help="Stop when this process is gone.")
-def worker(upgrade: bool, parent_pid: int | None) -> None:
-    """Run the delivery dispatcher alone (any number of workers may share one database)."""
+def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
+    """Run the delivery dispatcher alone (any number of workers may share one database). SIGTERM lets the
+    delivery in flight finish and hands the rest back to the queue."""
+    from relay.serving import start_ops_server
+
     settings = load_settings()
-    _ready_store(settings, upgrade=upgrade)
+    _ready_store(settings, upgrade=upgrade).engine.dispose()
     services = Services.from_settings(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     if parent_pid:
         threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True).start()
-    services.dispatcher().run(stop)
+    ops_server = start_ops_server(services, ops_bind) if ops_bind else None
+    try:
+        services.dispatcher().run(stop)
+    finally:
+        if ops_server is not None:
+            ops_server.shutdown()
 
 
 def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
@@ -132,22 +146,35 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
 
 
 @cli.group()
-def db() -> None:
+@click.pass_context
+def db(ctx: click.Context) -> None:
     """Database schema commands."""
+    store = Store.from_url(load_settings().database_url)
+    ctx.call_on_close(store.engine.dispose)
+    ctx.obj = store
 
 
 @db.command("upgrade")
-def db_upgrade() -> None:
+@click.pass_obj
+def db_upgrade(store: Store) -> None:
     """Apply all migrations."""
-    store = Store.from_url(load_settings().database_url)
     migrate.upgrade(store)
     click.echo(f"database at revision {migrate.current_revision(store)}")
 
 
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_obj
+def db_downgrade(store: Store, revision: str) -> None:
+    """Revert migrations down to REVISION (before running an older relay release)."""
+    migrate.downgrade(store, revision)
+    click.echo(f"database at revision {migrate.current_revision(store) or 'none'}")
+
+
 @db.command("current")
-def db_current() -> None:
+@click.pass_obj
+def db_current(store: Store) -> None:
     """Show the database's schema revision and the one this relay needs."""
-    store = Store.from_url(load_settings().database_url)
     click.echo(f"current {migrate.current_revision(store) or 'none'}, head {migrate.head_revision(store)}")
 
 

@@ -32,6 +32,7 @@ def echo_events() -> tuple[Response, int]:
     event = EVENT_SCHEMA.load(document)
     outcome = receive(event, raw, settings=settings, store=services.store)
     services.metrics.event(event.type, outcome.result)
+    services.metrics.queued(outcome.notifications)
     body = {"result": outcome.result, "eventId": outcome.event_id}
     if outcome.reason:
         body["reason"] = outcome.reason

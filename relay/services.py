@@ -33,9 +33,11 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> Services:
         """Build every collaborator from settings; keyword overrides replace any of them (tests)."""
+        metrics = Metrics()
         poster = directory = None
         if not settings.dry_run:
-            client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+            client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                                  metrics=metrics)
             poster, directory = SlackPoster(client), SlackDirectory(client)
         rules = settings.rules
         built = {
@@ -43,6 +45,7 @@ class Services:
             "directory": directory, "gate": gate_client(settings),
             "verifier": SlackVerifier(settings.slack_signing_secret),
             "policy": Policy({JUDGE: rules.approvers, RUN: rules.runners, CANCEL: rules.cancelers}),
+            "metrics": metrics,
         }
         return cls(**{**built, **overrides})
 

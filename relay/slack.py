@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+
+from relay.metrics import Metrics
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 # Errors that no retry can fix; the delivery fails with the reason recorded.
@@ -54,10 +58,33 @@ def classify(err: Exception) -> SlackFailure:
     return SlackFailure(error=f"{type(err).__name__}: {err}"[:300])
 
 
-def build_client(*, token: str, base_url: str, timeout: float = 10.0) -> WebClient:
+def build_client(*, token: str, base_url: str, timeout: float = 10.0,
+                 metrics: Metrics | None = None) -> WebClient:
     """A WebClient with the SDK's own retries off: the dispatcher retries from the store, so a lost
-    response is never re-sent blindly from memory."""
-    return WebClient(token=token, base_url=base_url, timeout=int(timeout), retry_handlers=[])
+    response is never re-sent blindly from memory. With `metrics`, every call is timed and counted."""
+    options = {"token": token, "base_url": base_url, "timeout": int(timeout), "retry_handlers": []}
+    return MeteredWebClient(metrics=metrics, **options) if metrics else WebClient(**options)
+
+
+class MeteredWebClient(WebClient):
+    """A WebClient reporting each Web API call's latency and outcome (ok, error, rate_limited)."""
+
+    def __init__(self, *, metrics: Metrics, **options: Any) -> None:
+        super().__init__(**options)
+        self.metrics = metrics
+
+    def api_call(self, api_method: str, **options: Any) -> SlackResponse:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = super().api_call(api_method, **options)
+            outcome = "ok"
+            return response
+        except SlackApiError as err:
+            outcome = "rate_limited" if classify(err).rate_limited else "error"
+            raise
+        finally:
+            self.metrics.slack_call(api_method, time.perf_counter() - started, outcome)
 
 
 class SlackPoster:

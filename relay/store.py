@@ -88,6 +88,7 @@ jobs = Table(
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
 UNFINISHED = (PENDING, SENDING)
+MIGRATION_LOCK_KEY = 0x5E1A7  # any constant shared by every replica of the relay
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,14 @@ class MessageRef:
     channel: str
     ts: str
     rank: int = 0
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """The outbox's backlog: unfinished deliveries by status, and the oldest one's creation time."""
+
+    depth: dict[str, int]
+    oldest_created_at: float | None
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,12 @@ class Store:
         with self.engine.connect() as conn:
             conn.execute(select(1))
 
+    def lock_for_migrations(self, conn: Connection) -> None:
+        """Serialize schema upgrades started at once by several replicas: a PostgreSQL advisory lock held
+        until `conn`'s transaction ends (SQLite's BEGIN IMMEDIATE serializes them already)."""
+        if self.is_postgres:
+            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+
     # --- ingest -------------------------------------------------------------------------------------
 
     def accept_event(self, *, event_id: str, type: str, application: str | None, execution_id: str | None,
@@ -220,7 +235,11 @@ class Store:
 
     def claim(self, *, worker: str, now: float, lease: float, interval: float, limit: int = 20) -> list[Delivery]:
         """Claim due deliveries: the oldest unfinished one per run thread, at most one per channel per
-        `interval` seconds (a compare-and-set on the channel's next slot, so pacing holds across workers)."""
+        `interval` seconds (a compare-and-set on the channel's next slot, so pacing holds across workers).
+
+        A delivery whose lease ran out (its worker died mid-send) is due again, and that try counts as an
+        attempt. Channel slots are taken in channel order, so two workers claiming at once never wait on
+        each other's slots in opposite orders (a deadlock on PostgreSQL)."""
         blocked_by_earlier = _waits_for_earlier()
         due = or_(and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
                   and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now))
@@ -231,24 +250,33 @@ class Store:
             query = query.with_for_update(of=deliveries, skip_locked=True)
         claimed: list[Delivery] = []
         with self.engine.begin() as conn:
-            taken_channels: set[str] = set()
+            by_channel: dict[str, list[Any]] = {}
             for row in conn.execute(query).mappings().all():
-                if row["channel"] in taken_channels:
-                    continue
-                if row["action"] == "upsert" and self._superseded(conn, row):
-                    conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
-                                 .values(status=SUPERSEDED, sent_at=now, lease_until=None))
-                    continue
-                slot = conn.execute(update(channels).where(
-                    channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
-                    .values(next_allowed_at=now + interval))
-                if slot.rowcount != 1:
-                    continue
-                conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
-                    status=SENDING, lease_until=now + lease, leased_by=worker))
-                taken_channels.add(row["channel"])
-                claimed.append(_delivery(row))
-        return claimed
+                by_channel.setdefault(row["channel"], []).append(row)
+            for channel in sorted(by_channel):
+                delivery = self._claim_in_channel(conn, by_channel[channel], worker=worker, now=now,
+                                                  lease=lease, interval=interval)
+                if delivery is not None:
+                    claimed.append(delivery)
+        return sorted(claimed, key=lambda d: d.id)
+
+    def _claim_in_channel(self, conn: Connection, rows: list[Any], *, worker: str, now: float, lease: float,
+                          interval: float) -> Delivery | None:
+        """Take the channel's next slot for its oldest claimable row, skipping superseded upserts."""
+        for row in rows:
+            if row["action"] == "upsert" and self._superseded(conn, row):
+                conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
+                             .values(status=SUPERSEDED, sent_at=now, lease_until=None))
+                continue
+            slot = conn.execute(update(channels).where(
+                channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
+                .values(next_allowed_at=now + interval))
+            if slot.rowcount != 1:
+                return None
+            values = _lease(row, worker=worker, now=now, lease=lease)
+            conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(**values))
+            return _delivery(row, attempts=values["attempts"])
+        return None
 
     def _superseded(self, conn: Connection, row: Any) -> bool:
         """An upsert whose very next delivery in the thread is a newer upsert of the same message, of a state
@@ -330,19 +358,20 @@ class Store:
             return own.execute(statement).inserted_primary_key[0]
 
     def claim_jobs(self, *, worker: str, now: float, lease: float, limit: int = 10) -> list[Job]:
-        """Claim due jobs (pending, or leased by a worker whose lease ran out)."""
+        """Claim due jobs: pending ones, and those whose worker's lease ran out (counted as an attempt)."""
         due = or_(and_(jobs.c.status == PENDING, jobs.c.next_attempt_at <= now),
                   and_(jobs.c.status == SENDING, jobs.c.lease_until < now))
         query = select(jobs).where(due).order_by(jobs.c.id).limit(limit)
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)
+        claimed: list[Job] = []
         with self.engine.begin() as conn:
-            rows = conn.execute(query).mappings().all()
-            for row in rows:
-                conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(
-                    status=SENDING, lease_until=now + lease, leased_by=worker))
-        return [Job(id=r["id"], kind=r["kind"], payload=json.loads(r["payload"]), attempts=r["attempts"])
-                for r in rows]
+            for row in conn.execute(query).mappings().all():
+                values = _lease(row, worker=worker, now=now, lease=lease)
+                conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(**values))
+                claimed.append(Job(id=row["id"], kind=row["kind"], payload=json.loads(row["payload"]),
+                                   attempts=values["attempts"]))
+        return claimed
 
     def finish_job(self, job_id: int, *, worker: str, now: float, error: str | None = None) -> None:
         """Mark a job done, or failed for good when `error` is given."""
@@ -399,6 +428,15 @@ class Store:
                 status=PENDING, attempts=0, next_attempt_at=now, last_error=None, leased_by=None))
         return result.rowcount == 1
 
+    def queue_stats(self) -> QueueStats:
+        """Deliveries still to send, by status, and when the oldest of them was queued."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries.c.status, func.count(), func.min(deliveries.c.created_at))
+                                .where(deliveries.c.status.in_(UNFINISHED)).group_by(deliveries.c.status)).all()
+        depth = {status: 0 for status in UNFINISHED} | {status: count for status, count, _ in rows}
+        oldest = min((created for _, _, created in rows), default=None)
+        return QueueStats(depth=depth, oldest_created_at=oldest)
+
     def counts_by_status(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
@@ -420,11 +458,21 @@ def _draft_row(draft: DeliveryDraft, event_id: str, now: float) -> dict[str, Any
             "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
-def _delivery(row: Any) -> Delivery:
+def _lease(row: Any, *, worker: str, now: float, lease: float) -> dict[str, Any]:
+    """The update that claims a delivery or job row; retaking an expired lease counts as an attempt."""
+    values: dict[str, Any] = {"status": SENDING, "lease_until": now + lease, "leased_by": worker,
+                              "attempts": row["attempts"]}
+    if row["status"] == SENDING:
+        values.update(attempts=row["attempts"] + 1,
+                      last_error=f"lease of {row['leased_by']} expired mid-send")
+    return values
+
+
+def _delivery(row: Any, *, attempts: int) -> Delivery:
     return Delivery(id=row["id"], event_id=row["event_id"], thread_key=row["thread_key"], channel=row["channel"],
                     action=row["action"], template=row["template"], payload=json.loads(row["payload"]),
                     message_key=row["message_key"], parent_key=row["parent_key"], rank=row["rank"],
-                    attempts=row["attempts"], created_at=row["created_at"])
+                    attempts=attempts, created_at=row["created_at"])
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -33,8 +33,8 @@ def run(*args: str, **environ: str) -> Result:
 
 def test_cli_preview_prints_block_kit_and_a_builder_link() -> None:
     result = run("preview", str(EVENT_FILE), SPINNAKER_UI_URL="https://deck.example.com")
-    assert result.exit_code == 0, result.output
-    header, *lines = result.output.splitlines()
+    assert result.exit_code == 0, result.stdout
+    header, *lines = result.stdout.splitlines()
     assert header == "# pipeline.starting to #deploys (when pipeline.starting)"
     body = json.loads("\n".join(lines[:-1]))
     assert body["text"] == "Compute's Simple Wait Pipeline pipeline is starting"
@@ -51,19 +51,19 @@ def test_cli_preview_prints_one_message_per_address(tmp_path: Path) -> None:
     event_file.write_text(json.dumps(pipeline_event("complete", run_)))
     result = run("preview", str(event_file))
     assert result.exit_code == 0
-    headers = [line for line in result.output.splitlines() if line.startswith("# ")]
+    headers = [line for line in result.stdout.splitlines() if line.startswith("# ")]
     assert headers == [
         "# pipeline.complete to #a (when pipeline.complete)",
         "# pipeline.complete to #b (when pipeline.complete)",
     ]
-    assert result.output.count(BLOCK_KIT_BUILDER) == 2
+    assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
 
 
 def test_cli_preview_says_why_an_event_gives_no_message(tmp_path: Path) -> None:
     event_file = tmp_path / "event.json"
     event_file.write_text(json.dumps(stage_event("starting", kind="task")))
     result = run("preview", str(event_file))
-    assert (result.exit_code, result.output) == (0, "no message: task events never notify\n")
+    assert (result.exit_code, result.stdout) == (0, "no message: task events never notify\n")
 
 
 @pytest.mark.parametrize(
@@ -81,23 +81,23 @@ def test_cli_preview_of_a_bad_file_is_one_line(tmp_path: Path, content: str) -> 
     event_file.write_text(content)
     result = run("preview", str(event_file))
     assert result.exit_code != 0
-    assert result.output.startswith(f"Error: {event_file}: ")
-    assert result.output.count("\n") == 1
+    assert result.stderr.startswith(f"Error: {event_file}: ")
+    assert result.stderr.count("\n") == 1
 
 
 def test_cli_db_upgrade_and_current(database_url: str) -> None:
     head = migrate.head_revision(Store.from_url(database_url))
-    assert run("db", "current", RELAY_DATABASE_URL=database_url).output == f"current none, head {head}\n"
+    assert run("db", "current", RELAY_DATABASE_URL=database_url).stdout == f"current none, head {head}\n"
     upgraded = run("db", "upgrade", RELAY_DATABASE_URL=database_url)
-    assert (upgraded.exit_code, upgraded.output) == (0, f"database at revision {head}\n")
-    assert run("db", "current", RELAY_DATABASE_URL=database_url).output == f"current {head}, head {head}\n"
+    assert (upgraded.exit_code, upgraded.stdout) == (0, f"database at revision {head}\n")
+    assert run("db", "current", RELAY_DATABASE_URL=database_url).stdout == f"current {head}, head {head}\n"
     assert run("db", "upgrade", RELAY_DATABASE_URL=database_url).exit_code == 0  # idempotent
 
 
 def test_cli_deliveries_needs_a_migrated_database(database_url: str) -> None:
     result = run("deliveries", RELAY_DATABASE_URL=database_url)
     assert result.exit_code == 1
-    assert result.output == (
+    assert result.stderr == (
         "Error: the database has no relay schema yet: run `slackops-relay db upgrade` "
         "(or start with --upgrade)\n"
     )
@@ -135,7 +135,7 @@ def delivery_lines(output: str) -> list[list[str]]:
 def test_cli_deliveries_lists_every_delivery_with_its_reason(database_url: str, outbox: Store) -> None:
     result = run("deliveries", RELAY_DATABASE_URL=database_url)
     assert result.exit_code == 0
-    rows = delivery_lines(result.output)
+    rows = delivery_lines(result.stdout)
     assert [(row[0], row[3], row[4], row[5], row[-1]) for row in rows] == [
         ("3", "failed", "pipeline.starting", "#old", "is_archived"),
         ("2", "failed", "pipeline.starting", "#gone", "channel_not_found"),
@@ -145,18 +145,18 @@ def test_cli_deliveries_lists_every_delivery_with_its_reason(database_url: str, 
 
 def test_cli_deliveries_failed_only(database_url: str, outbox: Store) -> None:
     result = run("deliveries", "--failed", RELAY_DATABASE_URL=database_url)
-    assert [row[0] for row in delivery_lines(result.output)] == ["3", "2"]
-    assert "attempts=1  channel_not_found" in result.output
+    assert [row[0] for row in delivery_lines(result.stdout)] == ["3", "2"]
+    assert "attempts=1  channel_not_found" in result.stdout
 
 
 def test_cli_deliveries_retry_queues_a_failed_delivery_again(database_url: str, outbox: Store) -> None:
     result = run("deliveries", "--retry", "2", RELAY_DATABASE_URL=database_url)
-    assert (result.exit_code, result.output) == (0, "delivery 2 queued again\n")
+    assert (result.exit_code, result.stdout) == (0, "delivery 2 queued again\n")
     (retried,) = [row for row in outbox.list_deliveries() if row["id"] == 2]
     assert (retried["status"], retried["attempts"], retried["last_error"]) == ("pending", 0, None)
     assert [
         row[0]
-        for row in delivery_lines(run("deliveries", "--failed", RELAY_DATABASE_URL=database_url).output)
+        for row in delivery_lines(run("deliveries", "--failed", RELAY_DATABASE_URL=database_url).stdout)
     ] == ["3"]
 
 
@@ -165,7 +165,7 @@ def test_cli_deliveries_retry_refuses_what_has_not_failed(
     database_url: str, outbox: Store, delivery_id: str
 ) -> None:
     result = run("deliveries", "--retry", delivery_id, RELAY_DATABASE_URL=database_url)
-    assert (result.exit_code, result.output) == (
+    assert (result.exit_code, result.stderr) == (
         1,
         f"Error: delivery {delivery_id} is not a failed delivery\n",
     )
@@ -189,8 +189,8 @@ def test_cli_bad_relay_config_is_one_line_and_fails(
     config.write_text("routes:\n  - when: [pipeline.finished]\n    channel: '#x'\n")
     result = run(*command, RELAY_CONFIG=str(config), RELAY_DATABASE_URL=database_url)
     assert result.exit_code == 1
-    assert result.output.startswith(f"Error: RELAY_CONFIG: {config}: routes.0.when.0: Must be one of:")
-    assert result.output.count("\n") == 1
+    assert result.stderr.startswith(f"Error: RELAY_CONFIG: {config}: routes.0.when.0: Must be one of:")
+    assert result.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize(
@@ -214,6 +214,6 @@ def test_cli_bad_relay_config_is_one_line_and_fails(
 def test_cli_configuration_errors_are_one_line(environ: dict[str, str], message: str) -> None:
     result = run("db", "current", **environ)
     assert result.exit_code == 1
-    assert result.output.startswith(message)
-    assert result.output.count("\n") == 1
+    assert result.stderr.startswith(message)
+    assert result.stderr.count("\n") == 1
     assert "xoxb-secret" not in result.output
