@@ -72,10 +72,10 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every configured secret value (the fields kept out of repr(), and the database password), for the
-        log formatter to blank out wherever it appears."""
-        values = [getattr(self, item.name) for item in fields(self) if not item.repr and item.name != "database_url"]
-        values.append(make_url(self.database_url).password)
+        """Every configured secret value (the fields kept out of repr(); of the database URL, its password),
+        for the log formatter to blank out wherever it appears."""
+        hidden = [item.name for item in fields(self) if not item.repr and item.name != "database_url"]
+        values = [getattr(self, name) for name in hidden] + [make_url(self.database_url).password]
         return tuple(str(value) for value in values if value)
 
     @classmethod

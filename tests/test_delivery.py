@@ -6,8 +6,6 @@ import copy
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,10 +24,10 @@ from relay.services import Services
 from relay.slack import SlackPoster, build_client
 from relay.store import Store
 from schemas.config import WHEN_VALUES
+from tests import processes
 from tests.events import JUDGMENT_STAGE_ID, execution, pipeline_event, stage_event
 from tests.fakes import FakeSlack
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 UI = "https://spinnaker.example.com"
 ECHO_TOKEN = "echo-token"
 WAIT_STAGE_ID = "01D4NH3V9D832XGZJE5G6R49RK"
@@ -466,6 +464,7 @@ def test_delivery_dry_run_stores_and_logs_without_calling_slack(
     assert fake.calls == []
 
 
+@pytest.mark.slow
 def test_delivery_burst_to_one_channel_is_complete_without_a_429_storm(database_url: str) -> None:
     interval = 0.02
     with FakeSlack(channel_interval=interval) as fake:
@@ -492,11 +491,11 @@ def test_delivery_burst_to_one_channel_is_complete_without_a_429_storm(database_
     assert fake.rate_limited <= 2, f"{fake.rate_limited} posts were rate-limited"
 
 
-def worker_process(database_url: str, fake: FakeSlack, log: Path) -> subprocess.Popen:
+def worker_process(database_url: str, fake: FakeSlack, log: Path) -> processes.Relay:
     """`slackops-relay worker` in its own process, as an operator runs it; its log goes to `log`."""
     environ = {
         **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
+        "PYTHONPATH": str(processes.ROOT),
         "SLACK_BOT_TOKEN": fake.token,
         "SLACK_API_URL": fake.api_url,
         "RELAY_DATABASE_URL": database_url,
@@ -504,15 +503,7 @@ def worker_process(database_url: str, fake: FakeSlack, log: Path) -> subprocess.
         "RELAY_CHANNEL_INTERVAL": "0",
         "RELAY_LEASE_SECONDS": "1",
     }
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "relay.cli", "worker"],
-            env=environ,
-            cwd=PROJECT_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    return processes.Relay(["worker"], environ, log)
 
 
 def test_delivery_killed_dispatcher_work_is_finished_after_restart(
@@ -521,28 +512,24 @@ def test_delivery_killed_dispatcher_work_is_finished_after_restart(
     relay = start_relay(database_url, fake, clock)
     for document in full_run_events(Run()):
         relay.receive(document)
-    log = tmp_path / "worker.log"
     # The worker dies while its first post is in flight; Slack, slow, never completes that post.
     fake.fail_next("chat.postMessage", status=503, delay=30)
-    first = worker_process(database_url, fake, log)
+    first = worker_process(database_url, fake, tmp_path / "first.log")
     try:
         fake.wait_for_calls("chat.postMessage", 1, timeout=30)
     finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        first.stop(signal.SIGKILL)
     assert relay.store.counts_by_status() == {"sending": 1, "pending": 5}  # the dead worker's lease is held
-    second = worker_process(database_url, fake, log)
+    second = worker_process(database_url, fake, tmp_path / "second.log")
     try:
         fake.wait_for(
-            lambda: relay.unfinished() == 0 or second.poll() is not None,
+            lambda: relay.unfinished() == 0 or second.process.poll() is not None,
             timeout=30,
             description="the restarted worker to finish the outbox",
         )
-        assert second.poll() is None, log.read_text()
     finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=10)
-    assert second.returncode == 0, log.read_text()
+        exit_status = second.stop(signal.SIGTERM)
+    assert exit_status == 0, second.log.read_text()
     assert relay.store.counts_by_status() == {"sent": 6}
     assert_full_run_delivered(fake)
 

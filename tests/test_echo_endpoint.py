@@ -6,20 +6,17 @@ import base64
 import hmac
 import http.client
 import json
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from relay.app import create_app
 from relay.config import Settings
 from relay.services import Services
-from relay.store import Store, metadata
+from relay.store import Store
 from tests.events import JUDGMENT_STAGE_ID, execution, flatten, payload, pipeline_event, stage_event, wrap
 
 PATH = "/echo/events/"
@@ -312,37 +309,13 @@ def test_echo_never_answers_500(any_store: Store, body: object) -> None:
     assert response.status_code in (200, 202) or "error" in response.get_json()
 
 
-@pytest.fixture(scope="module")
-def postgres_store() -> Iterator[Store]:
-    """A store in a PostgreSQL schema of its own (RELAY_TEST_POSTGRES_URL), for this module's tests."""
-    url = os.environ.get("RELAY_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("RELAY_TEST_POSTGRES_URL is not set")
-    schema = f"echo_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    store = Store(create_engine(url, connect_args={"options": f"-csearch_path={schema}"}))
+@pytest.fixture
+def any_store(db_url: str) -> Iterator[Store]:
+    """A fresh store on SQLite, and on PostgreSQL when the tests have a server."""
+    store = Store.from_url(db_url)
     store.create_schema()
-    try:
-        yield store
-    finally:
-        store.engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request: pytest.FixtureRequest, store: Store) -> Store:
-    """The SQLite store, or the PostgreSQL one emptied for this test."""
-    if request.param == "sqlite":
-        return store
-    postgres: Store = request.getfixturevalue("postgres_store")
-    with postgres.engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
-    return postgres
+    yield store
+    store.engine.dispose()
 
 
 @pytest.mark.parametrize(
