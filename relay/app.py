@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from relay import echo, interactions, ops
+from relay import echo, interactions, judgments, ops
 from relay.config import Settings
 from relay.errors import register_error_handlers
 from relay.services import Services
@@ -29,4 +29,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(ops.bp)
     if services.settings.dry_run:
         log.warning("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered and stored, not sent")
+    for warning in judgments.setup_warnings(services):
+        log.warning("%s", warning)
     return app

@@ -1,4 +1,4 @@
-"""The `slackops-relay` command: serve, worker, preview, deliveries, db."""
+"""The `slackops-relay` command: serve, worker, preview, deliveries, judgments, db."""
 
 from __future__ import annotations
 
@@ -143,6 +143,23 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["created_at"]))
         click.echo(f"{row['id']:>6}  {created}  {row['status']:<10} {row['template']:<20} {row['channel']:<24} "
                    f"attempts={row['attempts']}  {row['last_error'] or ''}")
+
+
+@cli.command()
+@click.option("--limit", default=50, show_default=True)
+def judgments(limit: int) -> None:
+    """List Manual Judgments made from Slack: who, what, why, and what Spinnaker answered."""
+    store = _ready_store(load_settings(), upgrade=False)
+    for row in store.list_judgments(limit=limit):
+        received = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.received_at))
+        who = row.user_email or row.user_id
+        choice = f" [{row.judgment_input}]" if row.judgment_input else ""
+        reason = f" reason={json.dumps(row.reason)}" if row.reason else ""
+        gate = f" gate={row.gate_status}" if row.gate_status else ""
+        stage = f" stage={row.stage_status}" if row.stage_status else ""
+        click.echo(f"{row.id:>6}  {received}  {row.status:<11} {row.decision:<8}{choice} by {who}  "
+                   f"{row.application or '?'} {row.execution_id}/{row.stage_id}{gate}{stage}{reason}"
+                   f"  {row.detail or ''}".rstrip())
 
 
 @cli.group()

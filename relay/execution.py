@@ -60,8 +60,9 @@ def format_duration(ms: int | None) -> str | None:
     return " ".join(p for p in parts if p) if seconds or minutes or hours else f"{ms}ms"
 
 
-def trigger_fact(execution: dict[str, Any], ui_url: str) -> tuple[str, str | None]:
-    """What started the run, as (label, link): a user, a build, a commit, an image or a parent pipeline."""
+def trigger_fact(execution: dict[str, Any], ui_url: str | None = None) -> tuple[str, str | None]:
+    """What started the run, as (label, link): a user, a build, a commit, an image or a parent pipeline
+    (linked when Deck's `ui_url` is given)."""
     trigger = execution.get("trigger") if isinstance(execution.get("trigger"), dict) else {}
     other = trigger.get("other") if isinstance(trigger.get("other"), dict) else {}
 
@@ -78,7 +79,8 @@ def trigger_fact(execution: dict[str, Any], ui_url: str) -> tuple[str, str | Non
         name = get("parentPipelineName") or parent.get("name") or "another pipeline"
         application = get("parentPipelineApplication") or parent.get("application")
         parent_id = parent.get("id") or get("parentPipelineId")
-        url = execution_link(ui_url, str(application), str(parent_id)) if application and parent_id else None
+        known = ui_url and application and parent_id
+        url = execution_link(ui_url, str(application), str(parent_id)) if known else None
         return f"pipeline {name}", url
     if get("hash") or kind == "git":
         words = ["git", get("slug") or get("project"), get("branch"), str(get("hash") or "")[:12]]
@@ -126,3 +128,21 @@ def _text(value: Any) -> str:
 def _stages(execution: dict[str, Any]) -> list[dict[str, Any]]:
     stages = execution.get("stages")
     return [s for s in stages if isinstance(s, dict)] if isinstance(stages, list) else []
+
+
+def with_event_stage(execution: dict[str, Any], stage_id: str, content: dict[str, Any], *,
+                     status: str | None = None) -> dict[str, Any]:
+    """The execution of a stage event with that stage as the event describes it: the event's `context`,
+    `name` and times are fresher than the execution snapshot beside them. `status` overrides the stage's
+    status when the snapshot still shows it unfinished."""
+    stage = dict(stage_by_id(execution, stage_id)) or {"id": stage_id, "type": "manualJudgment",
+                                                       "status": "RUNNING"}
+    for key in ("name", "context", "startTime", "endTime"):
+        if content.get(key) is not None:
+            stage[key] = content[key]
+    if status and stage.get("status") in ("RUNNING", "PAUSED", "NOT_STARTED", None):
+        stage["status"] = status
+    stages = _stages(execution)
+    if not any(s.get("id") == stage_id for s in stages):
+        return {**execution, "stages": [*stages, stage]}
+    return {**execution, "stages": [stage if s.get("id") == stage_id else s for s in stages]}

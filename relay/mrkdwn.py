@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # Mentions and links a pipeline author may write in custom text on purpose; broadcasts are not among them.
@@ -12,6 +13,7 @@ ELLIPSIS = "…"
 # Text from events is cut to this many characters before it is parsed: Slack shows at most 3000 in a block,
 # and the patterns below must never see megabytes.
 MAX_SOURCE_TEXT = 4000
+MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31 23:59:59 UTC, the last time gmtime() can show
 
 
 def escape(value: object) -> str:
@@ -87,3 +89,11 @@ def _anchor_link(anchor: tuple[str, str]) -> str:
 def _unescape_html(text: str) -> str:
     return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
             .replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&"))
+
+
+def slack_date(epoch_seconds: float) -> str:
+    """A date Slack shows in each reader's time zone, with a UTC fallback for clients that cannot. Times
+    from events past the year 9999 (nonsense, but JSON allows them) show as that year's end."""
+    epoch = int(min(max(epoch_seconds, 0), MAX_EPOCH_SECONDS))
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from relay.execution import (
-    dig,
-    duration_ms,
-    execution_link,
-    failing_stage,
-    format_duration,
-    stage_by_id,
-    stage_error,
-    trigger_fact,
+    duration_ms, execution_link, failing_stage, format_duration, stage_by_id, stage_error,
 )
+from relay.judgment_messages import notification_facts
+from relay.message_text import custom_body, custom_text, trigger_facts
 from relay.models import EchoEvent, MessageFacts, Notification
-from relay.mrkdwn import escape, html_to_mrkdwn, link, safe_custom_text, truncate
+from relay.mrkdwn import escape, link, truncate
 from schemas.messages import MESSAGE_SCHEMA
 
-DEFAULT_JUDGMENT_TIMEOUT_MS = 3 * 24 * 3600 * 1000
 PIPELINE_WORDS = {
     "starting": (":arrow_forward:", "started", "is starting"),
     "complete": (":white_check_mark:", "succeeded", "has completed successfully"),
@@ -30,8 +23,6 @@ PIPELINE_WORDS = {
 STAGE_WORDS = {"starting": "started", "complete": "completed", "failed": "failed", "skipped": "was skipped"}
 # Names are cut before they go into links, so a huge name never pushes the link out of its block.
 MAX_NAME = 200
-# Epoch milliseconds past the year 9999 cannot be shown as a date.
-MAX_EPOCH_MS = 253_402_300_799_000
 
 
 def render(notification: Notification, ui_url: str) -> dict[str, Any]:
@@ -52,7 +43,7 @@ def message_facts(notification: Notification, ui_url: str) -> MessageFacts:
     if family == "pipeline":
         return _pipeline_facts(notification.event, state, notification.preference, notification.when, ui_url)
     if family == "judgment":
-        return _judgment_facts(notification, state, ui_url)
+        return notification_facts(notification, state, ui_url)
     return _stage_facts(notification, state, ui_url)
 
 
@@ -65,7 +56,7 @@ def _pipeline_facts(event: EchoEvent, state: str, preference: dict, when: str, u
     emoji, word, sentence = PIPELINE_WORDS[state]
     noun = "task" if orchestration else "pipeline"
     facts = [("Application", escape(application)),
-             ("Status", escape(execution.get("status") or state.upper())), *_trigger_facts(execution, ui_url)]
+             ("Status", escape(execution.get("status") or state.upper())), *trigger_facts(execution, ui_url)]
     elapsed = format_duration(duration_ms(execution.get("startTime"), execution.get("endTime")))
     if elapsed:
         facts.append(("Duration", elapsed))
@@ -80,8 +71,8 @@ def _pipeline_facts(event: EchoEvent, state: str, preference: dict, when: str, u
     return MessageFacts(
         fallback=escape(f"{_capitalize(application)}'s {name} {noun} {sentence}"),
         headline=f"{emoji} {name} {word}",
-        summary=_custom_body(preference, event, url) or summary,
-        facts=tuple(facts), detail=detail, custom=_custom_text(preference, when), link=url,
+        summary=custom_body(preference, event.execution_id, url) or summary,
+        facts=tuple(facts), detail=detail, custom=custom_text(preference, when), link=url,
         footer=f"{noun.title()} execution `{escape(event.execution_id or '?')}`",
     )
 
@@ -97,86 +88,21 @@ def _stage_facts(notification: Notification, state: str, ui_url: str) -> Message
     word = STAGE_WORDS.get(state, state)
     facts = [("Application", escape(application)), ("Pipeline", link(run_url, pipeline)),
              ("Status", escape(stage.get("status") or state.upper())),
-             *_trigger_facts(event.execution, ui_url)]
+             *trigger_facts(event.execution, ui_url)]
     elapsed = format_duration(duration_ms(event.content.get("startTime"), event.content.get("endTime")))
     if elapsed:
         facts.append(("Duration", elapsed))
+    summary = f"Stage *{link(url, name)}* {word}"
     detail = None
     if state == "failed":
         error = stage_error(stage) or stage_error({"context": event.content.get("context")})
         detail = f"*Error:* {escape(error)}" if error else None
-    summary = f"Stage *{link(url, name)}* {word}"
     return MessageFacts(
         fallback=escape(f"Stage {name} for {_capitalize(application)}'s {pipeline} pipeline {word}"),
-        summary=_custom_body(notification.preference, event, url, stage) or summary,
-        facts=tuple(facts), detail=detail, custom=_custom_text(notification.preference, notification.when),
+        summary=custom_body(notification.preference, event.execution_id, url, _context(event)) or summary,
+        facts=tuple(facts), detail=detail, custom=custom_text(notification.preference, notification.when),
         link=url, link_label="Open stage in Spinnaker",
     )
-
-
-def _judgment_facts(notification: Notification, state: str, ui_url: str) -> MessageFacts:
-    event = notification.event
-    stage = stage_by_id(event.execution, event.content.get("stageId"))
-    context = event.content.get("context") if isinstance(event.content.get("context"), dict) else {}
-    application = _application(event)
-    name = _name(event.content.get("name") or stage.get("name"), "Manual Judgment")
-    pipeline = _name(event.execution.get("name"), "pipeline")
-    url = execution_link(ui_url, application, str(event.execution_id or ""), stage_ref=stage.get("refId"))
-    run = f"*{link(execution_link(ui_url, application, str(event.execution_id or '')), pipeline)}*"
-    facts = [("Application", escape(application)), *_trigger_facts(event.execution, ui_url)]
-    stage_of = f"Stage {name} for {_capitalize(application)}'s {pipeline} pipeline"
-    detail = None
-    if state == "awaiting":
-        headline = f":hourglass_flowing_sand: Judgment needed: {name}"
-        summary = f"{run} in *{escape(application)}* is waiting for a decision at stage *{link(url, name)}*"
-        fallback = f"{stage_of} is awaiting manual judgment"
-        options = judgment_options(context)
-        if options:
-            facts.append(("Options", escape(", ".join(options))))
-        facts.append(("Deadline", _deadline(event.content.get("startTime"), context)))
-        if context.get("instructions"):
-            detail = "*Instructions*\n" + html_to_mrkdwn(context["instructions"])
-    else:
-        decision = "continue" if state == "continued" else "stop"
-        judge = context.get("lastModifiedBy") or dig(stage, "lastModified", "user") or "someone"
-        headline = f"{':white_check_mark:' if decision == 'continue' else ':octagonal_sign:'} " \
-                   f"{name}: judged to {decision}"
-        summary = f"Stage *{link(url, name)}* of {run} was judged to *{decision}* by {escape(judge)}"
-        fallback = f"{stage_of} was judged to {decision} by {judge}"
-        if context.get("judgmentInput"):
-            facts.append(("Choice", escape(context["judgmentInput"])))
-        elapsed = format_duration(duration_ms(event.content.get("startTime"), event.content.get("endTime")))
-        if elapsed:
-            facts.append(("Waited", elapsed))
-    return MessageFacts(
-        fallback=escape(fallback), headline=headline,
-        summary=_custom_body(notification.preference, event, url, stage) or summary,
-        facts=tuple(facts), detail=detail, custom=_custom_text(notification.preference, notification.when),
-        link=url, link_label="Open stage in Spinnaker",
-        footer=f"Pipeline execution `{escape(event.execution_id or '?')}`",
-    )
-
-
-def judgment_options(context: dict) -> list[str]:
-    """The stage's `judgmentInputs` values, in order."""
-    inputs = context.get("judgmentInputs")
-    if not isinstance(inputs, list):
-        return []
-    return [str(i["value"]) for i in inputs if isinstance(i, dict) and i.get("value") not in (None, "")]
-
-
-def _deadline(start: Any, context: dict) -> str:
-    timeout = context.get("stageTimeoutMs") if context.get("overrideTimeout") else None
-    timeout = timeout if isinstance(timeout, int | float) and timeout > 0 else DEFAULT_JUDGMENT_TIMEOUT_MS
-    base = start if isinstance(start, int | float) and 0 < start < MAX_EPOCH_MS else time.time() * 1000
-    epoch = int(min(base + timeout, MAX_EPOCH_MS) / 1000)
-    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
-    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
-
-
-def _trigger_facts(execution: dict, ui_url: str) -> list[tuple[str, str]]:
-    label, url = trigger_fact(execution, ui_url)
-    return [("Trigger", link(url, _name(label, "unknown")))]
 
 
 def _failure_detail(execution: dict, application: str, event: EchoEvent, ui_url: str) -> str | None:
@@ -189,22 +115,9 @@ def _failure_detail(execution: dict, application: str, event: EchoEvent, ui_url:
     return text + (f"\n*Error:* {escape(error)}" if error else "")
 
 
-def _custom_text(preference: dict, when: str) -> str | None:
-    """Deck's per-`when` text: `message["<when>"].text`, appended below the message."""
-    messages = preference.get("message")
-    entry = messages.get(when) if isinstance(messages, dict) else None
-    text = entry.get("text") if isinstance(entry, dict) else None
-    return safe_custom_text(text) if text else None
-
-
-def _custom_body(preference: dict, event: EchoEvent, url: str, stage: dict | None = None) -> str | None:
-    """`customMessage` (preference, or the stage context) replaces the body; {{executionId}} and {{link}}."""
-    context = event.content.get("context") if isinstance(event.content.get("context"), dict) else {}
-    template = preference.get("customMessage") or (context.get("customMessage") if stage is not None else None)
-    if not isinstance(template, str) or not template:
-        return None
-    body = safe_custom_text(template)
-    return body.replace("{{executionId}}", escape(event.execution_id or "")).replace("{{link}}", escape(url))
+def _context(event: EchoEvent) -> dict[str, Any]:
+    context = event.content.get("context")
+    return context if isinstance(context, dict) else {}
 
 
 def _application(event: EchoEvent) -> str:

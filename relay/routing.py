@@ -66,4 +66,10 @@ class Routes:
 
 def default_routes() -> Routes:
     """The relay's features, each registering its handlers."""
-    return Routes()
+    from relay import (
+        judgments,  # features use this module's types, so they are imported when routes are built
+    )
+
+    routes = Routes()
+    judgments.register(routes)
+    return routes

@@ -1,4 +1,5 @@
-"""The relay's Slack Web API client: posting, updating, threading and joining, with Slack's errors sorted."""
+"""The relay's Slack Web API client: posting, updating, threading, joining, ephemeral messages and modals,
+with Slack's errors sorted."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ class MeteredWebClient(WebClient):
 
 
 class SlackPoster:
-    """Posts, updates and joins on behalf of the dispatcher."""
+    """Posts, updates and joins on behalf of the dispatcher; answers clicks with ephemerals and modals."""
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
@@ -104,6 +105,16 @@ class SlackPoster:
     def update(self, channel: str, ts: str, body: dict[str, Any]) -> None:
         """chat.update with the full block list (a replacement, not a patch)."""
         self.client.chat_update(channel=channel, ts=ts, text=body["text"], blocks=body.get("blocks") or [])
+
+    def post_ephemeral(self, channel: str, user: str, body: dict[str, Any], *,
+                       thread_ts: str | None = None) -> None:
+        """chat.postEphemeral: a message only `user` sees (best effort: Slack does not guarantee delivery)."""
+        self.client.chat_postEphemeral(channel=channel, user=user, text=body["text"],
+                                       blocks=body.get("blocks"), thread_ts=thread_ts)
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """views.open: show a modal; the trigger_id is good for one use within 3 seconds of the click."""
+        self.client.views_open(trigger_id=trigger_id, view=view)
 
     def join(self, channel: str) -> None:
         """conversations.join, for `not_in_channel` on a public channel (named channels are looked up)."""

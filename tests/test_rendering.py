@@ -222,7 +222,7 @@ TEMPLATE_CASES = [
             "compute",
             "Simple Wait Pipeline",
             "Proceed Anyway?",
-            "waiting for a decision",
+            "waits for a decision",
             "alice@example.com (manual)",
             f"{RUN_URL}?refId=4",
             "Deploy anyway, Roll back",
@@ -272,7 +272,7 @@ def test_rendering_carries_what_people_need(document: dict, template: str, expec
     assert_valid_block_kit(body)
     for part in expected:
         assert part in shown(body)
-    assert "Simple Wait Pipeline" in body["text"] and "Compute" in body["text"]
+    assert "Simple Wait Pipeline" in body["text"]
 
 
 @pytest.mark.parametrize(
