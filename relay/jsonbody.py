@@ -13,14 +13,20 @@ SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def strict_loads(text: str) -> Any:
-    """`json.loads`, also refusing nesting too deep to parse and unpaired surrogate escapes (ValueError)."""
+    """`json.loads`, also refusing NaN and Infinity, nesting too deep to parse and unpaired surrogate escapes
+    (all as ValueError)."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=reject_constant)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     if SURROGATE_ESCAPE.search(text) and not _encodable(document):
         raise ValueError("holds an unpaired UTF-16 surrogate escape")
     return document
+
+
+def reject_constant(name: str) -> Any:
+    """`json.loads` hook: NaN and Infinity are not JSON, and no time or count in an event can be one."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def parse_json(raw: bytes) -> Any:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import (
-    EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema,
-)
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
 from relay.jsonbody import strict_loads
 from relay.models import EchoEvent
 
-# Ids are stored, and joined into message keys, in columns of bounded length (relay/store.py). Orca's
-# execution and stage ids are ULIDs or UUIDs (26 or 36 characters).
+# Identifiers become keys in the store: execution and stage ids are ULIDs or UUIDs, far below these sizes.
 MAX_EVENT_ID = 255
 MAX_APPLICATION = 255
-MAX_RUN_ID = 100
+MAX_EXECUTION_ID = 120
+
+
+def _printable(limit: int) -> validate.Validator:
+    """At most `limit` characters and no control characters (NUL cannot be stored, nor shown in Slack)."""
+    return validate.And(validate.Length(max=limit),
+                        validate.Regexp(r"[^\x00-\x1f\x7f]*\Z", error="must not contain control characters"))
 
 
 class DetailsSchema(Schema):
@@ -25,9 +28,8 @@ class DetailsSchema(Schema):
         unknown = EXCLUDE
 
     source = fields.String(load_default=None, allow_none=True)
-    type = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    application = fields.String(load_default=None, allow_none=True,
-                                validate=validate.Length(max=MAX_APPLICATION))
+    type = fields.String(required=True, validate=validate.And(validate.Length(min=1), _printable(200)))
+    application = fields.String(load_default=None, allow_none=True, validate=_printable(MAX_APPLICATION))
 
 
 class EventSchema(Schema):
@@ -40,7 +42,7 @@ class EventSchema(Schema):
     # JSON object keys are always strings: validating each key again would only cost time on every event.
     content = fields.Dict(load_default=dict)
     event_id = fields.String(data_key="eventId", load_default=None, allow_none=True,
-                             validate=validate.Length(max=MAX_EVENT_ID))
+                             validate=validate.And(validate.Length(min=1), _printable(MAX_EVENT_ID)))
 
     @pre_load
     def _normalize(self, data: Any, **_) -> dict:
@@ -50,16 +52,16 @@ class EventSchema(Schema):
         return {key: _unflatten(key, value) if key in ("details", "content") else value
                 for key, value in data.items()}
 
-    @validates_schema
-    def _check_run_ids(self, data: dict, **_) -> None:
-        """The content is free-form, but the ids the relay keys messages by must be short strings."""
-        content = data.get("content") or {}
+    @validates("content")
+    def _identifiers(self, content: dict, **_) -> None:
+        """The execution and stage ids the relay keys messages by must be short strings when present."""
         execution = content.get("execution") if isinstance(content.get("execution"), dict) else {}
-        ids = {"content.executionId": content.get("executionId"), "content.execution.id": execution.get("id"),
-               "content.stageId": content.get("stageId")}
-        for name, value in ids.items():
-            if value is not None and not (isinstance(value, str) and len(value) <= MAX_RUN_ID):
-                raise ValidationError(f"must be a string of at most {MAX_RUN_ID} characters", field_name=name)
+        checks = {"executionId": content.get("executionId"), "stageId": content.get("stageId"),
+                  "execution.id": execution.get("id")}
+        errors = {name: [f"must be a string of at most {MAX_EXECUTION_ID} printable characters"]
+                  for name, value in checks.items() if value is not None and not _identifier(value)}
+        if errors:
+            raise ValidationError(errors)
 
     @post_load
     def _to_event(self, data: dict, **_) -> EchoEvent:
@@ -87,6 +89,10 @@ def _unflatten(key: str, value: Any) -> Any:
         return strict_loads(value)
     except ValueError:
         raise ValidationError("a flattened field must hold a JSON object", field_name=key) from None
+
+
+def _identifier(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_EXECUTION_ID and value.isprintable()
 
 
 EVENT_SCHEMA = EventSchema()

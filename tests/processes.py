@@ -34,10 +34,6 @@ class Relay:
     def pid(self) -> int:
         return self.process.pid
 
-    def tail(self) -> str:
-        """The end of the process's output."""
-        return self.log.read_text(errors="replace")[-3000:]
-
     def kill(self) -> None:
         """SIGKILL the process and all it started (Gunicorn's workers, the dispatcher), the way a container
         runtime or the OOM killer does: no handler runs, no lease is handed back."""
@@ -54,6 +50,10 @@ class Relay:
             return self.process.wait(timeout=timeout)
         finally:
             self.output.close()
+
+    def tail(self) -> str:
+        """The end of the process's output."""
+        return self.log.read_text(errors="replace")[-3000:]
 
 
 def stop_all(relays: Iterable[Relay]) -> None:

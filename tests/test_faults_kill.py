@@ -71,6 +71,7 @@ def slack() -> Iterator[FakeSlack]:
     assert server.errors == []
 
 
+@pytest.mark.slow
 def test_faults_kill_relay_mid_flight_loses_no_accepted_event(tmp_path: Path, slack: FakeSlack,
                                                                db_url: str) -> None:
     """Every event that got a 2xx is delivered after a SIGKILL of serve and worker and a restart. One
