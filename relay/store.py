@@ -121,6 +121,7 @@ Index("ix_judgments_stage", judgments.c.execution_id, judgments.c.stage_id)
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
 UNFINISHED = (PENDING, SENDING)
+READ_ONLY = "relay_read_only"  # an execution option: the connection only reads (see Store._reading)
 MIGRATION_LOCK_KEY = 0x5E1A7  # any constant shared by every replica of the relay
 
 
@@ -252,6 +253,13 @@ class Store:
         with self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for reads only. On SQLite its transaction is deferred rather than immediate, so in WAL
+        mode it neither waits for a writer nor holds one up (the dispatcher's polls, the webhook's lookups)."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(**{READ_ONLY: True})
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(select(1))
@@ -282,7 +290,7 @@ class Store:
             raise
 
     def event_seen(self, event_id: str) -> bool:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(select(events.c.event_id).where(events.c.event_id == event_id)).first() is not None
 
     def thread_started(self, thread_key: str) -> bool:
@@ -290,7 +298,7 @@ class Store:
         mapped = select(messages.c.key).where(messages.c.key == thread_key).exists()
         queued = select(deliveries.c.id).where(
             deliveries.c.thread_key == thread_key, deliveries.c.action == "upsert").exists()
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return bool(conn.execute(select(or_(mapped, queued))).scalar())
 
     def _insert_drafts(self, conn: Connection, drafts: list[DeliveryDraft], *, event_id: str | None,
@@ -336,6 +344,13 @@ class Store:
                  .order_by(deliveries.c.id).limit(limit))
         if self.is_postgres:
             query = query.with_for_update(of=deliveries, skip_locked=True)
+        else:
+            # SQLite has one writer at a time: look without the write lock first, so that a poll finding
+            # nothing (the usual case, and every poll while a backlog waits for its channel) never holds
+            # the webhook up.
+            with self._reading() as conn:
+                if conn.execute(query.with_only_columns(deliveries.c.id).limit(1)).first() is None:
+                    return []
         claimed: list[Delivery] = []
         with self.engine.begin() as conn:
             by_channel: dict[str, list[Any]] = {}
@@ -426,7 +441,7 @@ class Store:
         waiting = (select(func.min(slot))
                    .join_from(deliveries, channels, deliveries.c.channel == channels.c.channel)
                    .where(deliveries.c.status == PENDING, ~_waits_for_earlier()))
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             pending = conn.execute(waiting).scalar()
             leased = conn.execute(select(func.min(deliveries.c.lease_until))
                                   .where(deliveries.c.status == SENDING)).scalar()
@@ -477,7 +492,7 @@ class Store:
     # --- message map --------------------------------------------------------------------------------
 
     def message(self, key: str) -> MessageRef | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(messages).where(messages.c.key == key)).mappings().first()
         return MessageRef(channel=row["channel"], ts=row["ts"], rank=row["rank"]) if row else None
 
@@ -641,4 +656,4 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
