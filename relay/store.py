@@ -256,7 +256,7 @@ class Store:
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         """A connection for reads only. On SQLite its transaction is deferred rather than immediate, so in WAL
-        mode it neither waits for a writer nor holds one up (the dispatcher's polls, the webhook's lookups)."""
+        mode it neither waits for a writer nor holds one up (the dispatcher's polls, webhook lookups)."""
         with self.engine.connect() as conn:
             yield conn.execution_options(**{READ_ONLY: True})
 
