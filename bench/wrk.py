@@ -45,12 +45,12 @@ def run_wrk(url: str, *, events_dir: Path, run_id: str, token: str, duration: fl
 
 
 def parse(output: str) -> WrkResult:
-    latency = {int(p): _ms(value) for p, value in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.M)}
+    latency = {int(p): _ms(value) for p, value in re.findall(r"^\s*(50|75|90|99)%\s+(\S+)\s*$", output, re.M)}
     answers = re.search(r"answers: 202=(\d+) 200=(\d+) other=(\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     total = re.search(r"(\d+) requests in", output)
-    if not (latency and answers and rate and total):
+    if len(latency) != 4 or not (answers and rate and total):
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     accepted, ignored, other = (int(n) for n in answers.groups())
     return WrkResult(requests_per_second=float(rate.group(1)), requests=int(total.group(1)),
