@@ -109,18 +109,21 @@ class GateClient:
         return body if isinstance(body, list) else []
 
     def trigger(self, application: str, pipeline: str, trigger: dict[str, Any]) -> dict[str, Any]:
-        """POST /pipelines/{app}/{pipelineNameOrId}; Gate answers 202 {"ref": "/pipelines/<id>"}."""
+        """POST /pipelines/{app}/{pipelineNameOrId}; Gate answers 202 {"ref": "/pipelines/<id>"}. Never
+        retried: a lost answer may hide a run that started, and a second POST would start another."""
         body = self._call("POST", f"/pipelines/{_segment(application)}/{_segment(pipeline)}", json=trigger,
-                          endpoint="trigger")
+                          endpoint="trigger", retry=False)
         return body if isinstance(body, dict) else {}
 
-    def ping(self) -> None:
-        """GET /auth/user: reachable and authenticated (Gate answers 200 for the anonymous user too)."""
-        self._call("GET", "/auth/user", endpoint="auth_user")
+    def ping(self) -> dict[str, Any]:
+        """GET /auth/user: who Gate takes the relay for ({} when Gate answers with something else, such as
+        a login page). Gate answers 200 for the anonymous user too."""
+        body = self._call("GET", "/auth/user", endpoint="auth_user")
+        return body if isinstance(body, dict) else {}
 
     # --- transport ----------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, endpoint: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, *, endpoint: str, retry: bool = True, **kwargs: Any) -> Any:
         started = time.monotonic()
         attempt = 0
         while True:
@@ -140,7 +143,7 @@ class GateClient:
             finally:
                 self.on_call(endpoint, time.monotonic() - attempt_started, status)
             delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-            if time.monotonic() - started + delay > self.deadline:
+            if not retry or time.monotonic() - started + delay > self.deadline:
                 raise error
             log.warning("Gate %s %s failed (%s); retrying in %.1fs", method, endpoint, error, delay)
             self.sleep(delay)

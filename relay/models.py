@@ -87,3 +87,16 @@ class MessageFacts:
     link_label: str = "View in Spinnaker"
     footer: str | None = None
     actions: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    """One `/spinnaker …` invocation, as Slack sends it over HTTP or Socket Mode."""
+
+    command: str
+    text: str
+    user_id: str
+    channel_id: str
+    channel_name: str | None = None
+    response_url: str | None = None
+    trigger_id: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # Mentions and links a pipeline author may write in custom text on purpose; broadcasts are not among them.
@@ -88,3 +89,10 @@ def _anchor_link(anchor: tuple[str, str]) -> str:
 def _unescape_html(text: str) -> str:
     return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
             .replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&"))
+
+
+def date(epoch_ms: float) -> str:
+    """A Slack date token, shown in each reader's time zone, with a UTC fallback for old clients."""
+    epoch = int(epoch_ms / 1000)
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"

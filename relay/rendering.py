@@ -9,7 +9,7 @@ from relay.execution import (
     duration_ms, execution_link, failing_stage, format_duration, stage_by_id, stage_error, trigger_fact,
 )
 from relay.models import EchoEvent, MessageFacts, Notification
-from relay.mrkdwn import escape, html_to_mrkdwn, link, safe_custom_text
+from relay.mrkdwn import date, escape, html_to_mrkdwn, link, safe_custom_text
 from schemas.messages import MESSAGE_SCHEMA
 
 DEFAULT_JUDGMENT_TIMEOUT_MS = 3 * 24 * 3600 * 1000
@@ -147,9 +147,7 @@ def _deadline(start: Any, context: dict) -> str:
     timeout = context.get("stageTimeoutMs") if context.get("overrideTimeout") else None
     timeout = timeout if isinstance(timeout, int | float) and timeout > 0 else DEFAULT_JUDGMENT_TIMEOUT_MS
     base = start if isinstance(start, int | float) and start > 0 else time.time() * 1000
-    epoch = int((base + timeout) / 1000)
-    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
-    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+    return date(base + timeout)
 
 
 def _trigger_facts(execution: dict) -> list[tuple[str, str]]:

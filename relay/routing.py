@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from relay import commands
+
 if TYPE_CHECKING:
     from relay.services import Services
 
@@ -66,4 +68,6 @@ class Routes:
 
 def default_routes() -> Routes:
     """The relay's features, each registering its handlers."""
-    return Routes()
+    routes = Routes()
+    commands.register(routes)
+    return routes

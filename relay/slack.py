@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 # Errors that no retry can fix; the delivery fails with the reason recorded.
@@ -88,6 +89,18 @@ class SlackPoster:
                 if conversation.get("name") == name:
                     return conversation["id"]
         raise LookupError(f"no public channel named {name}")
+
+
+class ResponseUrlRefused(Exception):
+    """Slack did not take a response_url post (expired, used five times, or a malformed body)."""
+
+
+def respond(response_url: str, body: dict[str, Any], *, timeout: float = 10.0) -> None:
+    """POST a message to an interaction's response_url. WebhookClient returns errors instead of raising them,
+    so a refusal is raised here; the URL stays out of the error, since it lets anyone post."""
+    response = WebhookClient(response_url, timeout=int(timeout)).send_dict(body)
+    if response.status_code != 200:
+        raise ResponseUrlRefused(f"response_url answered {response.status_code}: {str(response.body)[:200]}")
 
 
 def _seconds(value: Any) -> float | None:
