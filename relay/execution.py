@@ -6,7 +6,6 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote
 
-FINISHED_OK = {"SUCCEEDED", "STOPPED", "SKIPPED"}
 FAILED = {"TERMINAL", "FAILED_CONTINUE", "CANCELED", "STOPPED"}
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{5,63}$")
 # Deck's run pages: …/#/applications/<app>/executions/details/<id>, …/executions/<id>, …/tasks/<id>

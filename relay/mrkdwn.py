@@ -52,7 +52,7 @@ def truncate(text: str, limit: int) -> str:
 
 def html_to_mrkdwn(html: object) -> str:
     """Instructions from a Manual Judgment stage (HTML or Markdown) as safe mrkdwn."""
-    text = str(html)
+    text = str(html).replace("\x00", "")  # \x00 marks kept links below
     text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", text)
     text = re.sub(r"(?i)<li[^>]*>", "• ", text)
     text = re.sub(r"(?i)<(b|strong)>(.*?)</\1>", r"*\2*", text, flags=re.S)
@@ -60,23 +60,18 @@ def html_to_mrkdwn(html: object) -> str:
     text = re.sub(r"(?i)<code>(.*?)</code>", r"`\1`", text, flags=re.S)
     anchors: list[tuple[str, str]] = []
 
-    def keep_anchor(match: re.Match) -> str:
-        anchors.append((match.group(1), re.sub(r"<[^>]+>", "", match.group(2))))
+    def keep(url: str, label: str) -> str:
+        anchors.append((url, re.sub(r"<[^>]+>", "", label)))
         return f"\x00{len(anchors) - 1}\x00"
 
-    text = re.sub(r"(?is)<a\s[^>]*href=[\"']([^\"']+)[\"'][^>]*>(.*?)</a>", keep_anchor, text)
-    text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", lambda m: keep_anchor_md(m, anchors), text)
+    text = re.sub(r"(?is)<a\s[^>]*href=[\"']([^\"']+)[\"'][^>]*>(.*?)</a>", lambda m: keep(m[1], m[2]), text)
+    text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", lambda m: keep(m[2], m[1]), text)
     text = re.sub(r"<[^>]+>", "", text)
     text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
     text = _unescape_html(text)
     text = escape(text)
     text = re.sub(r"\x00(\d+)\x00", lambda m: _anchor_link(anchors[int(m.group(1))]), text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-def keep_anchor_md(match: re.Match, anchors: list[tuple[str, str]]) -> str:
-    anchors.append((match.group(2), match.group(1)))
-    return f"\x00{len(anchors) - 1}\x00"
 
 
 def _anchor_link(anchor: tuple[str, str]) -> str:
