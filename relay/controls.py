@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ ACTION_PREFIX = "spinnaker_control:"
 CONFIRM, DISMISS = ACTION_PREFIX + "confirm", ACTION_PREFIX + "dismiss"
 PREPARE_JOB, EXECUTE_JOB, DISMISS_JOB = "commands.control_prepare", "commands.control_execute", "commands.dismiss"
 MAX_REASON = 1000
+TARGET = re.compile(r"(<[^>]*>|\S*)\s*(.*)", re.DOTALL)  # a link in Slack's <url|label> form may hold spaces
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ CONTROLS = {
 
 def control_command(services: Services, command: SlashCommand, rest: str, *, verb: str) -> dict[str, Any]:
     """Take the execution id or link (and a reason for cancel); the lookup and the question happen in a job."""
-    target, _, reason = rest.partition(" ")
+    target, reason = TARGET.match(rest).groups()
     usage = f"`{command.command} {verb} <execution id or Spinnaker link>" + (" [reason]`" if verb == "cancel" else "`")
     if not target:
         return ephemeral(f"Usage: {usage}")
