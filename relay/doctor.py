@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from relay import migrate
@@ -24,6 +26,7 @@ from relay.store import Store
 OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
 TIMEOUT = 10.0
 DIRECT_ADDRESS = re.compile(r"^(@|[UW][A-Z0-9]{6,}$)")
+UPGRADE = "run `slackops-relay db upgrade`"
 REINSTALL = "reinstall the app to the workspace (or create it again from `slackops-relay manifest`)"
 
 
@@ -176,10 +179,14 @@ def _fiat(settings: Settings) -> Finding:
 
 def _database(settings: Settings) -> tuple[Finding, Store | None]:
     try:
+        url = make_url(settings.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+            # connecting would create an empty file; the doctor only looks
+            return Finding("database", FAIL, f"no SQLite database at {url.database}", UPGRADE), None
         store = Store.from_url(settings.database_url)
         migrate.require_head(store)
     except ConfigError as err:
-        return Finding("database", FAIL, err.message, "run `slackops-relay db upgrade`"), None
+        return Finding("database", FAIL, err.message, UPGRADE), None
     except SQLAlchemyError as err:
         reason = str(getattr(err, "orig", None) or type(err).__name__).splitlines()[0]
         return Finding("database", FAIL, f"cannot use RELAY_DATABASE_URL: {reason}",

@@ -49,8 +49,9 @@ def pending_command(services: Services, command: SlashCommand, rest: str) -> dic
     """`pending [app]`: without an application, every application the relay heard from this week."""
     if services.gate is None:
         return ephemeral(NO_GATE)
-    application = rest.split()[0] if rest.split() else None
-    if application:
+    words = rest.split()
+    if words:
+        application = words[0]
         answer = may_view(services, application, command.user_id)
         if not answer.allowed:
             return ephemeral(f":no_entry: {answer.reason}.")
