@@ -1,0 +1,85 @@
+"""What the /spinnaker tests share: a relay wired to the fakes, signed Slack requests, and slash-command payloads."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from slack_sdk.signature import SignatureVerifier
+
+from relay.config import Settings
+from relay.models import ApproverPolicy, RelayRules
+from relay.services import Services
+from tests.fakes import FakeSlack
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+ALICE, BOB = "U0ALICE00", "U0BOB0000"
+
+
+def only(*users: str) -> ApproverPolicy:
+    return ApproverPolicy(users=frozenset(users))
+
+
+def relay_services(slack: FakeSlack, tmp_path: Path, *, gate_url: str | None = None,
+                   rules: RelayRules | None = None) -> Services:
+    """Services on a fresh SQLite database, talking to the fake Slack (and a fake Gate when given)."""
+    settings = Settings(slack_bot_token=slack.token, slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
+                        slack_app_token=slack.app_token, gate_url=gate_url, echo_token="echo-token",
+                        database_url=f"sqlite:///{tmp_path / 'relay.sqlite3'}", channel_interval=0.0,
+                        spinnaker_ui_url="https://spinnaker.example.com", rules=rules or RelayRules())
+    services = Services.from_settings(settings)
+    services.store.create_schema()
+    slack.add_user(ALICE, email="alice@example.com", name="alice")
+    slack.add_user(BOB, email="bob@example.com", name="bob")
+    return services
+
+
+def command_fields(slack: FakeSlack, text: str, *, user: str = ALICE, channel: str = "#deploys") -> dict[str, str]:
+    """The form fields of `/spinnaker <text>`, as Slack posts them, with a fresh trigger_id and response_url."""
+    return {
+        "token": "deprecated-verification-token", "team_id": slack.team_id, "team_domain": "relay-test",
+        "channel_id": slack.channel_id(channel), "channel_name": channel.lstrip("#"), "user_id": user,
+        "user_name": user.lower(), "command": "/spinnaker", "text": text, "api_app_id": slack.app_id,
+        "is_enterprise_install": "false", "response_url": slack.new_response_url(channel=channel, user=user),
+        "trigger_id": slack.issue_trigger(),
+    }
+
+
+def signed(body: bytes, *, secret: str = SIGNING_SECRET, at: float | None = None) -> dict[str, str]:
+    """Slack's signature headers for a raw body."""
+    timestamp = str(int(at if at is not None else time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def form_body(fields: dict[str, str]) -> bytes:
+    return urlencode(fields).encode()
+
+
+def interaction_body(payload: dict[str, Any]) -> bytes:
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def run_jobs(services: Services) -> int:
+    """Run every due delivery and job until none is left; returns how many were handled."""
+    dispatcher = services.dispatcher()
+    handled = total = dispatcher.run_once()
+    while handled:
+        handled = dispatcher.run_once()
+        total += handled
+    return total
+
+
+def answers(slack: FakeSlack, response_url: str) -> list[dict[str, Any]]:
+    """The bodies posted to one response_url, in order."""
+    path = urlsplit(response_url).path
+    return [body for posted, body in slack.webhook_posts if posted == path]
+
+
+def block_texts(body: dict[str, Any]) -> list[str]:
+    """The mrkdwn of each section in a message body."""
+    return [block["text"]["text"] for block in body.get("blocks", []) if block["type"] == "section" and "text" in block]
