@@ -1,4 +1,4 @@
-"""The `slackops-relay` command: serve, worker, socket, preview, deliveries, db, manifest, echo-config, doctor."""
+"""The `slackops-relay` command: serve, worker, socket, preview, deliveries, db, and the setup commands."""
 
 from __future__ import annotations
 
@@ -159,13 +159,14 @@ def socket(no_dispatcher: bool) -> None:
 
     settings = load_settings()
     if not (settings.slack_app_token or "").startswith("xapp-"):
-        raise click.ClickException("SLACK_APP_TOKEN must be the app-level token (xapp-…) with connections:write")
+        raise click.ClickException("SLACK_APP_TOKEN must be the app-level token (xapp-…) with "
+                                   "connections:write")
     if settings.dry_run:
         raise click.ClickException("SLACK_BOT_TOKEN must be set: Socket Mode answers in Slack")
     _ready_store(settings, upgrade=False)
     services = Services.from_settings(settings)
-    relay = SocketModeRelay(services, app_token=settings.slack_app_token,
-                            web_client=build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url))
+    web_client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=web_client)
     try:
         relay.connect()
     except SlackApiError as err:
@@ -183,9 +184,9 @@ def socket(no_dispatcher: bool) -> None:
 
 
 @cli.command()
-@click.option("--url", help="The relay's public HTTPS base URL, which Slack calls (not needed with --socket-mode).")
+@click.option("--url", help="The relay's public HTTPS address, which Slack calls (not with --socket-mode).")
 @click.option("--socket-mode", is_flag=True, help="Slack delivers clicks and commands over Socket Mode.")
-@click.option("--name", default=APP_NAME, show_default=True, help="The app's name in Slack (35 characters at most).")
+@click.option("--name", default=APP_NAME, show_default=True, help="The app's name (35 characters at most).")
 @click.option("--format", "output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 def manifest(url: str | None, socket_mode: bool, name: str, output: str) -> None:
     """Print the Slack app manifest, for "Create an app → From an app manifest"."""
@@ -196,13 +197,16 @@ def manifest(url: str | None, socket_mode: bool, name: str, output: str) -> None
     if not 0 < len(name) <= 35:
         raise click.BadParameter("must be 1 to 35 characters", param_hint="--name")
     document = app_manifest(url=url, socket_mode=socket_mode, name=name)
-    click.echo(json.dumps(document, indent=2) if output == "json" else yaml.safe_dump(document, sort_keys=False))
+    if output == "json":
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(yaml.safe_dump(document, sort_keys=False), nl=False)
 
 
 @cli.command("echo-config")
-@click.option("--url", required=True, help="The relay's address as Echo reaches it, e.g. http://slackops-relay:8080.")
+@click.option("--url", required=True, help="The relay's address as Echo reaches it (http://relay:8080).")
 def echo_config(url: str) -> None:
-    """Print Echo's configuration (echo-local.yml and a SpinnakerService) with the credentials the relay expects."""
+    """Print Echo's configuration (echo-local.yml, and a SpinnakerService) with the relay's credentials."""
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must be an http:// or https:// URL", param_hint="--url")
     click.echo(echo_config_text(load_settings(), url), nl=False)

@@ -1,4 +1,4 @@
-"""`/spinnaker cancel|pause|resume <execution>`: look the run up, ask for confirmation, then act through Gate."""
+"""`/spinnaker cancel|pause|resume <execution>`: look the run up, ask to confirm, then act through Gate."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 ACTION_PREFIX = "spinnaker_control:"
 CONFIRM, DISMISS = ACTION_PREFIX + "confirm", ACTION_PREFIX + "dismiss"
-PREPARE_JOB, EXECUTE_JOB, DISMISS_JOB = "commands.control_prepare", "commands.control_execute", "commands.dismiss"
+PREPARE_JOB, EXECUTE_JOB = "commands.control_prepare", "commands.control_execute"
+DISMISS_JOB = "commands.dismiss"
 MAX_REASON = 1000
 TARGET = re.compile(r"(<[^>]*>|\S*)\s*(.*)", re.DOTALL)  # a link in Slack's <url|label> form may hold spaces
 
@@ -41,7 +42,8 @@ class Control:
 
 
 CONTROLS = {
-    "cancel": Control("cancel", "canceled", frozenset({"RUNNING", "PAUSED", "NOT_STARTED", "BUFFERED", "SUSPENDED"}),
+    "cancel": Control("cancel", "canceled",
+                      frozenset({"RUNNING", "PAUSED", "NOT_STARTED", "BUFFERED", "SUSPENDED"}),
                       "Cancel the run", "danger"),
     "pause": Control("pause", "paused", frozenset({"RUNNING"}), "Pause the run", "danger"),
     "resume": Control("resume", "resumed", frozenset({"PAUSED"}), "Resume the run", "primary"),
@@ -49,9 +51,10 @@ CONTROLS = {
 
 
 def control_command(services: Services, command: SlashCommand, rest: str, *, verb: str) -> dict[str, Any]:
-    """Take the execution id or link (and a reason for cancel); the lookup and the question happen in a job."""
+    """Take the execution id or link (and a reason to cancel); a job looks the run up and asks."""
     target, reason = TARGET.match(rest).groups()
-    usage = f"`{command.command} {verb} <execution id or Spinnaker link>" + (" [reason]`" if verb == "cancel" else "`")
+    reason_hint = " [reason]" if verb == "cancel" else ""
+    usage = f"`{command.command} {verb} <execution id or Spinnaker link>{reason_hint}`"
     if not target:
         return ephemeral(f"Usage: {usage}")
     ref = parse_execution_ref(target)
@@ -61,9 +64,9 @@ def control_command(services: Services, command: SlashCommand, rest: str, *, ver
     if services.gate is None:
         return ephemeral(NO_GATE)
     reason = truncate(reason.strip(), MAX_REASON) if verb == "cancel" else ""
-    services.store.enqueue_job(PREPARE_JOB, {"verb": verb, "execution_id": ref[1], "reason": reason,
-                                             "user_id": command.user_id, "response_url": command.response_url},
-                               now=time.time())
+    job = {"verb": verb, "execution_id": ref[1], "reason": reason, "user_id": command.user_id,
+           "response_url": command.response_url}
+    services.store.enqueue_job(PREPARE_JOB, job, now=time.time())
     return ephemeral(f":mag: Looking up run `{escape(ref[1])}`…")
 
 
@@ -106,7 +109,7 @@ def on_click(services: Services, payload: dict[str, Any], action: dict[str, Any]
 
 
 def execute_job(services: Services, payload: dict[str, Any]) -> None:
-    """Check the person and the run's status again (a second click finds the run already canceled), then act."""
+    """Check the person and the run's status again (a second click finds the run canceled), then act."""
     control = CONTROLS[payload["verb"]]
     execution = _checked_execution(services, control, payload, replace=True)
     if execution is None:
@@ -114,18 +117,19 @@ def execute_job(services: Services, payload: dict[str, Any]) -> None:
     who = services.directory.email(payload["user_id"]) if services.directory else None
     try:
         if control.verb == "cancel":
-            reason = f"{payload.get('reason') or 'no reason given'} (from Slack, by {who or payload['user_id']})"
+            reason = payload.get("reason") or "no reason given"
+            reason += f" (from Slack, by {who or payload['user_id']})"
             services.gate.cancel(execution["id"], reason=reason)
         elif control.verb == "pause":
             services.gate.pause(execution["id"])
         else:
             services.gate.resume(execution["id"])
     except GateError as err:
-        _answer(payload, f":x: Spinnaker did not {control.verb} {_describe(services, execution)}: {escape(err)}",
-                replace=True)
+        what = _describe(services, execution)
+        _answer(payload, f":x: Spinnaker did not {control.verb} {what}: {escape(err)}", replace=True)
         return
-    _answer(payload, f":white_check_mark: <@{payload['user_id']}> {control.past} {_describe(services, execution)}.",
-            replace=True)
+    what = _describe(services, execution)
+    _answer(payload, f":white_check_mark: <@{payload['user_id']}> {control.past} {what}.", replace=True)
 
 
 def dismiss_job(services: Services, payload: dict[str, Any]) -> None:

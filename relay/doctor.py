@@ -46,8 +46,8 @@ def diagnose(settings: Settings) -> list[Finding]:
     slack = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=TIMEOUT) \
         if settings.slack_bot_token else None
     token, scopes = _slack_token(settings, slack)
-    findings += [token, _scopes(scopes), _signing_secret(settings), _socket_mode(settings), _echo_auth(settings),
-                 _gate(settings), _fiat(settings)]
+    findings += [token, _scopes(scopes), _signing_secret(settings), _socket_mode(settings),
+                 _echo_auth(settings), _gate(settings), _fiat(settings)]
     database, store = _database(settings)
     findings.append(database)
     addresses = {route.channel for route in settings.rules.routes} | set(store.channels() if store else ())
@@ -60,8 +60,9 @@ def render(findings: Iterable[Finding]) -> str:
     """The report as a plain-text table."""
     rows = [("CHECK", "RESULT", "DETAIL", "FIX")] + [(f.check, f.status, f.detail, f.fix) for f in findings]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
-                     for row in rows).rstrip() + "\n"
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, [*widths, 0], strict=True)).rstrip()
+             for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _configuration(settings: Settings) -> Finding:
@@ -85,7 +86,8 @@ def _slack_token(settings: Settings, slack: WebClient | None) -> tuple[Finding, 
         return Finding("Slack token", FAIL, f"auth.test: Slack refused the token ({classify(err).error})",
                        f"copy the Bot User OAuth Token again, or {REINSTALL}"), None
     except OSError as err:
-        return Finding("Slack token", FAIL, f"Slack unreachable at {settings.slack_api_url} ({type(err).__name__})",
+        detail = f"Slack unreachable at {settings.slack_api_url} ({type(err).__name__})"
+        return Finding("Slack token", FAIL, detail,
                        "let the relay reach slack.com over HTTPS (HTTPS_PROXY if it needs a proxy)"), None
     granted = next((v for k, v in response.headers.items() if k.lower() == "x-oauth-scopes"), "")
     detail = f"workspace {response.get('team')} as @{response.get('user')}"
@@ -107,16 +109,16 @@ def _signing_secret(settings: Settings) -> Finding:
         return Finding("signing secret", OK, "SLACK_SIGNING_SECRET is set")
     if settings.slack_app_token:
         return Finding("signing secret", SKIP, "Socket Mode: nothing reaches the relay over HTTP from Slack")
-    return Finding("signing secret", FAIL, "SLACK_SIGNING_SECRET is not set: every click and command gets 401",
-                   "copy the Signing Secret from Basic Information → App Credentials into SLACK_SIGNING_SECRET")
+    return Finding("signing secret", FAIL, "SLACK_SIGNING_SECRET is not set: clicks and commands get 401",
+                   "copy the Signing Secret (Basic Information → App Credentials) into SLACK_SIGNING_SECRET")
 
 
 def _socket_mode(settings: Settings) -> Finding:
     token = settings.slack_app_token
     if not token:
         return Finding("Socket Mode", SKIP, "SLACK_APP_TOKEN is not set: Slack calls the relay over HTTP")
-    fix = ("create an app-level token with connections:write (Basic Information → App-Level Tokens) and put it "
-           "in SLACK_APP_TOKEN; turn Socket Mode on")
+    fix = ("create an app-level token with connections:write (Basic Information → App-Level Tokens), put "
+           "it in SLACK_APP_TOKEN, and turn Socket Mode on")
     if not token.startswith("xapp-"):
         return Finding("Socket Mode", FAIL, "SLACK_APP_TOKEN is not an app-level token (xapp-…)", fix)
     try:
@@ -135,14 +137,14 @@ def _echo_auth(settings: Settings) -> Finding:
     if settings.echo_username and settings.echo_password:
         return Finding("webhook auth", OK, f"Echo must send HTTP Basic as {settings.echo_username}")
     return Finding("webhook auth", FAIL, "anyone who reaches the relay can make it post: no Echo credentials",
-                   "set RELAY_ECHO_USERNAME and RELAY_ECHO_PASSWORD (or RELAY_ECHO_TOKEN), then configure Echo "
-                   "with `slackops-relay echo-config`")
+                   "set RELAY_ECHO_USERNAME and RELAY_ECHO_PASSWORD (or RELAY_ECHO_TOKEN), then configure "
+                   "Echo with `slackops-relay echo-config`")
 
 
 def _gate(settings: Settings) -> Finding:
     gate = gate_client(settings, deadline=0.0)
     if gate is None:
-        return Finding("Gate", WARN, "GATE_URL is not set: notifications work, judgments and /spinnaker do not",
+        return Finding("Gate", WARN, "GATE_URL is not set: notifications work, judgments and commands do not",
                        "set GATE_URL to Gate's API, e.g. http://spin-gate:8084")
     credentials = "check GATE_TOKEN, GATE_USERNAME/GATE_PASSWORD or GATE_CLIENT_CERT/GATE_CLIENT_KEY"
     try:
@@ -158,8 +160,8 @@ def _gate(settings: Settings) -> Finding:
                        credentials)
     has_credentials = settings.gate_token or settings.gate_username or settings.gate_client_cert
     if name == "anonymous":
-        return Finding("Gate", FAIL if has_credentials else WARN, f"{settings.gate_url} takes the relay for anonymous",
-                       credentials if has_credentials else "fine when Gate has no authentication")
+        status, fix = (FAIL, credentials) if has_credentials else (WARN, "fine if Gate has no authentication")
+        return Finding("Gate", status, f"{settings.gate_url} takes the relay for anonymous", fix)
     return Finding("Gate", OK, f"{settings.gate_url} as {name}")
 
 

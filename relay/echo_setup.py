@@ -28,12 +28,14 @@ def rest_endpoint(settings: Settings, url: str) -> dict[str, Any]:
 
 def echo_profile(settings: Settings, url: str) -> dict[str, Any]:
     """`echo-local.yml`: REST events to the relay, and Echo's own Slack sending off (the relay sends)."""
-    return {"rest": {"enabled": True, "endpoints": [rest_endpoint(settings, url)]}, "slack": {"enabled": False}}
+    return {"rest": {"enabled": True, "endpoints": [rest_endpoint(settings, url)]},
+            "slack": {"enabled": False}}
 
 
 def spinnaker_service(settings: Settings, url: str) -> dict[str, Any]:
     """The same profile inside a SpinnakerService, for the Spinnaker Operator."""
-    return {"apiVersion": "spinnaker.io/v1alpha2", "kind": "SpinnakerService", "metadata": {"name": "spinnaker"},
+    return {"apiVersion": "spinnaker.io/v1alpha2", "kind": "SpinnakerService",
+            "metadata": {"name": "spinnaker"},
             "spec": {"spinnakerConfig": {"profiles": {"echo": echo_profile(settings, url)}}}}
 
 

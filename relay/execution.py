@@ -9,7 +9,8 @@ from urllib.parse import quote, unquote
 FAILED = {"TERMINAL", "FAILED_CONTINUE", "CANCELED", "STOPPED"}
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{5,63}$")
 # Deck's run pages: …/#/applications/<app>/executions/details/<id>, …/executions/<id>, …/tasks/<id>
-DECK_RUN_PATH = re.compile(r"/applications/(?P<application>[^/?#]+)/(?:executions(?:/details)?|tasks)/(?P<id>[^/?#]+)")
+DECK_RUN_PATH = re.compile(r"/applications/(?P<application>[^/?#]+)/(?:executions(?:/details)?|tasks)/"
+                           r"(?P<id>[^/?#]+)")
 
 
 def stage_by_id(execution: dict[str, Any], stage_id: str | None) -> dict[str, Any]:
@@ -116,8 +117,10 @@ def parse_execution_ref(text: str) -> tuple[str | None, str] | None:
     (application named in the link or None, execution id); None when the text is neither."""
     value = text.strip().removeprefix("<").removesuffix(">").split("|", 1)[0]
     match = DECK_RUN_PATH.search(value)
-    application, execution_id = (unquote(match["application"]), unquote(match["id"])) if match else (None, value)
-    return (application, execution_id) if EXECUTION_ID.match(execution_id) else None
+    if match is None:
+        return (None, value) if EXECUTION_ID.match(value) else None
+    execution_id = unquote(match["id"])
+    return (unquote(match["application"]), execution_id) if EXECUTION_ID.match(execution_id) else None
 
 
 def _stages(execution: dict[str, Any]) -> list[dict[str, Any]]:

@@ -121,8 +121,8 @@ def trigger_job(services: Services, payload: dict[str, Any]) -> None:
         return
     execution_id = str(answer.get("ref") or "").rsplit("/", 1)[-1]
     if not execution_id:
-        tell(payload.get("response_url"), ephemeral(f"Spinnaker accepted *{escape(pipeline)}* but named no run; "
-                                                    "look for it in Spinnaker."))
+        tell(payload.get("response_url"), ephemeral(f"Spinnaker accepted *{escape(pipeline)}* but named no "
+                                                    "run; look for it in Spinnaker."))
         return
     announce(services, payload, execution_id)
 
@@ -136,7 +136,8 @@ def announce(services: Services, payload: dict[str, Any], execution_id: str) -> 
     facts = MessageFacts(
         fallback=f"{pipeline} in {application} was started from Slack",
         headline=f":arrow_forward: {pipeline} started from Slack",
-        summary=f"<@{payload['user_id']}> started *{link(url, pipeline)}* in *{escape(application)}* from Slack",
+        summary=(f"<@{payload['user_id']}> started *{link(url, pipeline)}* in *{escape(application)}* "
+                 "from Slack"),
         facts=(("Parameters", escape(truncate(values, 1900))),) if values else (),
         link=url, footer=f"Pipeline execution `{escape(execution_id)}`")
     run_key = f"{execution_id}@{address}"
@@ -161,7 +162,8 @@ def find_pipeline(configs: list[dict], name: str) -> dict[str, Any] | None:
     return (exact or loose or [None])[0]
 
 
-def thread_address(services: Services, application: str, config: dict[str, Any], context: dict[str, Any]) -> str:
+def thread_address(services: Services, application: str, config: dict[str, Any],
+                   context: dict[str, Any]) -> str:
     """The Slack address, as the pipeline's notification preferences or the relay's routes spell it, that
     names the channel the command came from; its channel ID when none does."""
     channel_id, channel_name = context["channel_id"], (context.get("channel_name") or "").lower()
@@ -180,8 +182,9 @@ def _addresses(services: Services, application: str, config: dict[str, Any]) -> 
     for preference in preferences:
         if isinstance(preference, dict) and preference.get("type") in types and preference.get("address"):
             yield str(preference["address"]).strip()
+    name = str(config.get("name"))
     for route in services.settings.rules.routes:
-        if fnmatchcase(application, route.application) and fnmatchcase(str(config.get("name")), route.pipeline):
+        if fnmatchcase(application, route.application) and fnmatchcase(name, route.pipeline):
             yield route.channel
 
 

@@ -1,4 +1,4 @@
-"""The Slack app manifest for "Create an app → From an app manifest": bot scopes, interactivity, /spinnaker."""
+"""The Slack app manifest for "Create an app → From an app manifest": scopes, interactivity, /spinnaker."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ COMMAND = "/spinnaker"
 # joined (chat:write.public), joining them on `not_in_channel` (channels:join), finding channels by name
 # (channels:read), people's emails and groups for the policy (users:read, users:read.email, usergroups:read),
 # and the slash command (commands).
-BOT_SCOPES = ("channels:join", "channels:read", "chat:write", "chat:write.public", "commands", "usergroups:read",
-              "users:read", "users:read.email")
+BOT_SCOPES = ("channels:join", "channels:read", "chat:write", "chat:write.public", "commands",
+              "usergroups:read", "users:read", "users:read.email")
 INTERACTIONS_PATH = "/slack/interactions"
 COMMANDS_PATH = "/slack/commands"
 
@@ -22,9 +22,10 @@ def app_manifest(*, url: str | None, socket_mode: bool, name: str = APP_NAME) ->
     if not socket_mode and not url:
         raise ValueError("a relay that does not use Socket Mode needs the public URL Slack will call")
     base = (url or "").rstrip("/")
-    command: dict[str, Any] = {"command": COMMAND, "description": "Run, cancel and inspect Spinnaker pipelines",
-                               "usage_hint": "help | status <app> | pending | run <app> <pipeline> | cancel <id>",
-                               "should_escape": False}
+    command: dict[str, Any] = {
+        "command": COMMAND, "description": "Run, cancel and inspect Spinnaker pipelines",
+        "usage_hint": "help | status <app> | pending | run <app> <pipeline> | cancel <id>",
+        "should_escape": False}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if not socket_mode:
         command["url"] = base + COMMANDS_PATH

@@ -1,4 +1,4 @@
-"""What the relay answers a Slack user with: ephemeral replies now, and the same later through a response_url."""
+"""What the relay answers a Slack user with: ephemeral replies now, or later through a response_url."""
 
 from __future__ import annotations
 

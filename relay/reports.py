@@ -62,8 +62,8 @@ def pending_command(services: Services, command: SlashCommand, rest: str) -> dic
         if not applications:
             return ephemeral("No application you may act on has sent the relay events this week; "
                              f"name one: `{command.command} pending <application>`")
-    services.store.enqueue_job(PENDING_JOB, {"applications": applications, "response_url": command.response_url},
-                               now=time.time())
+    job = {"applications": applications, "response_url": command.response_url}
+    services.store.enqueue_job(PENDING_JOB, job, now=time.time())
     return ephemeral(f":mag: Looking for Manual Judgments waiting in *{escape(', '.join(applications))}*…")
 
 
@@ -72,8 +72,8 @@ def status_job(services: Services, payload: dict[str, Any]) -> None:
     try:
         executions = services.gate.executions(application, limit=RECENT_RUNS)
     except GateError as err:
-        tell(payload["response_url"], ephemeral(f":x: Spinnaker did not list the runs of *{escape(application)}*: "
-                                                f"{escape(err)}"))
+        tell(payload["response_url"], ephemeral(f":x: Spinnaker did not list the runs of "
+                                                f"*{escape(application)}*: {escape(err)}"))
         return
     if pipeline:
         executions = [e for e in executions if str(e.get("name", "")).lower() == pipeline.lower()]
@@ -97,13 +97,14 @@ def pending_job(services: Services, payload: dict[str, Any]) -> None:
         except GateError as err:
             problems.append(f":x: Spinnaker did not list the runs of *{escape(application)}*: {escape(err)}")
             continue
-        waiting += [(run, stage) for run in sorted(executions, key=_started) for stage in waiting_judgments(run)]
+        waiting += [(run, stage) for run in sorted(executions, key=_started)
+                    for stage in waiting_judgments(run)]
     blocks = [SectionBlock(text=problem).to_dict() for problem in problems]
     for run, stage in waiting[:MAX_JUDGMENTS]:
         blocks += _judgment_blocks(run, stage, ui_url)
     if len(waiting) > MAX_JUDGMENTS:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(
-            text=f"…and {len(waiting) - MAX_JUDGMENTS} more: name one application to see its own.")]).to_dict())
+        more = f"…and {len(waiting) - MAX_JUDGMENTS} more: name one application to see its own."
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]).to_dict())
     if not waiting:
         blocks.append(SectionBlock(text="No Manual Judgment is waiting.").to_dict())
     tell(payload["response_url"], ephemeral(f"{len(waiting)} Manual Judgment(s) waiting", blocks))
@@ -111,8 +112,8 @@ def pending_job(services: Services, payload: dict[str, Any]) -> None:
 
 def waiting_judgments(execution: dict[str, Any]) -> list[dict[str, Any]]:
     """Manual Judgment stages that are running and not judged yet (Deck's rule for showing its buttons)."""
-    return [stage for stage in execution.get("stages") or []
-            if isinstance(stage, dict) and stage.get("type") == "manualJudgment" and stage.get("status") == "RUNNING"
+    return [stage for stage in execution.get("stages") or [] if isinstance(stage, dict)
+            and stage.get("type") == "manualJudgment" and stage.get("status") == "RUNNING"
             and not (stage.get("context") or {}).get("judgmentStatus")]
 
 

@@ -36,13 +36,13 @@ def message_view(context: dict[str, Any], text: str) -> dict[str, Any]:
 
 def form_view(context: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """One input per parameter: defaults filled in, options as a select, required ones not optional."""
-    parameters = [p for p in config.get("parameterConfig") or [] if isinstance(p, dict) and str(p.get("name") or "")]
+    parameters = [p for p in config.get("parameterConfig") or [] if isinstance(p, dict) and p.get("name")]
     if len(parameters) > MAX_INPUTS:
-        return message_view(context, f"*{escape(config.get('name'))}* has {len(parameters)} parameters, more than a "
-                                     f"Slack form holds ({MAX_INPUTS}): start it from Spinnaker.")
-    too_long = [p["name"] for p in parameters if len(PARAMETER_BLOCK + str(p["name"])) > MAX_BLOCK_ID]
-    if too_long:
-        return message_view(context, "A parameter name is too long for a Slack form: start it from Spinnaker.")
+        return message_view(context, f"*{escape(config.get('name'))}* has {len(parameters)} parameters, more "
+                                     f"than a Slack form holds ({MAX_INPUTS}): start it from Spinnaker.")
+    if any(len(PARAMETER_BLOCK + str(p["name"])) > MAX_BLOCK_ID for p in parameters):
+        return message_view(context, "A parameter name is too long for a Slack form: start it from "
+                                     "Spinnaker.")
     intro = (f"Run *{escape(config.get('name'))}* in *{escape(context['application'])}*. "
              "Spinnaker records you as the person who started it.")
     if not parameters:
@@ -91,8 +91,8 @@ def _input(parameter: dict[str, Any]) -> InputBlock:
     label = str(parameter.get("label") or name)
     description = str(parameter.get("description") or "")
     hint = truncate(description, 2000) if description and description != label else None
-    return InputBlock(block_id=PARAMETER_BLOCK + name, label=truncate(label, 2000), element=element, hint=hint,
-                      optional=not _truthy(parameter.get("required")))
+    return InputBlock(block_id=PARAMETER_BLOCK + name, label=truncate(label, 2000), element=element,
+                      hint=hint, optional=not _truthy(parameter.get("required")))
 
 
 def _options(parameter: dict[str, Any]) -> list[Option]:

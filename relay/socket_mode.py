@@ -33,8 +33,8 @@ class SocketModeRelay:
     def __init__(self, services: Services, *, app_token: str, web_client: WebClient,
                  ping_interval: float = PING_SECONDS) -> None:
         self.services = services
-        self.client = SocketModeClient(app_token=app_token, web_client=web_client, ping_interval=ping_interval,
-                                       logger=log)
+        self.client = SocketModeClient(app_token=app_token, web_client=web_client,
+                                       ping_interval=ping_interval, logger=log)
         self.client.socket_mode_request_listeners.append(self._on_request)
 
     def connect(self) -> None:

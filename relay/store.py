@@ -202,7 +202,8 @@ class Store:
     def recent_applications(self, *, since: float, limit: int = 20) -> list[str]:
         """Applications the relay received events for since `since`, most recently active first."""
         latest = func.max(events.c.received_at)
-        query = (select(events.c.application).where(events.c.received_at >= since, events.c.application.is_not(None))
+        query = (select(events.c.application)
+                 .where(events.c.received_at >= since, events.c.application.is_not(None))
                  .group_by(events.c.application).order_by(latest.desc()).limit(limit))
         with self.engine.connect() as conn:
             return [row.application for row in conn.execute(query)]

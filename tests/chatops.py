@@ -1,4 +1,4 @@
-"""What the /spinnaker tests share: a relay wired to the fakes, signed Slack requests, and slash-command payloads."""
+"""What the /spinnaker tests share: a relay wired to the fakes, signed Slack requests, slash commands."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from flask.testing import FlaskClient
 from slack_sdk.signature import SignatureVerifier
 
 from relay.config import Settings
@@ -26,8 +27,9 @@ def only(*users: str) -> ApproverPolicy:
 def relay_services(slack: FakeSlack, tmp_path: Path, *, gate_url: str | None = None,
                    rules: RelayRules | None = None) -> Services:
     """Services on a fresh SQLite database, talking to the fake Slack (and a fake Gate when given)."""
-    settings = Settings(slack_bot_token=slack.token, slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
-                        slack_app_token=slack.app_token, gate_url=gate_url, echo_token="echo-token",
+    settings = Settings(slack_bot_token=slack.token, slack_signing_secret=SIGNING_SECRET,
+                        slack_api_url=slack.api_url, slack_app_token=slack.app_token, gate_url=gate_url,
+                        echo_token="echo-token",
                         database_url=f"sqlite:///{tmp_path / 'relay.sqlite3'}", channel_interval=0.0,
                         spinnaker_ui_url="https://spinnaker.example.com", rules=rules or RelayRules())
     services = Services.from_settings(settings)
@@ -37,8 +39,9 @@ def relay_services(slack: FakeSlack, tmp_path: Path, *, gate_url: str | None = N
     return services
 
 
-def command_fields(slack: FakeSlack, text: str, *, user: str = ALICE, channel: str = "#deploys") -> dict[str, str]:
-    """The form fields of `/spinnaker <text>`, as Slack posts them, with a fresh trigger_id and response_url."""
+def command_fields(slack: FakeSlack, text: str, *, user: str = ALICE,
+                   channel: str = "#deploys") -> dict[str, str]:
+    """`/spinnaker <text>` as Slack posts it, with a fresh trigger_id and response_url."""
     return {
         "token": "deprecated-verification-token", "team_id": slack.team_id, "team_domain": "relay-test",
         "channel_id": slack.channel_id(channel), "channel_name": channel.lstrip("#"), "user_id": user,
@@ -82,4 +85,15 @@ def answers(slack: FakeSlack, response_url: str) -> list[dict[str, Any]]:
 
 def block_texts(body: dict[str, Any]) -> list[str]:
     """The mrkdwn of each section in a message body."""
-    return [block["text"]["text"] for block in body.get("blocks", []) if block["type"] == "section" and "text" in block]
+    return [block["text"]["text"] for block in body.get("blocks", [])
+            if block["type"] == "section" and "text" in block]
+
+
+def slash(client: FlaskClient, slack: FakeSlack, text: str, *, user: str = ALICE,
+          channel: str = "#deploys") -> tuple[dict[str, Any] | None, str]:
+    """Type `/spinnaker <text>`: the ack's body (None when it is empty) and the command's response_url."""
+    fields = command_fields(slack, text, user=user, channel=channel)
+    body = form_body(fields)
+    response = client.post("/slack/commands", data=body, headers=signed(body))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return (response.get_json() if response.data else None), fields["response_url"]

@@ -1,4 +1,4 @@
-"""Slack's Socket Mode endpoint, faked: a real WebSocket server on 127.0.0.1 speaking Slack's envelope protocol.
+"""Slack's Socket Mode endpoint, faked: a WebSocket server on 127.0.0.1 speaking Slack's envelope protocol.
 
 Each connection gets `hello`; the test pushes envelopes (`slash_commands`, `interactive`, `events_api`) and
 reads the acknowledgements the client sends back, with how long each took. `disconnect` sends Slack's
@@ -125,7 +125,8 @@ class FakeSocketMode:
         with self._lock:
             return len(self._connections)
 
-    def send_envelope(self, kind: str, payload: dict[str, Any], *, accepts_response_payload: bool = True) -> str:
+    def send_envelope(self, kind: str, payload: dict[str, Any], *,
+                      accepts_response_payload: bool = True) -> str:
         """Push one envelope down the newest open connection; returns its envelope_id."""
         envelope_id = str(uuid.uuid4())
         connection = self.wait_for(lambda: (self.connections or [None])[-1], description="an open connection")
@@ -136,7 +137,8 @@ class FakeSocketMode:
         return envelope_id
 
     def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> Ack:
-        return self.wait_for(lambda: self._acks.get(envelope_id), timeout, description=f"the ack of {envelope_id}")
+        return self.wait_for(lambda: self._acks.get(envelope_id), timeout,
+                             description=f"the ack of {envelope_id}")
 
     def disconnect(self, reason: str = "refresh_requested") -> None:
         """Slack's warning that it will close the newest connection soon; the client should move on."""
@@ -177,7 +179,8 @@ class FakeSocketMode:
             self._changed.notify_all()
         try:
             connection.send_json({"type": "hello", "num_connections": len(self.connections),
-                                  "debug_info": {"host": "fake-socket-mode", "approximate_connection_time": 18060},
+                                  "debug_info": {"host": "fake-socket-mode",
+                                                 "approximate_connection_time": 18060},
                                   "connection_info": {"app_id": "A0RELAYAPP"}})
             self._read(connection, stream)
         except OSError:
@@ -198,7 +201,8 @@ class FakeSocketMode:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         key = headers.get("sec-websocket-key")
-        if not request_line.startswith(b"GET ") or headers.get("upgrade", "").lower() != "websocket" or not key:
+        upgrade = headers.get("upgrade", "").lower() == "websocket"
+        if not request_line.startswith(b"GET ") or not upgrade or not key:
             sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
             return False
         accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()

@@ -31,8 +31,8 @@ def test_manifest_for_a_public_relay_matches_slacks_structure() -> None:
     manifest = manifest_from_cli("--url", "https://relay.example.com/")
 
     jsonschema.validate(manifest, SCHEMA)
-    assert manifest["settings"]["interactivity"] == {"is_enabled": True,
-                                                     "request_url": "https://relay.example.com/slack/interactions"}
+    assert manifest["settings"]["interactivity"] == {
+        "is_enabled": True, "request_url": "https://relay.example.com/slack/interactions"}
     assert manifest["settings"]["socket_mode_enabled"] is False
     [command] = manifest["features"]["slash_commands"]
     assert (command["command"], command["url"]) == ("/spinnaker", "https://relay.example.com/slack/commands")
@@ -67,10 +67,11 @@ def test_manifest_urls_are_routes_the_relay_serves() -> None:
     manifest = app_manifest(url="https://relay.example.com", socket_mode=False)
     client = create_app(Settings(database_url="sqlite://", slack_signing_secret="secret")).test_client()
 
-    urls = [manifest["settings"]["interactivity"]["request_url"], manifest["features"]["slash_commands"][0]["url"]]
+    urls = [manifest["settings"]["interactivity"]["request_url"],
+            manifest["features"]["slash_commands"][0]["url"]]
 
-    for url in urls:
-        assert client.post(url.removeprefix("https://relay.example.com")).status_code == 401  # unsigned, not 404
+    for url in urls:  # unsigned, so 401 rather than 404
+        assert client.post(url.removeprefix("https://relay.example.com")).status_code == 401
 
 
 def test_manifest_scopes_come_from_one_list() -> None:
