@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from relay import commands, echo, interactions, ops
+from relay import commands, echo, interactions, judgments, ops
 from relay.config import Settings
 from relay.errors import register_error_handlers
 from relay.services import Services
@@ -14,17 +14,22 @@ from relay.services import Services
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
-    """Build the relay's app; tests pass settings and services, production reads the environment."""
+def create_app(settings: Settings | None = None, *, services: Services | None = None,
+               ops_only: bool = False) -> Flask:
+    """Build the relay's app; tests pass settings and services, production reads the environment.
+    `ops_only` serves just the operator endpoints (a standalone worker's health and metrics)."""
     if services is None:
         services = Services.from_settings(settings or Settings.from_env())
     app = Flask(__name__)
     app.extensions["relay"] = services
     register_error_handlers(app)
-    app.register_blueprint(echo.bp)
-    app.register_blueprint(interactions.bp)
-    app.register_blueprint(commands.bp)
+    if not ops_only:
+        app.register_blueprint(echo.bp)
+        app.register_blueprint(interactions.bp)
+        app.register_blueprint(commands.bp)
     app.register_blueprint(ops.bp)
     if services.settings.dry_run:
         log.warning("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered and stored, not sent")
+    for warning in judgments.setup_warnings(services):
+        log.warning("%s", warning)
     return app

@@ -1,9 +1,8 @@
-"""The `slackops-relay` command: serve, worker, socket, preview, deliveries, db, and the setup commands."""
+"""The `slackops-relay` command: serve, worker, socket, preview, deliveries, judgments, db, and setup."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sys
@@ -19,6 +18,7 @@ from relay import migrate
 from relay.config import Settings
 from relay.echo_setup import echo_config_text
 from relay.errors import ConfigError
+from relay.logs import configure_logging
 from relay.manifest import APP_NAME, app_manifest
 from relay.matching import decide
 from relay.rendering import render
@@ -31,11 +31,14 @@ BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
 
 
 def load_settings() -> Settings:
-    """Settings from the environment; a bad configuration ends the command with one clear line."""
+    """Settings from the environment, with logging set up from them; a bad configuration ends the command
+    with one clear line."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except ConfigError as err:
         raise click.ClickException(err.message) from None
+    configure_logging(settings)
+    return settings
 
 
 def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
@@ -45,6 +48,7 @@ def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
             migrate.upgrade(store)
         migrate.require_head(store)
     except ConfigError as err:
+        store.engine.dispose()
         raise click.ClickException(err.message) from None
     return store
 
@@ -52,8 +56,6 @@ def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
 @click.group()
 def cli() -> None:
     """SlackOps Relay: Spinnaker pipelines in Slack."""
-    logging.basicConfig(level=os.environ.get("RELAY_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 @cli.command()
@@ -65,26 +67,38 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     from relay.serving import RelayServer, gunicorn_options
 
     settings = load_settings()
-    _ready_store(settings, upgrade=upgrade)
+    _ready_store(settings, upgrade=upgrade).engine.dispose()
     if settings.dry_run:
         click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, not sent.")
-    RelayServer(gunicorn_options(settings, bind=bind), with_dispatcher=not no_dispatcher).run()
+    options = gunicorn_options(settings, bind=bind)
+    if options["workers"] > 1 and not settings.metrics_dir:
+        click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")
+    RelayServer(options, with_dispatcher=not no_dispatcher).run()
 
 
 @cli.command()
 @click.option("--upgrade", is_flag=True, help="Apply database migrations before starting.")
+@click.option("--ops-bind", metavar="HOST:PORT", help="Serve /healthz, /readyz and /metrics here.")
 @click.option("--parent-pid", type=int, hidden=True, help="Stop when this process is gone.")
-def worker(upgrade: bool, parent_pid: int | None) -> None:
-    """Run the delivery dispatcher alone (any number of workers may share one database)."""
+def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
+    """Run the delivery dispatcher alone (any number of workers may share one database). SIGTERM lets the
+    delivery in flight finish and hands the rest back to the queue."""
+    from relay.serving import start_ops_server
+
     settings = load_settings()
-    _ready_store(settings, upgrade=upgrade)
+    _ready_store(settings, upgrade=upgrade).engine.dispose()
     services = Services.from_settings(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     if parent_pid:
         threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True).start()
-    services.dispatcher().run(stop)
+    ops_server = start_ops_server(services, ops_bind) if ops_bind else None
+    try:
+        services.dispatcher().run(stop)
+    finally:
+        if ops_server is not None:
+            ops_server.shutdown()
 
 
 def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
@@ -131,23 +145,53 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
                    f"attempts={row['attempts']}  {row['last_error'] or ''}")
 
 
+@cli.command()
+@click.option("--limit", default=50, show_default=True)
+def judgments(limit: int) -> None:
+    """List Manual Judgments made from Slack: who, what, why, and what Spinnaker answered."""
+    store = _ready_store(load_settings(), upgrade=False)
+    for row in store.list_judgments(limit=limit):
+        received = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.received_at))
+        who = row.user_email or row.user_id
+        choice = f" [{row.judgment_input}]" if row.judgment_input else ""
+        reason = f" reason={json.dumps(row.reason)}" if row.reason else ""
+        gate = f" gate={row.gate_status}" if row.gate_status else ""
+        stage = f" stage={row.stage_status}" if row.stage_status else ""
+        click.echo(f"{row.id:>6}  {received}  {row.status:<11} {row.decision:<8}{choice} by {who}  "
+                   f"{row.application or '?'} {row.execution_id}/{row.stage_id}{gate}{stage}{reason}"
+                   f"  {row.detail or ''}".rstrip())
+
+
 @cli.group()
-def db() -> None:
+@click.pass_context
+def db(ctx: click.Context) -> None:
     """Database schema commands."""
+    store = Store.from_url(load_settings().database_url)
+    ctx.call_on_close(store.engine.dispose)
+    ctx.obj = store
 
 
 @db.command("upgrade")
-def db_upgrade() -> None:
+@click.pass_obj
+def db_upgrade(store: Store) -> None:
     """Apply all migrations."""
-    store = Store.from_url(load_settings().database_url)
     migrate.upgrade(store)
     click.echo(f"database at revision {migrate.current_revision(store)}")
 
 
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_obj
+def db_downgrade(store: Store, revision: str) -> None:
+    """Revert migrations down to REVISION (before running an older relay release)."""
+    migrate.downgrade(store, revision)
+    click.echo(f"database at revision {migrate.current_revision(store) or 'none'}")
+
+
 @db.command("current")
-def db_current() -> None:
+@click.pass_obj
+def db_current(store: Store) -> None:
     """Show the database's schema revision and the one this relay needs."""
-    store = Store.from_url(load_settings().database_url)
     click.echo(f"current {migrate.current_revision(store) or 'none'}, head {migrate.head_revision(store)}")
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import yaml
 from marshmallow import ValidationError
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from relay.errors import ConfigError
 from relay.models import RelayRules
@@ -15,6 +17,7 @@ from schemas.config import RELAY_CONFIG_SCHEMA, first_error
 
 DEFAULT_DATABASE_URL = "sqlite:///slackops-relay.sqlite3"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,10 @@ class Settings:
     delivery_max_attempts: int = 12
     lease_seconds: float = 60.0
     log_format: str = "text"
+    log_level: str = "INFO"
+    metrics_dir: str | None = None
+    web_workers: int = 0
+    forwarded_allow_ips: str = "127.0.0.1"
     rules: RelayRules = field(default_factory=RelayRules)
 
     @property
@@ -59,6 +66,14 @@ class Settings:
     @property
     def echo_auth_configured(self) -> bool:
         return bool(self.echo_token or (self.echo_username and self.echo_password))
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret value (the fields kept out of repr(), and the database password), for the
+        log formatter to blank out wherever it appears."""
+        values = [getattr(self, item.name) for item in fields(self) if not item.repr]
+        values.append(make_url(self.database_url).password)
+        return tuple(str(value) for value in values if value)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, validate: bool = True) -> Settings:
@@ -95,6 +110,10 @@ class Settings:
             delivery_max_attempts=_number(env, "RELAY_DELIVERY_MAX_ATTEMPTS", int, cls.delivery_max_attempts),
             lease_seconds=_number(env, "RELAY_LEASE_SECONDS", float, cls.lease_seconds),
             log_format=env.get("RELAY_LOG_FORMAT") or "text",
+            log_level=(env.get("RELAY_LOG_LEVEL") or cls.log_level).upper(),
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            web_workers=_number(env, "RELAY_WEB_WORKERS", int, cls.web_workers),
+            forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS") or cls.forwarded_allow_ips,
             rules=load_rules(config_path) if config_path else RelayRules(),
         )
         if validate:
@@ -110,6 +129,13 @@ class Settings:
             raise ConfigError("RELAY_ECHO_USERNAME and RELAY_ECHO_PASSWORD must be set together")
         if self.log_format not in ("text", "json"):
             raise ConfigError("RELAY_LOG_FORMAT: must be 'text' or 'json'")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"RELAY_LOG_LEVEL: must be one of {', '.join(LOG_LEVELS)}")
+        try:
+            make_url(self.database_url)
+        except ArgumentError:
+            raise ConfigError("RELAY_DATABASE_URL: not a database URL "
+                              "(sqlite:///… or postgresql+psycopg://…)") from None
 
 
 def load_rules(path: str) -> RelayRules:

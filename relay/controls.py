@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 from relay.execution import execution_link, parse_execution_ref
 from relay.gate import GateError
 from relay.models import SlashCommand
-from relay.mrkdwn import date, escape, link, truncate
+from relay.mrkdwn import escape, link, slack_date, truncate
 from relay.permissions import verdict
 from relay.policy import CANCEL
 from relay.replies import NO_GATE, ephemeral, tell
@@ -169,7 +169,7 @@ def _describe(services: Services, execution: dict[str, Any]) -> str:
     url = execution_link(services.settings.spinnaker_ui_url, application, str(execution.get("id")),
                          orchestration=execution.get("type") == "ORCHESTRATION")
     started = execution.get("startTime")
-    since = f" (started {date(started)})" if isinstance(started, int | float) else ""
+    since = f" (started {slack_date(started / 1000)})" if isinstance(started, int | float) else ""
     return f"*{link(url, execution.get('name') or execution.get('id'))}* in *{escape(application)}*{since}"
 
 

@@ -1,4 +1,5 @@
-"""Who a Slack user is: email (users.info) and user-group membership, cached for a few minutes."""
+"""Who a Slack user is: email (users.info), user by email (users.lookupByEmail) and user-group membership,
+cached for a few minutes."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ class SlackDirectory:
             profile = self.client.users_info(user=user_id)["user"].get("profile") or {}
             return profile.get("email") or None
         return self._cached("email", user_id, lookup)
+
+    def user_id_for_email(self, email: str) -> str | None:
+        """The Slack user with this email (users.lookupByEmail, scope users:read.email), or None."""
+        def lookup() -> str | None:
+            return self.client.users_lookupByEmail(email=email)["user"]["id"]
+        return self._cached("user", email.lower(), lookup)
 
     def group_members(self, group_id: str) -> frozenset[str]:
         """User IDs in a Slack user group (usergroups.users.list, scope usergroups:read)."""

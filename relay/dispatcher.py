@@ -44,15 +44,21 @@ class Dispatcher:
         self.on_result = on_result or (lambda delivery, outcome: None)
         self.run_job = run_job
 
-    def run_once(self) -> int:
-        """Claim what is due and send it, then run due jobs; returns how many were handled."""
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """Claim what is due and send it, then run due jobs; returns how many were claimed. Once `stop`
+        is set, claimed deliveries not yet started are left for `run` to release, and no job is taken."""
+        stopping = stop.is_set if stop is not None else lambda: False
         claimed = self.store.claim(worker=self.worker_id, now=self.clock(), lease=self.lease_seconds,
                                    interval=self.channel_interval)
         for delivery in claimed:
+            if stopping():
+                break
             self._deliver(delivery)
         jobs = self.store.claim_jobs(worker=self.worker_id, now=self.clock(), lease=self.lease_seconds) \
-            if self.run_job else []
+            if self.run_job and not stopping() else []
         for job in jobs:
+            if stopping():
+                break
             self._run(job)
         return len(claimed) + len(jobs)
 
@@ -72,13 +78,14 @@ class Dispatcher:
         self.store.finish_job(job.id, worker=self.worker_id, now=self.clock())
 
     def run(self, stop: threading.Event) -> None:
-        """Loop until `stop` is set, then hand back anything still leased."""
+        """Loop until `stop` is set, then hand back anything still leased: a delivery in flight when
+        `stop` is set finishes, the rest go back to the queue for other workers."""
         log.info("dispatcher %s started%s", self.worker_id, " (dry-run: nothing is sent to Slack)"
                  if self.poster is None else "")
         try:
             while not stop.is_set():
                 try:
-                    handled = self.run_once()
+                    handled = self.run_once(stop)
                 except Exception:  # a database hiccup must not kill the worker
                     log.exception("dispatcher pass failed")
                     handled = 0

@@ -29,8 +29,9 @@ def echo_events() -> tuple[Response, int]:
     except (ValueError, RecursionError):
         raise BadRequest("the body is not valid JSON") from None
     event = EVENT_SCHEMA.load(document)
-    outcome = receive(event, raw, settings=settings, store=services.store)
+    outcome = receive(event, raw, settings=settings, store=services.store, clock=services.clock)
     services.metrics.event(event.type, outcome.result)
+    services.metrics.queued(outcome.notifications)
     body = {"result": outcome.result, "eventId": outcome.event_id}
     if outcome.reason:
         body["reason"] = outcome.reason

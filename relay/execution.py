@@ -126,3 +126,21 @@ def parse_execution_ref(text: str) -> tuple[str | None, str] | None:
 def _stages(execution: dict[str, Any]) -> list[dict[str, Any]]:
     stages = execution.get("stages")
     return [s for s in stages if isinstance(s, dict)] if isinstance(stages, list) else []
+
+
+def with_event_stage(execution: dict[str, Any], stage_id: str, content: dict[str, Any], *,
+                     status: str | None = None) -> dict[str, Any]:
+    """The execution of a stage event with that stage as the event describes it: the event's `context`,
+    `name` and times are fresher than the execution snapshot beside them. `status` overrides the stage's
+    status when the snapshot still shows it unfinished."""
+    stage = dict(stage_by_id(execution, stage_id)) or {"id": stage_id, "type": "manualJudgment",
+                                                       "status": "RUNNING"}
+    for key in ("name", "context", "startTime", "endTime"):
+        if content.get(key) is not None:
+            stage[key] = content[key]
+    if status and stage.get("status") in ("RUNNING", "PAUSED", "NOT_STARTED", None):
+        stage["status"] = status
+    stages = _stages(execution)
+    if not any(s.get("id") == stage_id for s in stages):
+        return {**execution, "stages": [*stages, stage]}
+    return {**execution, "stages": [stage if s.get("id") == stage_id else s for s in stages]}

@@ -79,11 +79,12 @@ class GateClient:
 
     def judge(self, execution_id: str, stage_id: str, *, status: str, judgment_input: str | None = None,
               audit: dict[str, Any] | None = None, user: str | None = None) -> dict[str, Any] | None:
-        """PATCH /pipelines/{executionId}/stages/{stageId}: `judgmentStatus` continue or stop."""
+        """PATCH /pipelines/{executionId}/stages/{stageId}: `judgmentStatus` continue or stop. Sent once:
+        Orca accepts a PATCH even on a finished stage, so callers re-read the stage before sending again."""
         body = {"judgmentStatus": status, "judgmentInput": judgment_input, **(audit or {})}
         headers = {"X-SPINNAKER-USER": user} if self.user_header and user else None
         return self._call("PATCH", f"/pipelines/{_segment(execution_id)}/stages/{_segment(stage_id)}",
-                          json=body, headers=headers, endpoint="judge")
+                          json=body, headers=headers, endpoint="judge", retry=False)
 
     def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
         params = {"force": "false", **({"reason": reason} if reason else {})}

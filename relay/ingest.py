@@ -1,4 +1,5 @@
-"""From an accepted Echo event to outbox rows: match, render, plan the run's parent message and thread."""
+"""From an accepted Echo event to outbox rows: match, render, plan the run's parent message and thread, and
+rewrite judgment messages the event makes out of date."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from relay.config import Settings
+from relay.judgment_updates import AWAITING_TEMPLATE, event_updates, judgment_message_key, notification_body
 from relay.matching import decide
 from relay.models import EchoEvent, Notification
 from relay.rendering import render, render_run_summary
@@ -29,12 +31,14 @@ class Outcome:
 
 def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Store,
             clock: Callable[[], float] = time.time) -> Outcome:
-    """Decide what the event notifies and commit it with its deliveries in one transaction."""
+    """Decide what the event notifies, and which judgment messages it makes out of date, and commit it with
+    its deliveries in one transaction."""
     decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
-    if not decision.notifications:
+    drafts = plan(decision.notifications, settings=settings, store=store)
+    drafts += event_updates(event, settings=settings, store=store)
+    if not drafts:
         return Outcome("ignored", decision.reason, event_id=event.event_id)
     event_id = event.event_id or "sha256:" + hashlib.sha256(raw_body).hexdigest()
-    drafts = plan(decision.notifications, settings=settings, store=store)
     try:
         store.accept_event(event_id=event_id, type=event.type, application=event.application,
                            execution_id=event.execution_id, drafts=drafts, now=clock())
@@ -52,9 +56,14 @@ def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: 
         event = notification.event
         channel = notification.address
         run_key = f"{event.execution_id or event.event_id}@{channel}"
-        body = render(notification, settings.spinnaker_ui_url)
-        family = notification.template.split(".")[0]
-        judgment_key = judgment_message_key(event, channel) if family == "judgment" else None
+        family, state = notification.template.split(".")
+        if family == "judgment":
+            body = notification_body(notification, state, settings=settings, store=store)
+        else:
+            body = render(notification, settings.spinnaker_ui_url)
+        # Only the awaiting message is mapped: it carries the buttons, and later updates rewrite it.
+        judgment_key = judgment_message_key(event.execution_id, event.content.get("stageId"), channel) \
+            if notification.template == AWAITING_TEMPLATE else None
         if not settings.message_per_run:
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="post",
                                         template=notification.template, payload=body, message_key=judgment_key))
@@ -67,14 +76,9 @@ def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: 
                 drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
                                             template="pipeline.summary", message_key=run_key, rank=0,
                                             payload=render_run_summary(event, settings.spinnaker_ui_url)))
-            if notification.template == "judgment.awaiting":
+            if notification.template == AWAITING_TEMPLATE:
                 body = {**body, "reply_broadcast": True}
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="reply",
                                         template=notification.template, payload=body, parent_key=run_key,
                                         message_key=judgment_key))
     return drafts
-
-
-def judgment_message_key(event: EchoEvent, channel: str) -> str:
-    """The message map key of a Manual Judgment stage's message in one channel."""
-    return f"{event.execution_id}/{event.content.get('stageId')}@{channel}"

@@ -1,27 +1,156 @@
-"""Prometheus metrics the relay exports; label values are bounded so input cannot grow them."""
+"""Prometheus metrics the relay exports; label values are bounded so input cannot grow them.
+
+Counters and histograms live in each process. Under Gunicorn, `PROMETHEUS_MULTIPROC_DIR` makes every
+worker (and a dispatcher started beside them) write them to files there, and a scrape adds them up. Queue
+gauges are read from the database at scrape time, so every replica reports the same shared queue.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy.exc import SQLAlchemyError
+
+from relay.store import Store
+
+log = logging.getLogger(__name__)
 
 KNOWN_KINDS = ("pipeline", "orchestration", "stage", "task")
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+CALL_OUTCOMES = ("ok", "error", "rate_limited")
 
 
 class Metrics:
-    """The relay's counters, on their own registry so tests and apps do not share state."""
+    """The relay's counters and histograms, on their own registry so tests and apps do not share state.
+
+    Other modules report through the methods below, never through the metric objects."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.events = Counter("relay_events_total", "Echo events received, by type and outcome",
                               ["type", "outcome"], registry=self.registry)
-        self.deliveries = Counter("relay_deliveries_total", "Delivery attempts, by message template and result",
+        self.notifications_queued = Counter("relay_notifications_queued_total",
+                                            "Slack deliveries queued for accepted events",
+                                            registry=self.registry)
+        self.deliveries = Counter("relay_deliveries_total",
+                                  "Delivery attempts by message template and result "
+                                  "(sent, dry_run, retry, rate_limited, failed)",
                                   ["template", "result"], registry=self.registry)
+        self.slack_calls = Histogram("relay_slack_call_seconds", "Slack Web API calls by method and outcome",
+                                     ["method", "outcome"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.gate_calls = Histogram("relay_gate_call_seconds", "Gate API calls by operation and outcome",
+                                    ["operation", "outcome"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.rate_limits = Counter("relay_rate_limited_total", "429 answers, by the service that sent them",
+                                   ["service"], registry=self.registry)
+        self.errors = Counter("relay_errors_total", "Errors, by where they happened (http, slack, gate, "
+                              "database)", ["component"], registry=self.registry)
+        self.judgments = Counter("relay_judgments_total", "Manual Judgment clicks, by outcome",
+                                 ["outcome"], registry=self.registry)
+        self.requests = Histogram("relay_http_request_seconds", "HTTP requests by route, method and status",
+                                  ["route", "method", "status"], buckets=LATENCY_BUCKETS,
+                                  registry=self.registry)
 
     def event(self, event_type: str, outcome: str) -> None:
         self.events.labels(type=_bounded_type(event_type), outcome=outcome).inc()
 
+    def queued(self, count: int) -> None:
+        """Deliveries planned for one accepted event."""
+        self.notifications_queued.inc(count)
+
     def delivery(self, template: str, result: str) -> None:
         self.deliveries.labels(template=template, result=result).inc()
+
+    def slack_call(self, method: str, seconds: float, outcome: str) -> None:
+        """One Web API call (`method` as in `chat.postMessage`); outcome is one of CALL_OUTCOMES."""
+        self._call(self.slack_calls, "slack", {"method": method}, seconds, outcome)
+
+    def gate_call(self, operation: str, seconds: float, outcome: str) -> None:
+        """One Gate call, named by a fixed operation (e.g. `get_execution`, `judge`); see CALL_OUTCOMES."""
+        self._call(self.gate_calls, "gate", {"operation": operation}, seconds, outcome)
+
+    def judgment(self, outcome: str) -> None:
+        """One judgment click, by a fixed outcome name (`continue`, `stop`, `forbidden`…)."""
+        self.judgments.labels(outcome=outcome).inc()
+
+    def error(self, component: str) -> None:
+        self.errors.labels(component=component).inc()
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One HTTP request; `route` is the matched URL rule, never the raw path."""
+        method = method if method in HTTP_METHODS else "other"
+        self.requests.labels(route=route, method=method, status=str(status)).observe(seconds)
+        if status >= 500:
+            self.error("http")
+
+    def _call(self, histogram: Histogram, service: str, labels: dict[str, str], seconds: float,
+              outcome: str) -> None:
+        if outcome not in CALL_OUTCOMES:
+            raise ValueError(f"unknown call outcome {outcome!r}")
+        histogram.labels(**labels, outcome=outcome).observe(seconds)
+        if outcome == "rate_limited":
+            self.rate_limits.labels(service=service).inc()
+        elif outcome == "error":
+            self.error(service)
+
+    def exposition(self, store: Store, *, multiprocess_dir: str | None) -> tuple[bytes, str]:
+        """The text a scrape gets: this process's metrics, or all processes' with a multiprocess
+        directory, plus the queue read from the store now."""
+        registry = CollectorRegistry()
+        # First, so that a database error it counts is in this very scrape.
+        registry.register(QueueCollector(store, on_error=lambda: self.error("database")))
+        if multiprocess_dir:
+            MultiProcessCollector(registry, path=multiprocess_dir)
+        else:
+            registry.register(self.registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class QueueCollector:
+    """Gauges computed from the outbox at scrape time: depth by status and the oldest unfinished age."""
+
+    def __init__(self, store: Store, *, on_error: Callable[[], None],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.on_error = on_error
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("relay_database_up", "Whether the last scrape could read the database")
+        try:
+            stats = self.store.queue_stats()
+        except SQLAlchemyError as err:
+            log.warning("metrics could not read the queue: %s", type(err).__name__)
+            self.on_error()
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        depth = GaugeMetricFamily("relay_queue_depth", "Deliveries not finished yet, by status",
+                                  labels=["status"])
+        for status, count in sorted(stats.depth.items()):
+            depth.add_metric([status], count)
+        yield depth
+        age = 0.0 if stats.oldest_created_at is None else max(0.0, self.clock() - stats.oldest_created_at)
+        yield GaugeMetricFamily("relay_queue_oldest_age_seconds",
+                                "Seconds since the oldest unfinished delivery was queued (0 when none)",
+                                value=age)
+
+
+def reset_multiprocess_dir(path: str | None) -> None:
+    """Create the directory, or remove the previous run's metric files from it, so counters start from
+    zero with a new server."""
+    if path:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        for stale in Path(path).glob("*.db"):
+            stale.unlink()
 
 
 def _bounded_type(event_type: str) -> str:

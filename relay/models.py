@@ -90,6 +90,63 @@ class MessageFacts:
 
 
 @dataclass(frozen=True)
+class JudgmentRef:
+    """Which judgment a button points at; only a pointer, as the relay re-reads the stage from Gate to act."""
+
+    execution_id: str
+    stage_id: str
+    channel: str  # the notification address the message went to, as in the message map's keys
+    choice: int | None = None  # an index into the stage's `judgmentInputs`
+
+
+@dataclass(frozen=True)
+class ClickOrigin:
+    """The message a click came from: its channel ID, ts, and the thread it sits in."""
+
+    channel_id: str | None = None
+    message_ts: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class SlackAction:
+    """One element a user acted on: a button's value or a select's chosen option."""
+
+    action_id: str
+    value: str | None = None
+    selected: str | None = None
+
+
+@dataclass(frozen=True)
+class BlockActions:
+    """A `block_actions` interaction: who clicked what, where, and what the message's inputs held."""
+
+    user_id: str
+    actions: tuple[SlackAction, ...]
+    origin: ClickOrigin
+    trigger_id: str | None = None
+    selections: dict[str, str] = field(default_factory=dict)  # action_id -> chosen option value
+
+
+@dataclass(frozen=True)
+class ViewSubmission:
+    """A `view_submission` interaction: who submitted which modal, with its inputs by action_id."""
+
+    user_id: str
+    callback_id: str
+    private_metadata: str
+    values: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReasonRequest:
+    """What the reject modal carries in `private_metadata` until it is submitted."""
+
+    ref: JudgmentRef
+    origin: ClickOrigin
+
+
+@dataclass(frozen=True)
 class SlashCommand:
     """One `/spinnaker …` invocation, as Slack sends it over HTTP or Socket Mode."""
 

@@ -86,8 +86,8 @@ def _unescape_html(text: str) -> str:
             .replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&"))
 
 
-def date(epoch_ms: float) -> str:
-    """A Slack date token, shown in each reader's time zone, with a UTC fallback for old clients."""
-    epoch = int(epoch_ms / 1000)
+def slack_date(epoch_seconds: float) -> str:
+    """A date Slack shows in each reader's time zone, with a UTC fallback for clients that cannot."""
+    epoch = int(epoch_seconds)
     fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"

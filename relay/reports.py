@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlo
 from relay.execution import duration_ms, execution_link, format_duration, trigger_fact
 from relay.gate import GateError
 from relay.models import SlashCommand
-from relay.mrkdwn import date, escape, link, truncate
+from relay.mrkdwn import escape, link, slack_date, truncate
 from relay.permissions import may_view
 from relay.replies import NO_GATE, ephemeral, tell
 
@@ -121,7 +121,8 @@ def _judgment_blocks(run: dict[str, Any], stage: dict[str, Any], ui_url: str) ->
     application, execution_id = str(run.get("application") or ""), str(run.get("id") or "")
     stage_url = execution_link(ui_url, application, execution_id, stage_ref=stage.get("refId"))
     run_url = execution_link(ui_url, application, execution_id)
-    since = f" since {date(stage['startTime'])}" if isinstance(stage.get("startTime"), int | float) else ""
+    started = stage.get("startTime")
+    since = f" since {slack_date(started / 1000)}" if isinstance(started, int | float) else ""
     text = (f":hourglass_flowing_sand: *{link(stage_url, stage.get('name') or 'Manual Judgment')}* in "
             f"*{link(run_url, run.get('name') or 'pipeline')}* ({escape(application)}) is waiting{since}")
     return [SectionBlock(text=truncate(text, 3000)).to_dict()]
@@ -136,7 +137,7 @@ def _run_line(run: dict[str, Any], ui_url: str) -> str:
     parts = [f"{emoji} *{link(url, run.get('name') or 'run')}* `{escape(status)}`"]
     started = _started(run)
     if started:
-        parts.append(f"started {date(started)}")
+        parts.append(f"started {slack_date(started / 1000)}")
     end = run.get("endTime") or (time.time() * 1000 if status == "RUNNING" else None)
     elapsed = format_duration(duration_ms(run.get("startTime"), end))
     if elapsed:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from relay import commands
-
 if TYPE_CHECKING:
     from relay.services import Services
 
@@ -68,6 +66,12 @@ class Routes:
 
 def default_routes() -> Routes:
     """The relay's features, each registering its handlers."""
+    from relay import (  # features use this module's types, so they are imported when routes are built
+        commands,
+        judgments,
+    )
+
     routes = Routes()
+    judgments.register(routes)
     commands.register(routes)
     return routes

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from relay.config import Settings
 from relay.directory import SlackDirectory
 from relay.dispatcher import Dispatcher
+from relay.fiat import FiatClient
 from relay.gate import GateAuth, GateClient
 from relay.metrics import Metrics
 from relay.policy import CANCEL, JUDGE, RUN, Policy
@@ -18,7 +21,8 @@ from relay.verification import SlackVerifier
 
 @dataclass
 class Services:
-    """Settings, the store, Slack (None in dry-run), Gate (None without GATE_URL), policy, routes, metrics."""
+    """Settings, the store, Slack (None in dry-run), Gate (None without GATE_URL), Fiat (None without
+    RELAY_FIAT_URL), policy, routes, metrics, and the clock everything shares (tests drive their own)."""
 
     settings: Settings
     store: Store
@@ -29,13 +33,17 @@ class Services:
     policy: Policy = field(default_factory=lambda: Policy({}))
     routes: Routes = field(default_factory=default_routes)
     metrics: Metrics = field(default_factory=Metrics)
+    fiat: FiatClient | None = None
+    clock: Callable[[], float] = time.time
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> Services:
         """Build every collaborator from settings; keyword overrides replace any of them (tests)."""
+        metrics = Metrics()
         poster = directory = None
         if not settings.dry_run:
-            client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+            client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                                  metrics=metrics)
             poster, directory = SlackPoster(client), SlackDirectory(client)
         rules = settings.rules
         built = {
@@ -43,6 +51,7 @@ class Services:
             "directory": directory, "gate": gate_client(settings),
             "verifier": SlackVerifier(settings.slack_signing_secret),
             "policy": Policy({JUDGE: rules.approvers, RUN: rules.runners, CANCEL: rules.cancelers}),
+            "fiat": fiat_client(settings), "metrics": metrics,
         }
         return cls(**{**built, **overrides})
 
@@ -51,7 +60,7 @@ class Services:
         options = {"store": self.store, "poster": self.poster,
                    "max_attempts": self.settings.delivery_max_attempts,
                    "channel_interval": self.settings.channel_interval,
-                   "lease_seconds": self.settings.lease_seconds,
+                   "lease_seconds": self.settings.lease_seconds, "clock": self.clock,
                    "on_result": lambda delivery, result: self.metrics.delivery(delivery.template, result),
                    "run_job": lambda kind, payload: self.routes.run_job(self, kind, payload)}
         return Dispatcher(**{**options, **overrides})
@@ -66,3 +75,8 @@ def gate_client(settings: Settings, **options) -> GateClient | None:
                     ca_bundle=settings.gate_ca_bundle)
     return GateClient(settings.gate_url, **{"auth": auth, "timeout": settings.gate_timeout,
                                             "user_header": settings.gate_user_header, **options})
+
+
+def fiat_client(settings: Settings) -> FiatClient | None:
+    """A Fiat client when RELAY_FIAT_URL is set: judgments are then also checked against Spinnaker's roles."""
+    return FiatClient(settings.fiat_url, timeout=settings.gate_timeout) if settings.fiat_url else None

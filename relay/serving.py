@@ -1,36 +1,75 @@
-"""Running the app under Gunicorn, with the dispatcher as a sibling process of the Gunicorn master."""
+"""Running the relay: Gunicorn for the app (with the dispatcher as a sibling process of the Gunicorn
+master), and a small HTTP server for a standalone worker's health and metrics."""
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import math
 import os
 import subprocess
 import sys
+import threading
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from relay.config import Settings
+from relay.metrics import reset_multiprocess_dir
+from relay.services import Services
 
 log = logging.getLogger(__name__)
 
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
 
 def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str, Any]:
-    """Production defaults: threads for I/O-bound requests, bounded timeouts, graceful shutdown."""
+    """Production defaults, shared by `slackops-relay serve` and deploy/gunicorn.conf.py."""
     return {
         "bind": bind or settings.bind,
-        "workers": max(2, min(8, multiprocessing.cpu_count() + 1)),
+        "workers": settings.web_workers or default_workers(),
+        # Requests wait on the database, not the CPU: threads are cheap concurrency for that.
         "worker_class": "gthread",
         "threads": 8,
+        # A worker silent this long is killed and replaced; handlers answer in milliseconds.
         "timeout": 30,
+        # On SIGTERM, requests in flight get this long to finish before workers are killed.
         "graceful_timeout": 30,
-        "keepalive": 5,
+        # Longer than a load balancer's idle timeout (60 s for ingress-nginx and AWS ALB), so the balancer,
+        # not the relay, closes idle connections and never sends a request into one being closed.
+        "keepalive": 75,
+        # The request line and headers are bounded here; bodies by RELAY_MAX_EVENT_BYTES in the app.
         "limit_request_line": 8190,
-        "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        "accesslog": "-",
+        "limit_request_fields": 100,
+        "limit_request_field_size": 8190,
+        # Proxies trusted for X-Forwarded-Proto and friends: the ingress's addresses.
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         "errorlog": "-",
+        "loglevel": settings.log_level.lower(),
+        # The relay logs each request itself (with its request id, as text or JSON): no access log.
+        "accesslog": None,
+        "logger_class": "relay.logs.GunicornLogger",
+        "on_starting": lambda _server: reset_multiprocess_dir(settings.metrics_dir),
     }
+
+
+def default_workers() -> int:
+    """CPU count plus one, between 2 and 8: gthread workers mostly wait on I/O."""
+    return max(2, min(8, available_cpus() + 1))
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: a container's cgroup quota when set, else the CPUs it may run on."""
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()
+        if quota != "max":
+            return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class RelayServer(BaseApplication):
@@ -67,3 +106,23 @@ class RelayServer(BaseApplication):
             self.dispatcher.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.dispatcher.kill()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """The app logs each request itself."""
+
+    def log_request(self, *args: Any) -> None:
+        pass
+
+
+def start_ops_server(services: Services, bind: str) -> BaseWSGIServer:
+    """Serve /healthz, /readyz and /metrics for a standalone worker from a background thread."""
+    from relay.app import create_app
+
+    host, _, port = bind.rpartition(":")
+    app = create_app(services=services, ops_only=True)
+    server = make_server(host.strip("[]") or "0.0.0.0", int(port), app, threaded=True,
+                         request_handler=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="ops-server", daemon=True).start()
+    log.info("worker health and metrics on http://%s/metrics", bind)
+    return server

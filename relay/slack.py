@@ -1,14 +1,19 @@
-"""The relay's Slack Web API client: posting, updating, threading and joining, with Slack's errors sorted."""
+"""The relay's Slack Web API client: posting, updating, threading, joining, ephemeral messages and modals,
+with Slack's errors sorted."""
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
+
+from relay.metrics import Metrics
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 # Errors that no retry can fix; the delivery fails with the reason recorded.
@@ -51,14 +56,37 @@ def classify(err: Exception) -> SlackFailure:
     return SlackFailure(error=f"{type(err).__name__}: {err}"[:300])
 
 
-def build_client(*, token: str, base_url: str, timeout: float = 10.0) -> WebClient:
+def build_client(*, token: str, base_url: str, timeout: float = 10.0,
+                 metrics: Metrics | None = None) -> WebClient:
     """A WebClient with the SDK's own retries off: the dispatcher retries from the store, so a lost
-    response is never re-sent blindly from memory."""
-    return WebClient(token=token, base_url=base_url, timeout=int(timeout), retry_handlers=[])
+    response is never re-sent blindly from memory. With `metrics`, every call is timed and counted."""
+    options = {"token": token, "base_url": base_url, "timeout": int(timeout), "retry_handlers": []}
+    return MeteredWebClient(metrics=metrics, **options) if metrics else WebClient(**options)
+
+
+class MeteredWebClient(WebClient):
+    """A WebClient reporting each Web API call's latency and outcome (ok, error, rate_limited)."""
+
+    def __init__(self, *, metrics: Metrics, **options: Any) -> None:
+        super().__init__(**options)
+        self.metrics = metrics
+
+    def api_call(self, api_method: str, **options: Any) -> SlackResponse:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = super().api_call(api_method, **options)
+            outcome = "ok"
+            return response
+        except SlackApiError as err:
+            outcome = "rate_limited" if classify(err).rate_limited else "error"
+            raise
+        finally:
+            self.metrics.slack_call(api_method, time.perf_counter() - started, outcome)
 
 
 class SlackPoster:
-    """Posts, updates and joins on behalf of the dispatcher."""
+    """Posts, updates and joins on behalf of the dispatcher; answers clicks with ephemerals and modals."""
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
@@ -74,6 +102,16 @@ class SlackPoster:
     def update(self, channel: str, ts: str, body: dict[str, Any]) -> None:
         """chat.update with the full block list (a replacement, not a patch)."""
         self.client.chat_update(channel=channel, ts=ts, text=body["text"], blocks=body.get("blocks") or [])
+
+    def post_ephemeral(self, channel: str, user: str, body: dict[str, Any], *,
+                       thread_ts: str | None = None) -> None:
+        """chat.postEphemeral: a message only `user` sees (best effort: Slack does not guarantee delivery)."""
+        self.client.chat_postEphemeral(channel=channel, user=user, text=body["text"],
+                                       blocks=body.get("blocks"), thread_ts=thread_ts)
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """views.open: show a modal; the trigger_id is good for one use within 3 seconds of the click."""
+        self.client.views_open(trigger_id=trigger_id, view=view)
 
     def join(self, channel: str) -> None:
         """conversations.join, for `not_in_channel` on a public channel (named channels are looked up)."""

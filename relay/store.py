@@ -1,7 +1,9 @@
-"""The relay's state in SQL (SQLite or PostgreSQL): events seen, the delivery outbox, the message map.
+"""The relay's state in SQL (SQLite or PostgreSQL): events seen, the delivery outbox, the message map,
+background jobs and the Manual Judgments made from Slack.
 
 Every SQL statement the relay runs lives here. Deliveries are claimed with leases so any number of
 workers can share the outbox: a claim is a row update, and an expired lease makes the row claimable again.
+A judgment's claim on its stage is a unique column, so only one click per stage ever reaches Gate.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Float, Integer, MetaData, String, Table, Text, and_, create_engine, event,
-    func, insert, or_, select, update,
+    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, and_,
+    create_engine, event, func, insert, or_, select, update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -85,9 +87,41 @@ jobs = Table(
     Column("finished_at", Float),
 )
 
+judgments = Table(
+    "judgments", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("execution_id", String(255), nullable=False),
+    Column("stage_id", String(255), nullable=False),
+    Column("address", String(255), nullable=False),
+    Column("application", String(255)),
+    Column("decision", String(16), nullable=False),
+    Column("input_index", Integer),
+    Column("judgment_input", Text),
+    Column("reason", Text),
+    Column("user_id", String(64), nullable=False),
+    Column("user_email", String(320)),
+    Column("channel_id", String(255)),
+    Column("message_ts", String(64)),
+    Column("thread_ts", String(64)),
+    Column("status", String(16), nullable=False, index=True),
+    Column("detail", Text),
+    Column("claim", String(512)),
+    Column("gate_status", Integer),
+    Column("gate_user", String(255)),
+    Column("stage_status", String(32)),
+    Column("snapshot", Text),
+    Column("received_at", Float, nullable=False),
+    Column("claimed_at", Float),
+    Column("patched_at", Float),
+    Column("finished_at", Float),
+    UniqueConstraint("claim", name="uq_judgments_claim"),
+)
+Index("ix_judgments_stage", judgments.c.execution_id, judgments.c.stage_id)
+
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
 UNFINISHED = (PENDING, SENDING)
+MIGRATION_LOCK_KEY = 0x5E1A7  # any constant shared by every replica of the relay
 
 
 @dataclass(frozen=True)
@@ -132,6 +166,14 @@ class MessageRef:
 
 
 @dataclass(frozen=True)
+class QueueStats:
+    """The outbox's backlog: unfinished deliveries by status, and the oldest one's creation time."""
+
+    depth: dict[str, int]
+    oldest_created_at: float | None
+
+
+@dataclass(frozen=True)
 class Job:
     """A claimed background job (Gate calls and message updates that must not block a Slack ack)."""
 
@@ -139,6 +181,45 @@ class Job:
     kind: str
     payload: dict[str, Any]
     attempts: int
+
+
+# A judgment's life: received -> refused | lost | duplicate | stale | claimed -> sent -> patched ->
+# decided | unconfirmed | reset | failed. Claimed, sent, patched, decided and unconfirmed hold the claim.
+RECEIVED, REFUSED, LOST, DUPLICATE, STALE = "received", "refused", "lost", "duplicate", "stale"
+CLAIMED, SENT_TO_GATE, PATCHED, DECIDED, UNCONFIRMED = "claimed", "sent", "patched", "decided", "unconfirmed"
+RESET, GATE_FAILED = "reset", "failed"
+IN_FLIGHT = (CLAIMED, SENT_TO_GATE, PATCHED)
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """A click on a Manual Judgment message and what became of it (the audit record)."""
+
+    id: int
+    execution_id: str
+    stage_id: str
+    address: str
+    application: str | None
+    decision: str
+    input_index: int | None
+    judgment_input: str | None
+    reason: str | None
+    user_id: str
+    user_email: str | None
+    channel_id: str | None
+    message_ts: str | None
+    thread_ts: str | None
+    status: str
+    detail: str | None
+    claim: str | None
+    gate_status: int | None
+    gate_user: str | None
+    stage_status: str | None
+    snapshot: str | None  # the execution, trimmed to the judged stage, as last read before claiming
+    received_at: float
+    claimed_at: float | None
+    patched_at: float | None
+    finished_at: float | None
 
 
 class DuplicateEvent(Exception):
@@ -175,6 +256,12 @@ class Store:
         with self.engine.connect() as conn:
             conn.execute(select(1))
 
+    def lock_for_migrations(self, conn: Connection) -> None:
+        """Serialize schema upgrades started at once by several replicas: a PostgreSQL advisory lock held
+        until `conn`'s transaction ends (SQLite's BEGIN IMMEDIATE serializes them already)."""
+        if self.is_postgres:
+            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+
     # --- ingest -------------------------------------------------------------------------------------
 
     def accept_event(self, *, event_id: str, type: str, application: str | None, execution_id: str | None,
@@ -186,10 +273,7 @@ class Store:
                 conn.execute(insert(events).values(
                     event_id=event_id, type=type, application=application, execution_id=execution_id,
                     received_at=now, notifications=len(drafts)))
-                for channel in sorted({d.channel for d in drafts}):
-                    self._ensure_channel(conn, channel)
-                if drafts:
-                    conn.execute(insert(deliveries), [_draft_row(d, event_id, now) for d in drafts])
+                self._insert_drafts(conn, drafts, event_id=event_id, now=now)
         except IntegrityError:
             if self.event_seen(event_id):
                 raise DuplicateEvent(event_id) from None
@@ -216,6 +300,21 @@ class Store:
                 deliveries.c.thread_key == thread_key, deliveries.c.action == "upsert").limit(1)).first()
         return mapped is not None or queued is not None
 
+    def _insert_drafts(self, conn: Connection, drafts: list[DeliveryDraft], *, event_id: str | None,
+                       now: float) -> None:
+        for channel in sorted({d.channel for d in drafts}):
+            self._ensure_channel(conn, channel)
+        if drafts:
+            conn.execute(insert(deliveries), [_draft_row(d, event_id, now) for d in drafts])
+
+    def queued_message_keys(self, prefix: str, template: str) -> set[str]:
+        """Keys starting with `prefix` of unfinished deliveries of one template (messages not posted yet)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries.c.message_key).where(
+                deliveries.c.message_key.like(_like_prefix(prefix), escape="\\"),
+                deliveries.c.template == template, deliveries.c.status.in_(UNFINISHED)))
+            return {row.message_key for row in rows}
+
     def _ensure_channel(self, conn: Connection, channel: str) -> None:
         exists = conn.execute(select(channels.c.channel).where(channels.c.channel == channel)).first()
         if exists is None:
@@ -229,7 +328,11 @@ class Store:
 
     def claim(self, *, worker: str, now: float, lease: float, interval: float, limit: int = 20) -> list[Delivery]:
         """Claim due deliveries: the oldest unfinished one per run thread, at most one per channel per
-        `interval` seconds (a compare-and-set on the channel's next slot, so pacing holds across workers)."""
+        `interval` seconds (a compare-and-set on the channel's next slot, so pacing holds across workers).
+
+        A delivery whose lease ran out (its worker died mid-send) is due again, and that try counts as an
+        attempt. Channel slots are taken in channel order, so two workers claiming at once never wait on
+        each other's slots in opposite orders (a deadlock on PostgreSQL)."""
         earlier = deliveries.alias("earlier")
         blocked_by_earlier = select(earlier.c.id).where(
             earlier.c.thread_key == deliveries.c.thread_key, earlier.c.id < deliveries.c.id,
@@ -243,24 +346,33 @@ class Store:
             query = query.with_for_update(of=deliveries, skip_locked=True)
         claimed: list[Delivery] = []
         with self.engine.begin() as conn:
-            taken_channels: set[str] = set()
+            by_channel: dict[str, list[Any]] = {}
             for row in conn.execute(query).mappings().all():
-                if row["channel"] in taken_channels:
-                    continue
-                if row["action"] == "upsert" and self._superseded(conn, row):
-                    conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
-                                 .values(status=SUPERSEDED, sent_at=now, lease_until=None))
-                    continue
-                slot = conn.execute(update(channels).where(
-                    channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
-                    .values(next_allowed_at=now + interval))
-                if slot.rowcount != 1:
-                    continue
-                conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
-                    status=SENDING, lease_until=now + lease, leased_by=worker))
-                taken_channels.add(row["channel"])
-                claimed.append(_delivery(row))
-        return claimed
+                by_channel.setdefault(row["channel"], []).append(row)
+            for channel in sorted(by_channel):
+                delivery = self._claim_in_channel(conn, by_channel[channel], worker=worker, now=now,
+                                                  lease=lease, interval=interval)
+                if delivery is not None:
+                    claimed.append(delivery)
+        return sorted(claimed, key=lambda d: d.id)
+
+    def _claim_in_channel(self, conn: Connection, rows: list[Any], *, worker: str, now: float, lease: float,
+                          interval: float) -> Delivery | None:
+        """Take the channel's next slot for its oldest claimable row, skipping superseded upserts."""
+        for row in rows:
+            if row["action"] == "upsert" and self._superseded(conn, row):
+                conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
+                             .values(status=SUPERSEDED, sent_at=now, lease_until=None))
+                continue
+            slot = conn.execute(update(channels).where(
+                channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
+                .values(next_allowed_at=now + interval))
+            if slot.rowcount != 1:
+                return None
+            values = _lease(row, worker=worker, now=now, lease=lease)
+            conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(**values))
+            return _delivery(row, attempts=values["attempts"])
+        return None
 
     def _superseded(self, conn: Connection, row: Any) -> bool:
         """An upsert whose very next delivery in the thread is a newer upsert of the same message."""
@@ -334,19 +446,20 @@ class Store:
             return own.execute(statement).inserted_primary_key[0]
 
     def claim_jobs(self, *, worker: str, now: float, lease: float, limit: int = 10) -> list[Job]:
-        """Claim due jobs (pending, or leased by a worker whose lease ran out)."""
+        """Claim due jobs: pending ones, and those whose worker's lease ran out (counted as an attempt)."""
         due = or_(and_(jobs.c.status == PENDING, jobs.c.next_attempt_at <= now),
                   and_(jobs.c.status == SENDING, jobs.c.lease_until < now))
         query = select(jobs).where(due).order_by(jobs.c.id).limit(limit)
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)
+        claimed: list[Job] = []
         with self.engine.begin() as conn:
-            rows = conn.execute(query).mappings().all()
-            for row in rows:
-                conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(
-                    status=SENDING, lease_until=now + lease, leased_by=worker))
-        return [Job(id=r["id"], kind=r["kind"], payload=json.loads(r["payload"]), attempts=r["attempts"])
-                for r in rows]
+            for row in conn.execute(query).mappings().all():
+                values = _lease(row, worker=worker, now=now, lease=lease)
+                conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(**values))
+                claimed.append(Job(id=row["id"], kind=row["kind"], payload=json.loads(row["payload"]),
+                                   attempts=values["attempts"]))
+        return claimed
 
     def finish_job(self, job_id: int, *, worker: str, now: float, error: str | None = None) -> None:
         """Mark a job done, or failed for good when `error` is given."""
@@ -370,9 +483,9 @@ class Store:
 
     def messages_with_prefix(self, prefix: str) -> dict[str, MessageRef]:
         """Every mapped message whose key starts with `prefix` (e.g. one stage's messages in all channels)."""
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self.engine.connect() as conn:
-            rows = conn.execute(select(messages).where(messages.c.key.like(escaped + "%", escape="\\"))).mappings()
+            matching = messages.c.key.like(_like_prefix(prefix), escape="\\")
+            rows = conn.execute(select(messages).where(matching)).mappings()
             return {r["key"]: MessageRef(channel=r["channel"], ts=r["ts"], rank=r["rank"]) for r in rows}
 
     def remember_message(self, key: str, ref: MessageRef, *, now: float) -> None:
@@ -383,6 +496,65 @@ class Store:
             if not changed:
                 conn.execute(insert(messages).values(key=key, channel=ref.channel, ts=ref.ts, rank=ref.rank,
                                                      updated_at=now))
+
+    # --- judgments ----------------------------------------------------------------------------------
+
+    def record_judgment(self, values: dict[str, Any], *, now: float, job_kind: str) -> int:
+        """Record a click and queue the job that resolves it, in one transaction; returns the judgment id."""
+        with self.engine.begin() as conn:
+            inserted = conn.execute(insert(judgments).values(**values, received_at=now))
+            judgment_id = inserted.inserted_primary_key[0]
+            self.enqueue_job(job_kind, {"judgment": judgment_id}, now=now, conn=conn)
+        return judgment_id
+
+    def judgment(self, judgment_id: int) -> Judgment | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(judgments).where(judgments.c.id == judgment_id)).mappings().first()
+        return Judgment(**row) if row else None
+
+    def claim_judgment(self, judgment_id: int, *, key: str, values: dict[str, Any], now: float,
+                       drafts: Iterable[DeliveryDraft] = ()) -> Judgment | None:
+        """Take the stage's claim (`key`) for a received judgment, setting `values` and queueing `drafts` with
+        it. Returns the judgment holding the claim (this one when it won), or None when this judgment was
+        no longer waiting to claim (another run of its job got there first)."""
+        for _ in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    moved = conn.execute(update(judgments).where(
+                        judgments.c.id == judgment_id, judgments.c.status == RECEIVED).values(
+                        **values, claim=key, status=CLAIMED, claimed_at=now)).rowcount
+                    if moved == 1:
+                        self._insert_drafts(conn, list(drafts), event_id=None, now=now)
+            except IntegrityError:
+                holder = self.claim_holder(key)
+                if holder is not None:
+                    return holder
+                continue  # the holder let go between our attempt and the look-up: try again
+            return self.judgment(judgment_id) if moved == 1 else None
+        raise RuntimeError(f"judgment {judgment_id}: the claim on {key} kept changing hands")
+
+    def claim_holder(self, key: str) -> Judgment | None:
+        """The judgment holding a stage's claim, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(judgments).where(judgments.c.claim == key)).mappings().first()
+        return Judgment(**row) if row else None
+
+    def update_judgment(self, judgment_id: int, values: dict[str, Any], *, expect: str, now: float,
+                        drafts: Iterable[DeliveryDraft] = ()) -> bool:
+        """Move a judgment on from status `expect` and queue the deliveries that report it, in one
+        transaction. False, with nothing changed, when the judgment was no longer in status `expect`
+        (another run of its job moved it first)."""
+        with self.engine.begin() as conn:
+            moved = conn.execute(update(judgments).where(
+                judgments.c.id == judgment_id, judgments.c.status == expect).values(**values)).rowcount
+            if moved == 1:
+                self._insert_drafts(conn, list(drafts), event_id=None, now=now)
+        return moved == 1
+
+    def list_judgments(self, *, limit: int = 50) -> list[Judgment]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(judgments).order_by(judgments.c.id.desc()).limit(limit)).mappings()
+            return [Judgment(**row) for row in rows]
 
     # --- operators ----------------------------------------------------------------------------------
 
@@ -403,24 +575,48 @@ class Store:
                 status=PENDING, attempts=0, next_attempt_at=now, last_error=None, leased_by=None))
         return result.rowcount == 1
 
+    def queue_stats(self) -> QueueStats:
+        """Deliveries still to send, by status, and when the oldest of them was queued."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries.c.status, func.count(), func.min(deliveries.c.created_at))
+                                .where(deliveries.c.status.in_(UNFINISHED)).group_by(deliveries.c.status)).all()
+        depth = {status: 0 for status in UNFINISHED} | {status: count for status, count, _ in rows}
+        oldest = min((created for _, _, created in rows), default=None)
+        return QueueStats(depth=depth, oldest_created_at=oldest)
+
     def counts_by_status(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
             return {status: count for status, count in rows}
 
 
-def _draft_row(draft: DeliveryDraft, event_id: str, now: float) -> dict[str, Any]:
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching `prefix` literally, with backslash as the escape character."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _draft_row(draft: DeliveryDraft, event_id: str | None, now: float) -> dict[str, Any]:
     return {"event_id": event_id, "thread_key": draft.thread_key, "channel": draft.channel,
             "action": draft.action, "message_key": draft.message_key, "parent_key": draft.parent_key,
             "rank": draft.rank, "template": draft.template, "payload": json.dumps(draft.payload),
             "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
-def _delivery(row: Any) -> Delivery:
+def _lease(row: Any, *, worker: str, now: float, lease: float) -> dict[str, Any]:
+    """The update that claims a delivery or job row; retaking an expired lease counts as an attempt."""
+    values: dict[str, Any] = {"status": SENDING, "lease_until": now + lease, "leased_by": worker,
+                              "attempts": row["attempts"]}
+    if row["status"] == SENDING:
+        values.update(attempts=row["attempts"] + 1,
+                      last_error=f"lease of {row['leased_by']} expired mid-send")
+    return values
+
+
+def _delivery(row: Any, *, attempts: int) -> Delivery:
     return Delivery(id=row["id"], event_id=row["event_id"], thread_key=row["thread_key"], channel=row["channel"],
                     action=row["action"], template=row["template"], payload=json.loads(row["payload"]),
                     message_key=row["message_key"], parent_key=row["parent_key"], rank=row["rank"],
-                    attempts=row["attempts"], created_at=row["created_at"])
+                    attempts=attempts, created_at=row["created_at"])
 
 
 def _tune_sqlite(engine: Engine) -> None:

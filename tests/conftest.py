@@ -1,6 +1,16 @@
 """Shared pytest fixtures."""
 
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.schema import CreateSchema, DropSchema
+
+from relay import migrate
+from relay.store import Store
 
 # slack_sdk routes even 127.0.0.1 through these and ignores NO_PROXY, so the local fakes would be unreachable.
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
@@ -11,3 +21,48 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep proxies from the environment away from calls to the local fakes."""
     for name in _PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL database CI creates for the run (`.ci/run`); PostgreSQL tests skip without one."""
+    url = os.environ.get("RELAY_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("RELAY_TEST_POSTGRES_URL is not set, so no PostgreSQL server is configured for the tests")
+    return url
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A URL whose connections work in a fresh PostgreSQL schema of their own (also for child processes),
+    dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(CreateSchema(name))
+    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={name}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(DropSchema(name, cascade=True))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, once as a SQLite file and once as a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'relay.sqlite3'}"
+    return request.getfixturevalue("postgres_schema_url")
+
+
+@pytest.fixture
+def migrated_store(db_url: str) -> Iterator[Store]:
+    """A store whose database is migrated to head."""
+    store = Store.from_url(db_url)
+    migrate.upgrade(store)
+    try:
+        yield store
+    finally:
+        store.engine.dispose()

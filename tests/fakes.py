@@ -146,6 +146,7 @@ class _Request:
     query: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
 
 
 @dataclass
@@ -999,6 +1000,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve()
 
+    def do_PATCH(self) -> None:  # the fake Gate serves PATCH and PUT through the same server
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         parts = urlsplit(self.path)
@@ -1007,6 +1014,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=parts.query,
             headers={name.lower(): value for name, value in self.headers.items()},
             body=self.rfile.read(length) if length > 0 else b"",
+            method=self.command,
         )
         response = self.server.fake._respond(request)
         self.send_response(response.status)

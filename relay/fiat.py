@@ -1,0 +1,84 @@
+"""Fiat client: what Spinnaker's authorization service says a user may do (`GET /authorize/{user}`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+
+class FiatUnavailable(Exception):
+    """Fiat could not be asked (unreachable, timed out, or a 5xx); worth asking again later."""
+
+
+@dataclass(frozen=True)
+class FiatPermission:
+    """A user's permissions as Fiat's UserPermission view reports them."""
+
+    admin: bool
+    roles: frozenset[str]
+    applications: dict[str, frozenset[str]]  # lower-cased application name -> authorizations
+    unknown_applications_allowed: bool = False
+
+    def may(self, authorization: str, application: str) -> bool:
+        """Whether the user holds `authorization` (READ, WRITE, EXECUTE…) on the application."""
+        if self.admin:
+            return True
+        granted = self.applications.get(application.lower())
+        if granted is None:
+            return self.unknown_applications_allowed
+        return authorization.upper() in granted
+
+
+class FiatClient:
+    """Asks Fiat about users. 404 means Fiat does not know the user, which grants nothing."""
+
+    def __init__(self, base_url: str, *, timeout: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["Accept"] = "application/json"
+
+    def permission(self, user: str) -> FiatPermission | None:
+        """The user's permissions, or None when Fiat has never heard of them."""
+        url = f"{self.base_url}/authorize/{quote(user.lower(), safe='@')}"
+        try:
+            response = self.session.get(url, timeout=self.timeout)
+        except requests.RequestException as err:
+            raise FiatUnavailable(f"Fiat unreachable: {type(err).__name__}") from None
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise FiatUnavailable(f"Fiat answered {response.status_code}")
+        try:
+            view = response.json()
+        except ValueError:
+            raise FiatUnavailable("Fiat answered with something other than JSON") from None
+        return _permission(view if isinstance(view, dict) else {})
+
+    def may_judge(self, user: str, application: str, required_roles: Iterable[str]) -> tuple[bool, str]:
+        """Orca's rule plus Gate's: EXECUTE on the application and, when the stage names roles, one of
+        them (admins pass both). Returns (allowed, why not)."""
+        permission = self.permission(user)
+        if permission is None:
+            return False, f"Spinnaker's Fiat does not know {user}"
+        if not permission.may("EXECUTE", application):
+            return False, f"{user} has no EXECUTE permission on {application} in Spinnaker"
+        required = frozenset(required_roles)
+        if required and not permission.admin and not required & permission.roles:
+            roles = ", ".join(sorted(required))
+            return False, f"{user} holds none of the roles this stage requires ({roles})"
+        return True, "allowed by Fiat"
+
+
+def _permission(view: dict[str, Any]) -> FiatPermission:
+    roles = frozenset(str(role["name"]) for role in view.get("roles") or []
+                      if isinstance(role, dict) and role.get("name"))
+    applications = {
+        str(a["name"]).lower(): frozenset(str(x).upper() for x in a.get("authorizations") or [])
+        for a in view.get("applications") or [] if isinstance(a, dict) and a.get("name")}
+    return FiatPermission(admin=view.get("admin") is True, roles=roles, applications=applications,
+                          unknown_applications_allowed=view.get("allowAccessToUnknownApplications") is True)

@@ -1,0 +1,122 @@
+"""Log lines as text or JSON, each carrying its request id, with secrets blanked out wherever they appear."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from contextvars import ContextVar
+
+from gunicorn import glogging
+
+from relay.config import Settings
+
+REDACTED = "[redacted]"
+# Credentials the relay was not told about but may still see: Slack tokens, HTTP credentials, signatures.
+CREDENTIAL_PATTERNS = (
+    (re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+"), REDACTED),
+    (re.compile(r"\bxapp-[A-Za-z0-9-]+"), REDACTED),
+    (re.compile(r"\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1 " + REDACTED),
+    (re.compile(r"\bv0=[0-9a-f]{64}\b"), REDACTED),
+)
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# LogRecord attributes every record has; anything else was passed with `extra=` and is a field of the line.
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+
+def request_id_from(header: str | None) -> str:
+    """The caller's X-Request-Id when it is a sane token, else a new one."""
+    if header and REQUEST_ID.match(header):
+        return header
+    return uuid.uuid4().hex
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the id of the request being handled (None outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get()
+        return True
+
+
+class RelayFormatter(logging.Formatter):
+    """One line per record, text or JSON, with known secrets and credential-shaped strings replaced."""
+
+    def __init__(self, *, json_lines: bool, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.json_lines = json_lines
+        # A secret can appear raw, or JSON-escaped inside a JSON line.
+        self.secrets = sorted({form for secret in secrets for form in (secret, json.dumps(secret)[1:-1])},
+                              key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES}
+        request_id = fields.pop("request_id", None)
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        if self.json_lines:
+            document = {"time": _timestamp(record.created), "level": record.levelname, "logger": record.name,
+                        "message": message}
+            if request_id:
+                document["request_id"] = request_id
+            line = json.dumps({**document, **fields}, default=str, ensure_ascii=False)
+        else:  # the message says it all; fields passed with `extra=` are for JSON consumers
+            stamp = _timestamp(record.created)
+            line = f"{stamp} {record.levelname} {record.name} [{request_id or '-'}] {message}"
+        return self.redact(line)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        for pattern, replacement in CREDENTIAL_PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record arrives, so redirecting it later still works."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send every logger's records to stderr in the configured format and level (configuring again
+    replaces the relay's handler, not handlers others added)."""
+    handler = StderrHandler()
+    handler.setFormatter(RelayFormatter(json_lines=settings.log_format == "json", secrets=settings.secrets))
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    # Alembic narrates each connection it inspects (every readiness probe); relay.migrate logs what changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class GunicornLogger(glogging.Logger):
+    """Gunicorn's own messages go through the relay's handler, so they share its format; its access log
+    stays off because the relay logs each request itself, with the request id."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+        self.error_log.propagate = True
+
+
+def _timestamp(created: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z"

@@ -1,0 +1,126 @@
+"""Log lines: one per request and per delivery, text or JSON, with the request id, and never a secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from relay.app import create_app
+from relay.config import Settings
+from relay.logs import REDACTED, RelayFormatter, StderrHandler, configure_logging
+from relay.metrics import Metrics
+from relay.services import Services
+from relay.slack import SlackPoster, build_client
+from relay.store import Store
+from tests.events import execution, pipeline_event
+from tests.fakes import FakeSlack
+
+BOT_TOKEN = "xoxb-4242-secret-bot-token"
+ECHO_PASSWORD = "echo-pass-Zq9"
+ECHO_TOKEN = "echo-bearer-Wk7"
+SIGNING_SECRET = "signing-secret-8f7e"
+SIGNATURE = "v0=" + "ab12" * 16
+
+
+@pytest.fixture
+def relay_logging() -> Iterator[Callable[[Settings], None]]:
+    """Configure the relay's logging for one test, and take it down afterwards."""
+    root = logging.getLogger()
+    level = root.level
+    yield configure_logging
+    for handler in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_logs_never_contain_tokens_passwords_or_signatures(
+        migrated_store: Store, relay_logging, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeSlack(token=BOT_TOKEN) as fake:
+        settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+                            slack_api_url=fake.api_url, echo_username="echo", echo_password=ECHO_PASSWORD,
+                            echo_token=ECHO_TOKEN, log_format="json", log_level="DEBUG")
+        relay_logging(settings)
+        metrics = Metrics()
+        poster = SlackPoster(build_client(token=BOT_TOKEN, base_url=fake.api_url, metrics=metrics))
+        services = Services(settings=settings, store=migrated_store, poster=poster, metrics=metrics)
+        client = create_app(services=services).test_client()
+        basic = "Basic " + base64.b64encode(f"echo:{ECHO_PASSWORD}".encode()).decode()
+        wrong = "Basic " + base64.b64encode(b"echo:not-the-password").decode()
+        assert client.post("/echo/events", json=pipeline_event("starting", execution(id="r1")),
+                           headers={"Authorization": basic}).status_code == 202
+        second = pipeline_event("starting", execution(id="r2"))
+        assert client.post(f"/echo/events?token={ECHO_TOKEN}", json=second,
+                           headers={"Authorization": f"Bearer {ECHO_TOKEN}"}).status_code == 202
+        refused = client.post("/echo/events", json=pipeline_event("starting"),
+                              headers={"Authorization": wrong, "X-Slack-Signature": SIGNATURE})
+        assert refused.status_code == 401
+        fake.fail_next("chat.postMessage", error="invalid_auth")
+        dispatcher = services.dispatcher(channel_interval=0.0)
+        assert [dispatcher.run_once(), dispatcher.run_once()] == [1, 1]
+        logging.getLogger("slack_sdk").debug("careless library: token=%s auth=%s", BOT_TOKEN, basic)
+    captured = capsys.readouterr().err
+    lines = json_lines(captured)
+    assert len([line for line in lines if line["logger"] == "relay.requests"]) == 3
+    assert any(line["message"].startswith("delivered ") for line in lines)
+    assert any("failed for good: invalid_auth" in line["message"] for line in lines)
+    assert REDACTED in captured
+    for secret in (BOT_TOKEN, ECHO_PASSWORD, ECHO_TOKEN, SIGNING_SECRET, SIGNATURE, basic.split()[1],
+                   wrong.split()[1]):
+        assert secret not in captured
+
+
+def test_request_lines_are_json_with_the_request_id(migrated_store: Store, relay_logging,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(log_format="json")
+    relay_logging(settings)
+    client = create_app(services=Services(settings=settings, store=migrated_store, poster=None)).test_client()
+    client.post("/echo/events", json=pipeline_event("starting"), headers={"X-Request-Id": "from-ingress-1"})
+    client.get("/healthz")
+    requests = [line for line in json_lines(capsys.readouterr().err) if line["logger"] == "relay.requests"]
+    assert [(line["method"], line["path"], line["status"]) for line in requests] == [
+        ("POST", "/echo/events", 202), ("GET", "/healthz", 200)]
+    assert requests[0]["request_id"] == "from-ingress-1"
+    assert requests[1]["request_id"] != "from-ingress-1"
+    assert all(isinstance(line["duration_ms"], float) for line in requests)
+
+
+def test_text_request_lines_keep_to_one_line(migrated_store: Store, relay_logging,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(log_format="text")
+    relay_logging(settings)
+    client = create_app(services=Services(settings=settings, store=migrated_store, poster=None)).test_client()
+    client.get("/nowhere%0Aforged INFO line", headers={"X-Request-Id": "abc"})
+    [line] = [line for line in capsys.readouterr().err.splitlines() if "relay.requests" in line]
+    assert "[abc] GET /nowhere\\nforged INFO line 404" in line
+
+
+def test_formatter_redacts_secrets_in_messages_fields_and_tracebacks() -> None:
+    formatter = RelayFormatter(json_lines=True, secrets=['pa"ss\\word'])
+    try:
+        raise RuntimeError('connect failed with pa"ss\\word')
+    except RuntimeError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "user token %s", ("xoxp-1-2-3",), None)
+        record.exc_info = __import__("sys").exc_info()
+    record.header = 'Bearer abc.def and pa"ss\\word'
+    line = formatter.format(record)
+    parsed = json.loads(line)
+    assert 'pa"ss\\word' not in json.dumps(parsed) and 'pa"ss\\word' not in parsed["message"]
+    assert parsed["message"].startswith(f"user token {REDACTED}")
+    assert "Traceback" in parsed["message"] and f"connect failed with {REDACTED}" in parsed["message"]
+    assert parsed["header"] == f"Bearer {REDACTED} and {REDACTED}"
+
+
+def test_settings_name_every_secret_for_redaction() -> None:
+    settings = Settings(slack_bot_token="t1", slack_signing_secret="t2", slack_app_token="t3",
+                        gate_token="t4", gate_password="t5", echo_password="t6", echo_token="t7",
+                        echo_username="echo",
+                        database_url="postgresql+psycopg://relay:t8@db/relay")
+    assert sorted(settings.secrets) == [f"t{n}" for n in range(1, 9)]
