@@ -25,9 +25,10 @@ import yaml
 
 from relay import migrate
 from relay.store import Store
-from tests.chatops import ALICE, SIGNING_SECRET, command_fields, form_body, signed
+from tests.chatops import ALICE, command_fields, form_body
 from tests.fake_socket_mode import FakeSocketMode
 from tests.fakes import FakeSlack
+from tests.slack_requests import SIGNING_SECRET, signed
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("help", "status compute", "pending compute", "run compute Deploy",

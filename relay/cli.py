@@ -23,7 +23,7 @@ from relay.manifest import APP_NAME, app_manifest
 from relay.matching import decide
 from relay.rendering import render
 from relay.services import Services
-from relay.slack import build_client, classify
+from relay.slack import classify
 from relay.store import FAILED, Store
 from schemas.echo import EVENT_SCHEMA
 
@@ -197,8 +197,10 @@ def db_current(store: Store) -> None:
 
 @cli.command()
 @click.option("--no-dispatcher", is_flag=True, help="Only the socket; run `slackops-relay worker` elsewhere.")
-def socket(no_dispatcher: bool) -> None:
+@click.option("--ops-bind", metavar="HOST:PORT", help="Serve /healthz, /readyz and /metrics here.")
+def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
     """Receive Slack's clicks and commands over Socket Mode (SLACK_APP_TOKEN), with no public endpoint."""
+    from relay.serving import start_ops_server
     from relay.socket_mode import SocketModeRelay
 
     settings = load_settings()
@@ -207,10 +209,9 @@ def socket(no_dispatcher: bool) -> None:
                                    "connections:write")
     if settings.dry_run:
         raise click.ClickException("SLACK_BOT_TOKEN must be set: Socket Mode answers in Slack")
-    _ready_store(settings, upgrade=False)
+    _ready_store(settings, upgrade=False).engine.dispose()
     services = Services.from_settings(settings)
-    web_client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=web_client)
+    relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
     try:
         relay.connect()
     except SlackApiError as err:
@@ -218,6 +219,7 @@ def socket(no_dispatcher: bool) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    ops_server = start_ops_server(services, ops_bind) if ops_bind else None
     try:
         if no_dispatcher:
             stop.wait()
@@ -225,6 +227,8 @@ def socket(no_dispatcher: bool) -> None:
             services.dispatcher().run(stop)
     finally:
         relay.close()
+        if ops_server is not None:
+            ops_server.shutdown()
 
 
 @cli.command()

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 
+from relay.authorization import verdict
 from relay.execution import execution_link, parse_execution_ref
 from relay.gate import GateError
 from relay.models import SlashCommand
 from relay.mrkdwn import escape, link, slack_date, truncate
-from relay.permissions import verdict
 from relay.policy import CANCEL
 from relay.replies import NO_GATE, ephemeral, tell
 
@@ -66,7 +65,7 @@ def control_command(services: Services, command: SlashCommand, rest: str, *, ver
     reason = truncate(reason.strip(), MAX_REASON) if verb == "cancel" else ""
     job = {"verb": verb, "execution_id": ref[1], "reason": reason, "user_id": command.user_id,
            "response_url": command.response_url}
-    services.store.enqueue_job(PREPARE_JOB, job, now=time.time())
+    services.store.enqueue_job(PREPARE_JOB, job, now=services.clock())
     return ephemeral(f":mag: Looking up run `{escape(ref[1])}`…")
 
 
@@ -94,7 +93,7 @@ def on_click(services: Services, payload: dict[str, Any], action: dict[str, Any]
     """A click on the confirmation: ack at once, act in a job."""
     response_url = payload.get("response_url")
     if action.get("action_id") == DISMISS:
-        services.store.enqueue_job(DISMISS_JOB, {"response_url": response_url}, now=time.time())
+        services.store.enqueue_job(DISMISS_JOB, {"response_url": response_url}, now=services.clock())
         return None
     try:
         value = json.loads(action.get("value") or "")
@@ -104,7 +103,7 @@ def on_click(services: Services, payload: dict[str, Any], action: dict[str, Any]
         return None
     user_id = str((payload.get("user") or {}).get("id") or "")
     services.store.enqueue_job(EXECUTE_JOB, {**value, "user_id": user_id, "response_url": response_url},
-                               now=time.time())
+                               now=services.clock())
     return None
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
@@ -17,9 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from relay import migrate
 from relay.config import Settings
 from relay.errors import ConfigError
+from relay.fiat import FiatUnavailable
 from relay.gate import GateError
 from relay.manifest import BOT_SCOPES
-from relay.services import gate_client
+from relay.services import fiat_client, gate_client
 from relay.slack import CHANNEL_ID, build_client, classify
 from relay.store import Store
 
@@ -46,8 +46,9 @@ def diagnose(settings: Settings) -> list[Finding]:
     slack = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=TIMEOUT) \
         if settings.slack_bot_token else None
     token, scopes = _slack_token(settings, slack)
+    gate, gate_user = _gate(settings)
     findings += [token, _scopes(scopes), _signing_secret(settings), _socket_mode(settings),
-                 _echo_auth(settings), _gate(settings), _fiat(settings)]
+                 _echo_auth(settings), gate, _fiat(settings, gate_user)]
     database, store = _database(settings)
     findings.append(database)
     addresses = {route.channel for route in settings.rules.routes} | set(store.channels() if store else ())
@@ -141,42 +142,44 @@ def _echo_auth(settings: Settings) -> Finding:
                    "Echo with `slackops-relay echo-config`")
 
 
-def _gate(settings: Settings) -> Finding:
+def _gate(settings: Settings) -> tuple[Finding, str | None]:
+    """Whether Gate answers, and who it takes the relay for."""
     gate = gate_client(settings, deadline=0.0)
     if gate is None:
         return Finding("Gate", WARN, "GATE_URL is not set: notifications work, judgments and commands do not",
-                       "set GATE_URL to Gate's API, e.g. http://spin-gate:8084")
+                       "set GATE_URL to Gate's API, e.g. http://spin-gate:8084"), None
     credentials = "check GATE_TOKEN, GATE_USERNAME/GATE_PASSWORD or GATE_CLIENT_CERT/GATE_CLIENT_KEY"
     try:
         user = gate.ping()
     except GateError as err:
         if err.status in (401, 403):
-            return Finding("Gate", FAIL, f"{settings.gate_url} refused the relay ({err})", credentials)
+            return Finding("Gate", FAIL, f"{settings.gate_url} refused the relay ({err})", credentials), None
         return Finding("Gate", FAIL, f"{settings.gate_url}: {err}",
-                       "check GATE_URL and that the relay can reach Gate (x509 clients use port 8085)")
+                       "check GATE_URL and that the relay can reach Gate (x509 clients use port 8085)"), None
     name = user.get("username") or user.get("email")
     if not name:
         return Finding("Gate", FAIL, f"{settings.gate_url} answered, but not with a user (a login page?)",
-                       credentials)
+                       credentials), None
     has_credentials = settings.gate_token or settings.gate_username or settings.gate_client_cert
     if name == "anonymous":
         status, fix = (FAIL, credentials) if has_credentials else (WARN, "fine if Gate has no authentication")
-        return Finding("Gate", status, f"{settings.gate_url} takes the relay for anonymous", fix)
-    return Finding("Gate", OK, f"{settings.gate_url} as {name}")
+        return Finding("Gate", status, f"{settings.gate_url} takes the relay for anonymous", fix), name
+    return Finding("Gate", OK, f"{settings.gate_url} as {name}"), name
 
 
-def _fiat(settings: Settings) -> Finding:
-    if not settings.fiat_url:
+def _fiat(settings: Settings, gate_user: str | None) -> Finding:
+    """Whether Fiat answers; it is asked about the relay's own Gate identity."""
+    fiat = fiat_client(settings)
+    if fiat is None:
         return Finding("Fiat", SKIP, "RELAY_FIAT_URL is not set")
+    user = gate_user or "anonymous"
     try:
-        response = requests.get(settings.fiat_url + "/health", timeout=TIMEOUT)
-    except requests.RequestException as err:
-        return Finding("Fiat", FAIL, f"{settings.fiat_url} unreachable ({type(err).__name__})",
-                       "check RELAY_FIAT_URL (Fiat listens on port 7003)")
-    if response.status_code != 200:
-        return Finding("Fiat", FAIL, f"{settings.fiat_url}/health answered {response.status_code}",
-                       "check RELAY_FIAT_URL and Fiat's health")
-    return Finding("Fiat", OK, f"{settings.fiat_url} is up")
+        permission = fiat.permission(user)
+    except FiatUnavailable as err:
+        return Finding("Fiat", FAIL, f"{settings.fiat_url}: {err}",
+                       "check RELAY_FIAT_URL (Fiat listens on port 7003) and that the relay can reach it")
+    knows = "knows" if permission else "does not know"
+    return Finding("Fiat", OK, f"{settings.fiat_url} answers; it {knows} {user}")
 
 
 def _database(settings: Settings) -> tuple[Finding, Store | None]:

@@ -4,18 +4,17 @@ message saying who started it, under which the run's notifications thread."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
+from relay.authorization import verdict
 from relay.execution import execution_link
 from relay.gate import GateError
 from relay.models import MessageFacts, SlashCommand
 from relay.mrkdwn import escape, link, truncate
-from relay.permissions import verdict
 from relay.policy import RUN
 from relay.replies import NO_GATE, ephemeral, tell
 from relay.run_form import (
@@ -55,10 +54,10 @@ def run_command(services: Services, command: SlashCommand, rest: str) -> dict[st
     context = {"application": application, "pipeline": pipeline, "channel_id": command.channel_id,
                "channel_name": command.channel_name, "response_url": command.response_url}
     try:
-        opened = services.poster.client.views_open(trigger_id=command.trigger_id, view=loading_view(context))
+        view_id = services.poster.open_view(command.trigger_id, loading_view(context))
     except SlackApiError as err:
         return ephemeral(f":x: Slack did not open the form ({classify(err).error}).")
-    services.store.enqueue_job(FORM_JOB, {"view_id": opened["view"]["id"], **context}, now=time.time())
+    services.store.enqueue_job(FORM_JOB, {"view_id": view_id, **context}, now=services.clock())
     return None
 
 
@@ -81,7 +80,7 @@ def form_job(services: Services, payload: dict[str, Any]) -> None:
                            address=thread_address(services, application, config, context))
             view = form_view(context, config)
     try:
-        services.poster.client.views_update(view_id=payload["view_id"], view=view)
+        services.poster.update_view(payload["view_id"], view)
     except SlackApiError as err:
         if classify(err).error != "not_found":
             raise
@@ -105,7 +104,7 @@ def submit(services: Services, payload: dict[str, Any]) -> dict[str, Any] | None
     if errors:
         return {"response_action": "errors", "errors": errors}
     services.store.enqueue_job(TRIGGER_JOB, {**context, "parameters": parameters, "user_id": user_id,
-                                             "email": email}, now=time.time())
+                                             "email": email}, now=services.clock())
     return None
 
 
@@ -150,7 +149,7 @@ def announce(services: Services, payload: dict[str, Any], execution_id: str) -> 
     try:
         services.store.accept_event(event_id=f"slack-run:{execution_id}", type="relay:run:slack",
                                     application=application, execution_id=execution_id, drafts=[draft],
-                                    now=time.time())
+                                    now=services.clock())
     except DuplicateEvent:
         log.info("run %s was announced already", execution_id)
 

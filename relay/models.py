@@ -115,6 +115,7 @@ class SlackAction:
     action_id: str
     value: str | None = None
     selected: str | None = None
+    block_id: str | None = None
 
 
 @dataclass(frozen=True)

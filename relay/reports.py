@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import ActionsBlock, ContextBlock, MarkdownTextObject, SectionBlock
 
+from relay.authorization import may_view
 from relay.execution import duration_ms, execution_link, format_duration, trigger_fact
 from relay.gate import GateError
+from relay.judgment_blocks import judgment_actions
+from relay.judgment_updates import stage_messages
 from relay.models import SlashCommand
 from relay.mrkdwn import escape, link, slack_date, truncate
-from relay.permissions import may_view
 from relay.replies import NO_GATE, ephemeral, tell
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def status_command(services: Services, command: SlashCommand, rest: str) -> dict
     if not answer.allowed:
         return ephemeral(f":no_entry: {answer.reason}.")
     services.store.enqueue_job(STATUS_JOB, {"application": application, "pipeline": pipeline.strip(" \"'"),
-                                            "response_url": command.response_url}, now=time.time())
+                                            "response_url": command.response_url}, now=services.clock())
     return ephemeral(f":mag: Looking up the latest runs of *{escape(application)}*…")
 
 
@@ -57,13 +58,14 @@ def pending_command(services: Services, command: SlashCommand, rest: str) -> dic
             return ephemeral(f":no_entry: {answer.reason}.")
         applications = [application]
     else:
-        recent = services.store.recent_applications(since=time.time() - RECENT_APPLICATIONS_SECONDS)
+        recent = services.store.recent_applications(since=services.clock() - RECENT_APPLICATIONS_SECONDS)
         applications = [a for a in recent if may_view(services, a, command.user_id).allowed]
         if not applications:
             return ephemeral("No application you may act on has sent the relay events this week; "
                              f"name one: `{command.command} pending <application>`")
-    job = {"applications": applications, "response_url": command.response_url}
-    services.store.enqueue_job(PENDING_JOB, job, now=time.time())
+    job = {"applications": applications, "channel_id": command.channel_id,
+           "response_url": command.response_url}
+    services.store.enqueue_job(PENDING_JOB, job, now=services.clock())
     return ephemeral(f":mag: Looking for Manual Judgments waiting in *{escape(', '.join(applications))}*…")
 
 
@@ -84,12 +86,12 @@ def status_job(services: Services, payload: dict[str, Any]) -> None:
         return
     ui_url = services.settings.spinnaker_ui_url
     blocks = [SectionBlock(text=f"Latest runs of {subject}").to_dict()]
-    blocks += [SectionBlock(text=truncate(_run_line(run, ui_url), 3000)).to_dict() for run in runs]
+    now_ms = services.clock() * 1000
+    blocks += [SectionBlock(text=truncate(_run_line(run, ui_url, now_ms), 3000)).to_dict() for run in runs]
     tell(payload["response_url"], ephemeral(f"Latest runs of {application}", blocks))
 
 
 def pending_job(services: Services, payload: dict[str, Any]) -> None:
-    ui_url = services.settings.spinnaker_ui_url
     waiting, problems = [], []
     for application in payload["applications"]:
         try:
@@ -101,7 +103,7 @@ def pending_job(services: Services, payload: dict[str, Any]) -> None:
                     for stage in waiting_judgments(run)]
     blocks = [SectionBlock(text=problem).to_dict() for problem in problems]
     for run, stage in waiting[:MAX_JUDGMENTS]:
-        blocks += _judgment_blocks(run, stage, ui_url)
+        blocks += _judgment_blocks(services, run, stage, payload["channel_id"])
     if len(waiting) > MAX_JUDGMENTS:
         more = f"…and {len(waiting) - MAX_JUDGMENTS} more: name one application to see its own."
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]).to_dict())
@@ -117,7 +119,11 @@ def waiting_judgments(execution: dict[str, Any]) -> list[dict[str, Any]]:
             and not (stage.get("context") or {}).get("judgmentStatus")]
 
 
-def _judgment_blocks(run: dict[str, Any], stage: dict[str, Any], ui_url: str) -> list[dict[str, Any]]:
+def _judgment_blocks(services: Services, run: dict[str, Any], stage: dict[str, Any],
+                     channel_id: str) -> list[dict[str, Any]]:
+    """A line about the waiting stage, and the buttons its notification carries. A decision is reported in
+    the channel that stage's notification went to, or else in the one the command was typed in."""
+    ui_url = services.settings.spinnaker_ui_url
     application, execution_id = str(run.get("application") or ""), str(run.get("id") or "")
     stage_url = execution_link(ui_url, application, execution_id, stage_ref=stage.get("refId"))
     run_url = execution_link(ui_url, application, execution_id)
@@ -125,10 +131,12 @@ def _judgment_blocks(run: dict[str, Any], stage: dict[str, Any], ui_url: str) ->
     since = f" since {slack_date(started / 1000)}" if isinstance(started, int | float) else ""
     text = (f":hourglass_flowing_sand: *{link(stage_url, stage.get('name') or 'Manual Judgment')}* in "
             f"*{link(run_url, run.get('name') or 'pipeline')}* ({escape(application)}) is waiting{since}")
-    return [SectionBlock(text=truncate(text, 3000)).to_dict()]
+    address = next(iter(stage_messages(services.store, execution_id, str(stage["id"])).values()), channel_id)
+    actions = judgment_actions(run, str(stage["id"]), channel=address)
+    return [SectionBlock(text=truncate(text, 3000)).to_dict(), ActionsBlock(elements=list(actions)).to_dict()]
 
 
-def _run_line(run: dict[str, Any], ui_url: str) -> str:
+def _run_line(run: dict[str, Any], ui_url: str, now_ms: float) -> str:
     status = str(run.get("status") or "UNKNOWN")
     orchestration = run.get("type") == "ORCHESTRATION"
     url = execution_link(ui_url, str(run.get("application") or ""), str(run.get("id") or ""),
@@ -138,7 +146,7 @@ def _run_line(run: dict[str, Any], ui_url: str) -> str:
     started = _started(run)
     if started:
         parts.append(f"started {slack_date(started / 1000)}")
-    end = run.get("endTime") or (time.time() * 1000 if status == "RUNNING" else None)
+    end = run.get("endTime") or (now_ms if status == "RUNNING" else None)
     elapsed = format_duration(duration_ms(run.get("startTime"), end))
     if elapsed:
         parts.append(f"{'running for' if status == 'RUNNING' else 'took'} {elapsed}")

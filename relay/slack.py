@@ -109,9 +109,14 @@ class SlackPoster:
         self.client.chat_postEphemeral(channel=channel, user=user, text=body["text"],
                                        blocks=body.get("blocks"), thread_ts=thread_ts)
 
-    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
-        """views.open: show a modal; the trigger_id is good for one use within 3 seconds of the click."""
-        self.client.views_open(trigger_id=trigger_id, view=view)
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        """views.open: show a modal; the trigger_id is good for one use within 3 seconds of the click.
+        Returns the view's id, for update_view."""
+        return self.client.views_open(trigger_id=trigger_id, view=view)["view"]["id"]
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        """views.update: replace an open modal's content (Slack answers `not_found` once it is closed)."""
+        self.client.views_update(view_id=view_id, view=view)
 
     def join(self, channel: str) -> None:
         """conversations.join, for `not_in_channel` on a public channel (named channels are looked up)."""

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask.testing import FlaskClient
-from slack_sdk.signature import SignatureVerifier
 
 from relay.config import Settings
 from relay.models import ApproverPolicy, RelayRules
 from relay.services import Services
 from tests.fakes import FakeSlack
+from tests.slack_requests import SIGNING_SECRET, form, signed
 
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ALICE, BOB = "U0ALICE00", "U0BOB0000"
 
 
@@ -51,20 +48,9 @@ def command_fields(slack: FakeSlack, text: str, *, user: str = ALICE,
     }
 
 
-def signed(body: bytes, *, secret: str = SIGNING_SECRET, at: float | None = None) -> dict[str, str]:
-    """Slack's signature headers for a raw body."""
-    timestamp = str(int(at if at is not None else time.time()))
-    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
-            "Content-Type": "application/x-www-form-urlencoded"}
-
-
 def form_body(fields: dict[str, str]) -> bytes:
+    """A slash command's body: its fields, form-encoded (no `payload` wrapper, unlike interactions)."""
     return urlencode(fields).encode()
-
-
-def interaction_body(payload: dict[str, Any]) -> bytes:
-    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 def run_jobs(services: Services) -> int:
@@ -97,3 +83,20 @@ def slash(client: FlaskClient, slack: FakeSlack, text: str, *, user: str = ALICE
     response = client.post("/slack/commands", data=body, headers=signed(body))
     assert response.status_code == 200, response.get_data(as_text=True)
     return (response.get_json() if response.data else None), fields["response_url"]
+
+
+def click_ephemeral(client: FlaskClient, slack: FakeSlack, element: dict[str, Any], *, user: str = ALICE,
+                    block_id: str = "b0", state: dict[str, Any] | None = None) -> str:
+    """`user` clicks `element` in block `block_id` of an ephemeral message in #deploys, as Slack reports it
+    (no `message`, and the inputs of the message in `state`); returns the click's response_url."""
+    response_url = slack.new_response_url(channel="#deploys", user=user)
+    action = {"type": element["type"], "action_id": element["action_id"], "block_id": block_id,
+              "action_ts": "1700000000.000100", **{k: element[k] for k in ("value", "text") if k in element}}
+    interaction = {"type": "block_actions", "user": {"id": user}, "trigger_id": slack.issue_trigger(),
+                   "response_url": response_url, "actions": [action], "state": {"values": state or {}},
+                   "container": {"type": "message", "is_ephemeral": True,
+                                 "channel_id": slack.channel_id("#deploys")}}
+    raw = form(interaction)
+    response = client.post("/slack/interactions", data=raw, headers=signed(raw))
+    assert (response.status_code, response.data) == (200, b""), response.get_data(as_text=True)
+    return response_url
