@@ -6,11 +6,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from relay import migrate
+from relay.app import create_app
+from relay.models import RelayRules
+from relay.services import Services
 from relay.store import Store
+from tests.chatops import relay_services
+from tests.fake_gate import FakeGate
+from tests.fakes import FakeSlack
 
 # slack_sdk routes even 127.0.0.1 through these and ignores NO_PROXY, so the local fakes would be unreachable.
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
@@ -66,3 +73,39 @@ def migrated_store(db_url: str) -> Iterator[Store]:
         yield store
     finally:
         store.engine.dispose()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A running fake Slack that must end the test without internal errors."""
+    with FakeSlack() as fake:
+        yield fake
+    assert fake.errors == []
+
+
+@pytest.fixture
+def gate() -> Iterator[FakeGate]:
+    """A running fake Gate that must end the test without internal errors."""
+    with FakeGate() as fake:
+        yield fake
+    assert fake.errors == []
+
+
+@pytest.fixture
+def rules() -> RelayRules:
+    """The policy and routes file; a test module overrides this fixture with its own."""
+    return RelayRules()
+
+
+@pytest.fixture
+def services(slack: FakeSlack, gate: FakeGate, tmp_path: Path, rules: RelayRules) -> Iterator[Services]:
+    """The relay's collaborators, wired to the fake Slack and the fake Gate, on a fresh SQLite database."""
+    built = relay_services(slack, tmp_path, gate_url=gate.url, rules=rules)
+    yield built
+    built.store.engine.dispose()
+
+
+@pytest.fixture
+def client(services: Services) -> FlaskClient:
+    """A test client of the app built on `services`."""
+    return create_app(services=services).test_client()
