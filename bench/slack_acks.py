@@ -1,7 +1,7 @@
 """How fast the relay acknowledges Slack: each /spinnaker command over HTTP (a real `slackops-relay serve`)
 and over Socket Mode (a real `slackops-relay socket`), against the fake Slack. Slack allows 3 seconds.
 
-Run: `PYTHONPATH=. python bench/slack_acks.py [--requests 200]`
+    python bench/slack_acks.py [--requests 200]
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ import click
 import requests
 import yaml
 
-from relay import migrate
-from relay.store import Store
-from tests.chatops import ALICE, command_fields, form_body
-from tests.fake_socket_mode import FakeSocketMode
-from tests.fakes import FakeSlack
-from tests.slack_requests import SIGNING_SECRET, signed
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from relay import migrate  # noqa: E402
+from relay.store import Store  # noqa: E402
+from tests.chatops import ALICE, command_fields, form_body  # noqa: E402
+from tests.fake_socket_mode import FakeSocketMode  # noqa: E402
+from tests.fakes import FakeSlack  # noqa: E402
+from tests.slack_requests import SIGNING_SECRET, signed  # noqa: E402
 COMMANDS = ("help", "status compute", "pending compute", "run compute Deploy",
             "cancel 01D4NH3V9D1RK8GX4036M8BAXV")
 SLACK_BUDGET_MS = 3000.0

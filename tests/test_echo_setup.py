@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 from click.testing import CliRunner
 
 from relay.cli import cli
+from relay.config import Settings
+from relay.echo_setup import echo_profile, spinnaker_service
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "kubernetes" / "examples"
 
 BASE = {"RELAY_CONFIG": "", "SLACK_BOT_TOKEN": "", "RELAY_ECHO_TOKEN": "", "RELAY_ECHO_USERNAME": "",
         "RELAY_ECHO_PASSWORD": ""}
@@ -52,3 +58,11 @@ def test_echo_config_needs_an_http_url() -> None:
 
     assert result.exit_code == 2
     assert "must be an http:// or https:// URL" in result.output
+
+
+def test_echo_config_is_what_the_kubernetes_examples_show() -> None:
+    settings = Settings(echo_username="echo", echo_password="unused")
+    url = "http://slackops-relay.spinnaker"
+
+    assert yaml.safe_load((EXAMPLES / "echo-local.yml").read_text()) == echo_profile(settings, url)
+    assert yaml.safe_load((EXAMPLES / "spinnakerservice-patch.yml").read_text()) == spinnaker_service(settings, url)
