@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import click
 import yaml
+from marshmallow import ValidationError
 from slack_sdk.errors import SlackApiError
 
 from relay import migrate
@@ -25,7 +26,8 @@ from relay.rendering import render
 from relay.services import Services
 from relay.slack import classify
 from relay.store import FAILED, Store
-from schemas.echo import EVENT_SCHEMA
+from schemas.config import first_error
+from schemas.echo import EVENT_SCHEMA, reject_constant
 
 BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
 
@@ -113,9 +115,12 @@ def preview(event_file) -> None:
     """Print the Slack messages an Echo event would produce, with a Block Kit Builder link for each."""
     settings = load_settings()
     try:
-        event = EVENT_SCHEMA.load(json.loads(event_file.read()))
-    except ValueError as err:
-        raise click.ClickException(f"{event_file.name}: {err}") from None
+        event = EVENT_SCHEMA.load(json.loads(event_file.read(), parse_constant=reject_constant))
+    except ValidationError as err:
+        problem = first_error(err.messages)
+        raise click.ClickException(f"{event_file.name}: not an Echo event: {problem}") from None
+    except (ValueError, RecursionError) as err:
+        raise click.ClickException(f"{event_file.name}: not JSON: {' '.join(str(err).split())}") from None
     decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
     if not decision.notifications:
         click.echo(f"no message: {decision.reason}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit
 
 import yaml
 from marshmallow import ValidationError
@@ -17,6 +19,7 @@ from schemas.config import RELAY_CONFIG_SCHEMA, first_error
 
 DEFAULT_DATABASE_URL = "sqlite:///slackops-relay.sqlite3"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DATABASE_BACKENDS = ("sqlite", "postgresql")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -39,7 +42,7 @@ class Settings:
     gate_timeout: float = 10.0
     gate_user_header: bool = False
     fiat_url: str | None = None
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     echo_username: str | None = None
     echo_password: str | None = field(default=None, repr=False)
     echo_token: str | None = field(default=None, repr=False)
@@ -69,10 +72,10 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every configured secret value (the fields kept out of repr(), and the database password), for the
-        log formatter to blank out wherever it appears."""
-        values = [getattr(self, item.name) for item in fields(self) if not item.repr]
-        values.append(make_url(self.database_url).password)
+        """Every configured secret value (the fields kept out of repr(); of the database URL, its password),
+        for the log formatter to blank out wherever it appears."""
+        hidden = [item.name for item in fields(self) if not item.repr and item.name != "database_url"]
+        values = [getattr(self, name) for name in hidden] + [make_url(self.database_url).password]
         return tuple(str(value) for value in values if value)
 
     @classmethod
@@ -104,11 +107,12 @@ class Settings:
             notification_types=_csv(env, "RELAY_NOTIFICATION_TYPES", "slack"),
             config_path=config_path,
             bind=env.get("RELAY_BIND") or cls.bind,
-            max_event_bytes=_number(env, "RELAY_MAX_EVENT_BYTES", int, cls.max_event_bytes),
+            max_event_bytes=_number(env, "RELAY_MAX_EVENT_BYTES", int, cls.max_event_bytes, minimum=1),
             message_per_run=_flag(env, "RELAY_MESSAGE_PER_RUN", True),
             channel_interval=_number(env, "RELAY_CHANNEL_INTERVAL", float, cls.channel_interval),
-            delivery_max_attempts=_number(env, "RELAY_DELIVERY_MAX_ATTEMPTS", int, cls.delivery_max_attempts),
-            lease_seconds=_number(env, "RELAY_LEASE_SECONDS", float, cls.lease_seconds),
+            delivery_max_attempts=_number(env, "RELAY_DELIVERY_MAX_ATTEMPTS", int, cls.delivery_max_attempts,
+                                          minimum=1),
+            lease_seconds=_number(env, "RELAY_LEASE_SECONDS", float, cls.lease_seconds, minimum=1),
             log_format=env.get("RELAY_LOG_FORMAT") or "text",
             log_level=(env.get("RELAY_LOG_LEVEL") or cls.log_level).upper(),
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
@@ -131,11 +135,11 @@ class Settings:
             raise ConfigError("RELAY_LOG_FORMAT: must be 'text' or 'json'")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"RELAY_LOG_LEVEL: must be one of {', '.join(LOG_LEVELS)}")
-        try:
-            make_url(self.database_url)
-        except ArgumentError:
-            raise ConfigError("RELAY_DATABASE_URL: not a database URL "
-                              "(sqlite:///… or postgresql+psycopg://…)") from None
+        for key, url in (("SLACK_API_URL", self.slack_api_url), ("SPINNAKER_UI_URL", self.spinnaker_ui_url),
+                         ("GATE_URL", self.gate_url), ("RELAY_FIAT_URL", self.fiat_url)):
+            if url is not None and not _is_http_url(url):
+                raise ConfigError(f"{key}: {url!r} is not an http:// or https:// URL")
+        _check_database_url(self.database_url)
 
 
 def load_rules(path: str) -> RelayRules:
@@ -146,13 +150,36 @@ def load_rules(path: str) -> RelayRules:
     except OSError as err:
         raise ConfigError(f"RELAY_CONFIG: cannot read {path}: {err.strerror}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"RELAY_CONFIG: {path} is not valid YAML: {err}") from None
+        raise ConfigError(f"RELAY_CONFIG: {path} is not valid YAML: {_yaml_problem(err)}") from None
     if not isinstance(document, dict):
         raise ConfigError(f"RELAY_CONFIG: {path} must hold a mapping at the top level")
     try:
         return RELAY_CONFIG_SCHEMA.load(document)
     except ValidationError as err:
         raise ConfigError(f"RELAY_CONFIG: {path}: {first_error(err.messages)}") from None
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: the problem and where it is."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or " ".join(str(err).split())
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _check_database_url(url: str) -> None:
+    """A SQLAlchemy URL for a supported backend; errors never repeat the URL, which may hold a password."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ConfigError("RELAY_DATABASE_URL: not a database URL (sqlite:///relay.sqlite3 or "
+                          "postgresql+psycopg://user@host/db)") from None
+    if backend not in DATABASE_BACKENDS:
+        raise ConfigError(f"RELAY_DATABASE_URL: {backend} is not supported; use SQLite or PostgreSQL")
 
 
 def _csv(env: Mapping[str, str], key: str, default: str) -> frozenset[str]:
@@ -162,7 +189,7 @@ def _csv(env: Mapping[str, str], key: str, default: str) -> frozenset[str]:
     return values
 
 
-def _number(env: Mapping[str, str], key: str, kind: type, default: float) -> float:
+def _number(env: Mapping[str, str], key: str, kind: type, default: float, *, minimum: float = 0) -> float:
     raw = env.get(key)
     if raw in (None, ""):
         return default
@@ -170,8 +197,8 @@ def _number(env: Mapping[str, str], key: str, kind: type, default: float) -> flo
         value = kind(raw)
     except ValueError:
         raise ConfigError(f"{key}: {raw!r} is not a {kind.__name__}") from None
-    if value < 0:
-        raise ConfigError(f"{key}: must not be negative")
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"{key}: must be a number of at least {minimum}")
     return value
 
 

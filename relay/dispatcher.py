@@ -18,7 +18,8 @@ from relay.store import DRY_RUN, Delivery, Job, MessageRef, Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 300.0
-IDLE_WAIT_SECONDS = 0.5
+IDLE_WAIT_SECONDS = 0.5  # the longest a worker sleeps: new events are seen this soon
+MIN_WAIT_SECONDS = 0.005  # the shortest, so a delivery another worker is sending costs no busy loop
 
 
 def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> float:
@@ -85,15 +86,22 @@ class Dispatcher:
         try:
             while not stop.is_set():
                 try:
-                    handled = self.run_once(stop)
+                    wait = 0.0 if self.run_once(stop) else self._idle_wait()
                 except Exception:  # a database hiccup must not kill the worker
                     log.exception("dispatcher pass failed")
-                    handled = 0
-                if not handled:
-                    stop.wait(IDLE_WAIT_SECONDS)
+                    wait = IDLE_WAIT_SECONDS
+                if wait:
+                    stop.wait(wait)
         finally:
             released = self.store.release(self.worker_id)
             log.info("dispatcher %s stopped, released %d deliveries", self.worker_id, released)
+
+    def _idle_wait(self) -> float:
+        """Until the next delivery is due (a channel's next slot, a retry), within the wait bounds."""
+        due = self.store.next_due()
+        if due is None:
+            return IDLE_WAIT_SECONDS
+        return min(IDLE_WAIT_SECONDS, max(MIN_WAIT_SECONDS, due - self.clock()))
 
     def _deliver(self, delivery: Delivery) -> None:
         if self.poster is None:
@@ -106,6 +114,10 @@ class Dispatcher:
         except Exception as err:  # every failure is sorted below; nothing escapes the worker
             self._failed(delivery, classify(err))
             return
+        finally:
+            # The claim reserved the channel's next slot, but the request may have reached Slack late: count
+            # the interval from now, so two posts never arrive closer together than the interval.
+            self.store.hold_channel(delivery.channel, self.clock() + self.channel_interval)
         self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=ts)
         log.info("delivered %d (%s) to %s ts=%s", delivery.id, delivery.template, delivery.channel, ts)
         self.on_result(delivery, "sent")
@@ -150,13 +162,15 @@ class Dispatcher:
             log.warning("Slack rate-limited delivery %d to %s; retrying in %.1fs", delivery.id, delivery.channel, wait)
             self.on_result(delivery, "rate_limited")
             return
-        if failure.error == "not_in_channel" and self._join(delivery.channel):
-            self.store.reschedule(delivery.id, worker=self.worker_id, at=now, error=failure.error)
+        if failure.error == "not_in_channel":
+            refusal = self._join(delivery.channel)
+            if refusal is None:
+                self.store.reschedule(delivery.id, worker=self.worker_id, at=now, error=failure.error)
+            else:
+                self._give_up(delivery, f"not_in_channel (cannot join: {refusal})")
             return
         if failure.permanent or delivery.attempts + 1 >= self.max_attempts:
-            self.store.mark_failed(delivery.id, worker=self.worker_id, now=now, error=failure.error)
-            log.error("delivery %d to %s failed for good: %s", delivery.id, delivery.channel, failure.error)
-            self.on_result(delivery, "failed")
+            self._give_up(delivery, failure.error)
             return
         delay = backoff(delivery.attempts)
         self.store.reschedule(delivery.id, worker=self.worker_id, at=now + delay, error=failure.error)
@@ -164,12 +178,18 @@ class Dispatcher:
                     failure.error, delay)
         self.on_result(delivery, "retry")
 
-    def _join(self, channel: str) -> bool:
-        """Join a public channel the bot is not in; False if Slack refuses (e.g. a private channel)."""
+    def _give_up(self, delivery: Delivery, error: str) -> None:
+        self.store.mark_failed(delivery.id, worker=self.worker_id, now=self.clock(), error=error)
+        log.error("delivery %d to %s failed for good: %s", delivery.id, delivery.channel, error)
+        self.on_result(delivery, "failed")
+
+    def _join(self, channel: str) -> str | None:
+        """Join a public channel the bot is not in; the reason when Slack refuses (e.g. a private channel)."""
         try:
             self.poster.join(channel)
         except Exception as err:
-            log.error("cannot join %s: %s; invite the bot to it", channel, classify(err).error)
-            return False
+            reason = classify(err).error
+            log.error("cannot join %s: %s; invite the bot to it", channel, reason)
+            return reason
         log.info("joined %s", channel)
-        return True
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 
@@ -11,7 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from relay.config import Settings
 from relay.errors import BadRequest, PayloadTooLarge, Unauthorized
 from relay.ingest import receive
-from schemas.echo import EVENT_SCHEMA
+from schemas.echo import EVENT_SCHEMA, reject_constant
 
 bp = Blueprint("echo", __name__)
 
@@ -25,7 +26,7 @@ def echo_events() -> tuple[Response, int]:
     check_echo_auth(settings, request.headers.get("Authorization"))
     raw = _read_body(settings.max_event_bytes)
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, parse_constant=reject_constant)
     except (ValueError, RecursionError):
         raise BadRequest("the body is not valid JSON") from None
     event = EVENT_SCHEMA.load(document)
@@ -47,17 +48,30 @@ def check_echo_auth(settings: Settings, authorization: str | None) -> None:
     if not settings.echo_auth_configured:
         return
     scheme, _, credential = (authorization or "").partition(" ")
-    if settings.echo_token and scheme.lower() == "bearer" and _same(credential.strip(), settings.echo_token):
+    scheme, credential = scheme.lower(), credential.strip()
+    token = settings.echo_token
+    if scheme == "bearer" and token and _same(credential.encode(), token.encode()):
         return
-    if settings.echo_username and scheme.lower() == "basic":
-        expected = base64.b64encode(f"{settings.echo_username}:{settings.echo_password}".encode()).decode()
-        if _same(credential.strip(), expected):
-            return
+    if scheme == "basic" and settings.echo_username and _basic_matches(credential, settings):
+        return
     raise Unauthorized("missing or wrong credentials for the Echo webhook")
 
 
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
+def _basic_matches(credential: str, settings: Settings) -> bool:
+    """Echo's OkHttp encodes `user:password` in ISO-8859-1, other clients in UTF-8: either is accepted."""
+    try:
+        given = base64.b64decode(credential, validate=True)
+    except ValueError:
+        return False
+    pair = f"{settings.echo_username}:{settings.echo_password}"
+    expected = [pair.encode("utf-8")]
+    with contextlib.suppress(UnicodeEncodeError):  # a password beyond ISO-8859-1 can only come as UTF-8
+        expected.append(pair.encode("latin-1"))
+    return any([_same(given, candidate) for candidate in expected])  # a list: every candidate is compared
+
+
+def _same(given: bytes, expected: bytes) -> bool:
+    return hmac.compare_digest(given, expected)
 
 
 def _read_body(limit: int) -> bytes:

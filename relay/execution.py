@@ -23,7 +23,7 @@ def stage_by_id(execution: dict[str, Any], stage_id: str | None) -> dict[str, An
 
 def failing_stage(execution: dict[str, Any]) -> dict[str, Any]:
     """The first non-synthetic stage that ended TERMINAL (or any failed status), or {}."""
-    failed = [s for s in _stages(execution) if s.get("status") in FAILED and s.get("status") != "STOPPED"]
+    failed = [s for s in _stages(execution) if _text(s.get("status")) in FAILED - {"STOPPED"}]
     top_level = [s for s in failed if not s.get("syntheticStageOwner")]
     return (top_level or failed or [{}])[0]
 
@@ -39,11 +39,11 @@ def stage_error(stage: dict[str, Any]) -> str | None:
     for key in ("error", "message"):
         if details.get(key):
             return str(details[key])
-    for task in stage.get("tasks") or []:
-        if isinstance(task, dict) and isinstance(task.get("taskExceptionDetails"), dict):
-            message = task["taskExceptionDetails"].get("exception", {}).get("details", {}).get("error")
-            if message:
-                return str(message)
+    tasks = stage.get("tasks") if isinstance(stage.get("tasks"), list) else []
+    for task in tasks:
+        message = dig(task, "taskExceptionDetails", "exception", "details", "error")
+        if message:
+            return str(message)
     return None
 
 
@@ -65,8 +65,9 @@ def format_duration(ms: int | None) -> str | None:
     return " ".join(p for p in parts if p) if seconds or minutes or hours else f"{ms}ms"
 
 
-def trigger_fact(execution: dict[str, Any]) -> tuple[str, str | None]:
-    """What started the run, as (label, link): a user, a build, a commit, an image or a parent pipeline."""
+def trigger_fact(execution: dict[str, Any], ui_url: str | None = None) -> tuple[str, str | None]:
+    """What started the run, as (label, link): a user, a build, a commit, an image or a parent pipeline
+    (linked when Deck's `ui_url` is given)."""
     trigger = execution.get("trigger") if isinstance(execution.get("trigger"), dict) else {}
     other = trigger.get("other") if isinstance(trigger.get("other"), dict) else {}
 
@@ -77,14 +78,18 @@ def trigger_fact(execution: dict[str, Any]) -> tuple[str, str | None]:
     build = get("buildInfo") if isinstance(get("buildInfo"), dict) else {}
     if build.get("number") is not None or get("buildNumber") is not None:
         job = build.get("name") or get("job") or "build"
-        return f"{kind} {job} #{build.get('number') or get('buildNumber')}", build.get("url")
+        return f"{kind} {job} #{build.get('number') or get('buildNumber')}", _text(build.get("url")) or None
     if kind == "pipeline" or get("parentExecution"):
         parent = get("parentExecution") if isinstance(get("parentExecution"), dict) else {}
         name = get("parentPipelineName") or parent.get("name") or "another pipeline"
-        return f"pipeline {name}", None
+        application = get("parentPipelineApplication") or parent.get("application")
+        parent_id = parent.get("id") or get("parentPipelineId")
+        known = ui_url and application and parent_id
+        url = execution_link(ui_url, str(application), str(parent_id)) if known else None
+        return f"pipeline {name}", url
     if get("hash") or kind == "git":
-        commit = str(get("hash") or "")[:12]
-        return f"git {get('slug') or get('project') or ''} {get('branch') or ''} {commit}".replace("  ", " "), None
+        words = ["git", get("slug") or get("project"), get("branch"), str(get("hash") or "")[:12]]
+        return " ".join(str(word) for word in words if word), None
     if get("tag") and (kind == "docker" or get("repository")):
         return f"image {get('repository')}:{get('tag')}", None
     if get("user") and kind == "manual":
@@ -121,6 +126,19 @@ def parse_execution_ref(text: str) -> tuple[str | None, str] | None:
         return (None, value) if EXECUTION_ID.match(value) else None
     execution_id = unquote(match["id"])
     return (unquote(match["application"]), execution_id) if EXECUTION_ID.match(execution_id) else None
+
+
+def dig(value: Any, *keys: str) -> Any:
+    """`value[k1][k2]…` through nested objects; None where a level is missing or is not an object."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _stages(execution: dict[str, Any]) -> list[dict[str, Any]]:

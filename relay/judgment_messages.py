@@ -7,7 +7,7 @@ import dataclasses
 import time
 from typing import Any
 
-from relay.execution import execution_link, stage_by_id, with_event_stage
+from relay.execution import duration_ms, execution_link, format_duration, stage_by_id, with_event_stage
 from relay.judgment_blocks import button_labels, judgment_actions, judgment_choices
 from relay.judgment_state import (
     AWAITING,
@@ -73,7 +73,7 @@ def judgment_facts(execution: dict[str, Any], stage_id: str, ui_url: str, *, cha
         return MessageFacts(**_slack_facts(parts, judgment, reading))
     if reading.open:
         return MessageFacts(**_awaiting_facts(parts, channel, preference or {}, when, note))
-    return MessageFacts(**_overtaken_facts(parts, reading))
+    return MessageFacts(**_overtaken_facts(parts, reading), custom=custom_text(preference or {}, when))
 
 
 def judgment_report(execution: dict[str, Any], stage_id: str, ui_url: str,
@@ -82,7 +82,8 @@ def judgment_report(execution: dict[str, Any], stage_id: str, ui_url: str,
     parts = _Parts(execution, stage_by_id(execution, stage_id), ui_url)
     emoji, verb = _decision_words(judgment)
     text = f"{emoji} <@{judgment.user_id}> {verb} {parts.stage_link}{_choice(judgment)}{_reason(judgment)}"
-    return MESSAGE_SCHEMA.dump(MessageFacts(fallback=f"{parts.name} was {verb} from Slack", summary=text))
+    fallback = escape(f"{parts.name} was {verb} from Slack")
+    return MESSAGE_SCHEMA.dump(MessageFacts(fallback=fallback, summary=text))
 
 
 def judgment_direct_message(execution: dict[str, Any], stage_id: str, ui_url: str,
@@ -93,7 +94,8 @@ def judgment_direct_message(execution: dict[str, Any], stage_id: str, ui_url: st
     text = (f"Your run of {parts.run} in *{escape(parts.application)}*: <@{judgment.user_id}> {verb} stage "
             f"{parts.stage_link}{_choice(judgment)}.{_reason(judgment)}")
     return MESSAGE_SCHEMA.dump(MessageFacts(
-        fallback=f"{parts.name} in your run of {parts.pipeline} was {verb}", summary=text, link=parts.url,
+        fallback=escape(f"{parts.name} in your run of {parts.pipeline} was {verb}"), summary=text,
+        link=parts.url,
         link_label="Open in Spinnaker"))
 
 
@@ -125,6 +127,7 @@ class _Parts:
 
     def base(self, **facts: Any) -> dict[str, Any]:
         facts.setdefault("facts", tuple(self.common_facts()))
+        facts["fallback"] = escape(facts["fallback"])  # Slack parses the notification text as mrkdwn too
         return {"link": self.url, "link_label": "Open stage in Spinnaker",
                 "footer": f"Pipeline execution `{escape(self.execution_id or '?')}`", **facts}
 
@@ -201,6 +204,8 @@ def _overtaken_facts(parts: _Parts, reading: JudgmentState) -> dict[str, Any]:
         facts.append(("Choice", escape(reading.judgment_input)))
     judge = escape(reading.judge or "someone")
     if reading.state in (CONTINUED, STOPPED):
+        waited = format_duration(duration_ms(parts.stage.get("startTime"), parts.stage.get("endTime")))
+        facts += [("Waited", waited)] if waited else []
         word = "continue" if reading.state == CONTINUED else "stop"
         emoji = ":white_check_mark:" if word == "continue" else ":octagonal_sign:"
         return parts.base(

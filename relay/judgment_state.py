@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from relay.execution import stage_by_id
+from relay.execution import dig, stage_by_id
 
 AWAITING = "awaiting"      # RUNNING, no judgment yet: the only state in which the relay may PATCH
 JUDGING = "judging"        # RUNNING with a judgment Orca has not acted on yet
@@ -49,12 +49,12 @@ def judgment_state(execution: dict[str, Any], stage_id: str) -> JudgmentState:
     context = stage.get("context") if isinstance(stage.get("context"), dict) else {}
     status = str(stage.get("status") or "")
     verdict = str(context.get("judgmentStatus") or "").lower()
-    judge = context.get("lastModifiedBy") or (stage.get("lastModified") or {}).get("user")
+    judge = context.get("lastModifiedBy") or dig(stage, "lastModified", "user")
     choice = context.get("judgmentInput")
     facts = {"stage": stage, "judge": judge, "judgment_input": choice, "stage_status": status}
     if status == "NOT_STARTED":
         return JudgmentState(NOT_STARTED, stage, stage_status=status)
-    if status in ("RUNNING", "PAUSED") and execution.get("status") not in FINISHED:
+    if status in ("RUNNING", "PAUSED") and str(execution.get("status")) not in FINISHED:
         return JudgmentState(JUDGING if verdict in ("continue", "stop") else AWAITING, **facts)
     if verdict == "continue" and status == "SUCCEEDED":
         return JudgmentState(CONTINUED, **facts)

@@ -23,6 +23,8 @@ JUDGMENT_TEMPLATES = {"starting": "judgment.awaiting", "complete": "judgment.con
                       "failed": "judgment.stopped"}
 EXECUTION_KINDS = ("pipeline", "orchestration")
 STATUSES = ("starting", "complete", "failed", "skipped")
+# Slack channel names have at most 80 characters; the store keys messages by address.
+MAX_ADDRESS = 255
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def decide(event: EchoEvent, *, types: frozenset[str], routes: Iterable[Route] =
 def _execution_decision(event: EchoEvent, kind: str, status: str, types: frozenset[str],
                         routes: Iterable[Route]) -> Decision:
     execution = event.execution
-    canceled = execution.get("status") == "CANCELED" or execution.get("canceled") is True
+    canceled = execution.get("status") == "CANCELED" or _truthy(execution.get("canceled"))
     if canceled and status != "failed":
         return Decision((), "canceled run with a non-failed status")
     template = f"pipeline.{'canceled' if canceled else status}"
@@ -64,7 +66,7 @@ def _execution_decision(event: EchoEvent, kind: str, status: str, types: frozens
 
 def _stage_decision(event: EchoEvent, status: str, types: frozenset[str], routes: Iterable[Route]) -> Decision:
     content = event.content
-    if content.get("canceled") is True:
+    if _truthy(content.get("canceled")):
         return Decision((), "stage of a canceled run")
     context = content.get("context") if isinstance(content.get("context"), dict) else {}
     stage_details = context.get("stageDetails") if isinstance(context.get("stageDetails"), dict) else {}
@@ -76,8 +78,10 @@ def _stage_decision(event: EchoEvent, status: str, types: frozenset[str], routes
     wanted = f"stage.{status}"
     if is_judgment_stage(event) and status in JUDGMENT_WHENS:
         judgment_when = JUDGMENT_WHENS[status]
-        legacy = send is None and status == "starting"
-        candidates = [p for p in stage_prefs if (_truthy(send) or legacy) and _wants_judgment(p, judgment_when)]
+        # Orca sends the awaiting message whatever sendNotifications says (the legacy scheme), the others
+        # only when it is true.
+        orca_sends = _truthy(send) or status == "starting"
+        candidates = [p for p in stage_prefs if orca_sends and _wants_judgment(p, judgment_when)]
         candidates += [p for p in stage_prefs if _truthy(send) and _wants_echo(p, wanted)]
         candidates += [p for p in route_prefs if _wants_judgment(p, judgment_when) or _wants_echo(p, wanted)]
         return _notify(event, candidates, types, judgment_when, JUDGMENT_TEMPLATES[status],
@@ -102,7 +106,9 @@ def _notify(event: EchoEvent, candidates: list[dict], types: frozenset[str], whe
     notifications = []
     for preference in candidates:
         address = _address(preference)
-        if preference.get("type") not in types or not address or address in seen:
+        if not isinstance(preference.get("type"), str) or preference["type"] not in types:
+            continue
+        if not address or address in seen:
             continue
         seen.add(address)
         notifications.append(Notification(event=event, address=address, when=when, template=template,
@@ -111,8 +117,8 @@ def _notify(event: EchoEvent, candidates: list[dict], types: frozenset[str], whe
 
 
 def _route_preferences(event: EchoEvent, routes: Iterable[Route], types: frozenset[str]) -> Iterator[dict]:
-    application = event.application or event.execution.get("application") or ""
-    pipeline = event.execution.get("name") or ""
+    application = str(event.application or event.execution.get("application") or "")
+    pipeline = str(event.execution.get("name") or "")
     route_type = sorted(types)[0]
     for route in routes:
         if fnmatchcase(application, route.application) and fnmatchcase(pipeline, route.pipeline):
@@ -141,8 +147,9 @@ def _wants_judgment(preference: dict, wanted: str) -> bool:
 
 
 def _address(preference: dict) -> str | None:
+    """A Slack channel (name or ID) or user: a short printable string; anything else notifies nobody."""
     address = preference.get("address")
-    if not isinstance(address, str) or not address.strip():
+    if not isinstance(address, str) or not address.strip().isprintable() or len(address.strip()) > MAX_ADDRESS:
         return None
     return address.strip()
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from relay.execution import trigger_fact
-from relay.mrkdwn import escape, link, safe_custom_text
+from relay.mrkdwn import escape, link, safe_custom_text, truncate
+
+MAX_LABEL = 200  # a trigger label is cut before it goes into a link, so the link survives
 
 
-def trigger_facts(execution: dict[str, Any]) -> list[tuple[str, str]]:
-    """The `Trigger` fact: a user, a build, a commit, an image or a parent pipeline, linked when possible."""
-    label, url = trigger_fact(execution)
-    return [("Trigger", link(url, label))]
+def trigger_facts(execution: dict[str, Any], ui_url: str | None = None) -> list[tuple[str, str]]:
+    """The `Trigger` fact: a user, a build, a commit, an image or a parent pipeline, linked when possible
+    (a parent pipeline when Deck's `ui_url` is given)."""
+    label, url = trigger_fact(execution, ui_url)
+    return [("Trigger", link(url, truncate(label, MAX_LABEL)))]
 
 
 def custom_text(preference: dict[str, Any], when: str) -> str | None:

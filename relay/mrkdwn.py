@@ -10,6 +10,10 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ALLOWED_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#C[A-Z0-9]+(?:\|[^<>]*)?|!subteam\^S[A-Z0-9]+|"
                             r"(?:https?|mailto):[^<>|\s]+(?:\|[^<>]*)?)>")
 ELLIPSIS = "…"
+# Text from events is cut to this many characters before it is parsed: Slack shows at most 3000 in a block,
+# and the patterns below must never see megabytes.
+MAX_SOURCE_TEXT = 4000
+MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31 23:59:59 UTC, the last time gmtime() can show
 
 
 def escape(value: object) -> str:
@@ -27,7 +31,7 @@ def link(url: str | None, label: object) -> str:
 def safe_custom_text(text: object) -> str:
     """Keep user and group mentions, channel links and URLs a pipeline author wrote; escape everything else,
     so `<!channel>`, `<!here>` and `<!everyone>` reach Slack as plain text."""
-    source = str(text)
+    source = str(text)[:MAX_SOURCE_TEXT]
     parts, position = [], 0
     for match in _ALLOWED_TOKEN.finditer(source):
         parts.append(escape(source[position:match.start()]))
@@ -52,7 +56,7 @@ def truncate(text: str, limit: int) -> str:
 
 def html_to_mrkdwn(html: object) -> str:
     """Instructions from a Manual Judgment stage (HTML or Markdown) as safe mrkdwn."""
-    text = str(html).replace("\x00", "")  # \x00 marks kept links below
+    text = str(html)[:MAX_SOURCE_TEXT].replace("\x00", "")  # \x00 marks kept links below
     text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", text)
     text = re.sub(r"(?i)<li[^>]*>", "• ", text)
     text = re.sub(r"(?i)<(b|strong)>(.*?)</\1>", r"*\2*", text, flags=re.S)
@@ -64,7 +68,8 @@ def html_to_mrkdwn(html: object) -> str:
         anchors.append((url, re.sub(r"<[^>]+>", "", label)))
         return f"\x00{len(anchors) - 1}\x00"
 
-    text = re.sub(r"(?is)<a\s[^>]*href=[\"']([^\"']+)[\"'][^>]*>(.*?)</a>", lambda m: keep(m[1], m[2]), text)
+    text = re.sub(r"(?is)<a\s[^>]{0,500}?href=[\"']([^\"'<>]+)[\"'][^>]{0,500}>(.*?)</a>",
+                  lambda m: keep(m[1], m[2]), text)
     text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", lambda m: keep(m[2], m[1]), text)
     text = re.sub(r"<[^>]+>", "", text)
     text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
@@ -87,7 +92,8 @@ def _unescape_html(text: str) -> str:
 
 
 def slack_date(epoch_seconds: float) -> str:
-    """A date Slack shows in each reader's time zone, with a UTC fallback for clients that cannot."""
-    epoch = int(epoch_seconds)
+    """A date Slack shows in each reader's time zone, with a UTC fallback for clients that cannot. Times
+    from events past the year 9999 (nonsense, but JSON allows them) show as that year's end."""
+    epoch = int(min(max(epoch_seconds, 0), MAX_EPOCH_SECONDS))
     fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"

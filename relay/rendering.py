@@ -10,7 +10,7 @@ from relay.execution import (
 from relay.judgment_messages import notification_facts
 from relay.message_text import custom_body, custom_text, trigger_facts
 from relay.models import EchoEvent, MessageFacts, Notification
-from relay.mrkdwn import escape, link
+from relay.mrkdwn import escape, link, truncate
 from schemas.messages import MESSAGE_SCHEMA
 
 PIPELINE_WORDS = {
@@ -21,6 +21,8 @@ PIPELINE_WORDS = {
     "running": (":arrows_counterclockwise:", "is running", "is running"),
 }
 STAGE_WORDS = {"starting": "started", "complete": "completed", "failed": "failed", "skipped": "was skipped"}
+# Names are cut before they go into links, so a huge name never pushes the link out of its block.
+MAX_NAME = 200
 
 
 def render(notification: Notification, ui_url: str) -> dict[str, Any]:
@@ -48,13 +50,13 @@ def message_facts(notification: Notification, ui_url: str) -> MessageFacts:
 def _pipeline_facts(event: EchoEvent, state: str, preference: dict, when: str, ui_url: str) -> MessageFacts:
     execution = event.execution
     application = _application(event)
-    name = str(execution.get("name") or execution.get("description") or "pipeline")
+    name = _name(execution.get("name") or execution.get("description"), "pipeline")
     orchestration = event.type_parts[1] == "orchestration" or execution.get("type") == "ORCHESTRATION"
     url = execution_link(ui_url, application, str(event.execution_id or ""), orchestration=orchestration)
     emoji, word, sentence = PIPELINE_WORDS[state]
     noun = "task" if orchestration else "pipeline"
-    facts = [("Application", escape(application)), ("Status", escape(execution.get("status") or state.upper()))]
-    facts += trigger_facts(execution)
+    facts = [("Application", escape(application)),
+             ("Status", escape(execution.get("status") or state.upper())), *trigger_facts(execution, ui_url)]
     elapsed = format_duration(duration_ms(execution.get("startTime"), execution.get("endTime")))
     if elapsed:
         facts.append(("Duration", elapsed))
@@ -67,7 +69,7 @@ def _pipeline_facts(event: EchoEvent, state: str, preference: dict, when: str, u
         detail = f"*Canceled by* {escape(who)}" + (f": {escape(reason)}" if reason else "")
     summary = f"*{link(url, name)}* in *{escape(application)}* {word}"
     return MessageFacts(
-        fallback=f"{application.title()}'s {name} {noun} {sentence}",
+        fallback=escape(f"{_capitalize(application)}'s {name} {noun} {sentence}"),
         headline=f"{emoji} {name} {word}",
         summary=custom_body(preference, event.execution_id, url) or summary,
         facts=tuple(facts), detail=detail, custom=custom_text(preference, when), link=url,
@@ -79,20 +81,27 @@ def _stage_facts(notification: Notification, state: str, ui_url: str) -> Message
     event = notification.event
     stage = stage_by_id(event.execution, event.content.get("stageId"))
     application = _application(event)
-    name = str(event.content.get("name") or stage.get("name") or "stage")
-    pipeline = str(event.execution.get("name") or "pipeline")
+    name = _name(event.content.get("name") or stage.get("name"), "stage")
+    pipeline = _name(event.execution.get("name"), "pipeline")
+    run_url = execution_link(ui_url, application, str(event.execution_id or ""))
     url = execution_link(ui_url, application, str(event.execution_id or ""), stage_ref=stage.get("refId"))
     word = STAGE_WORDS.get(state, state)
+    facts = [("Application", escape(application)), ("Pipeline", link(run_url, pipeline)),
+             ("Status", escape(stage.get("status") or state.upper())),
+             *trigger_facts(event.execution, ui_url)]
     elapsed = format_duration(duration_ms(event.content.get("startTime"), event.content.get("endTime")))
-    summary = f"Stage *{link(url, name)}* {word}" + (f" after {elapsed}" if elapsed else "")
+    if elapsed:
+        facts.append(("Duration", elapsed))
+    summary = f"Stage *{link(url, name)}* {word}"
     detail = None
     if state == "failed":
         error = stage_error(stage) or stage_error({"context": event.content.get("context")})
         detail = f"*Error:* {escape(error)}" if error else None
     return MessageFacts(
-        fallback=f"Stage {name} for {application.title()}'s {pipeline} pipeline {word}",
+        fallback=escape(f"Stage {name} for {_capitalize(application)}'s {pipeline} pipeline {word}"),
         summary=custom_body(notification.preference, event.execution_id, url, _context(event)) or summary,
-        detail=detail, custom=custom_text(notification.preference, notification.when),
+        facts=tuple(facts), detail=detail, custom=custom_text(notification.preference, notification.when),
+        link=url, link_label="Open stage in Spinnaker",
     )
 
 
@@ -102,7 +111,7 @@ def _failure_detail(execution: dict, application: str, event: EchoEvent, ui_url:
         return None
     url = execution_link(ui_url, application, str(event.execution_id or ""), stage_ref=stage.get("refId"))
     error = stage_error(stage)
-    text = f"*Failed stage:* {link(url, stage.get('name') or 'stage')}"
+    text = f"*Failed stage:* {link(url, _name(stage.get('name'), 'stage'))}"
     return text + (f"\n*Error:* {escape(error)}" if error else "")
 
 
@@ -112,4 +121,14 @@ def _context(event: EchoEvent) -> dict[str, Any]:
 
 
 def _application(event: EchoEvent) -> str:
-    return str(event.application or event.execution.get("application") or "unknown")
+    return _name(event.application or event.execution.get("application"), "unknown")
+
+
+def _name(value: object, default: str) -> str:
+    """A name from the event as text, cut to MAX_NAME characters."""
+    return truncate(str(value), MAX_NAME) if value not in (None, "") else default
+
+
+def _capitalize(application: str) -> str:
+    """Echo's WordUtils.capitalize: the first letter of each word upper-cased, the rest kept."""
+    return " ".join(word[:1].upper() + word[1:] for word in application.split(" "))

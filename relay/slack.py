@@ -50,7 +50,11 @@ def classify(err: Exception) -> SlackFailure:
     if isinstance(err, SlackApiError):
         response = err.response
         retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
-        error = response.get("error") if isinstance(response.data, dict) else None
+        # slack_sdk puts a description of a non-JSON answer (a proxy's error page) in `error`; the status
+        # says more.
+        content_type = response.headers.get("Content-Type") or response.headers.get("content-type")
+        from_slack = "json" in str(content_type) and isinstance(response.data, dict)
+        error = response.get("error") if from_slack else None
         return SlackFailure(error=str(error or f"http_{response.status_code}"), status=response.status_code,
                             retry_after=_seconds(retry_after))
     return SlackFailure(error=f"{type(err).__name__}: {err}"[:300])

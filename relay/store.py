@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, and_,
-    create_engine, event, func, insert, or_, select, update,
+    case, create_engine, event, func, insert, or_, select, update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -333,10 +333,7 @@ class Store:
         A delivery whose lease ran out (its worker died mid-send) is due again, and that try counts as an
         attempt. Channel slots are taken in channel order, so two workers claiming at once never wait on
         each other's slots in opposite orders (a deadlock on PostgreSQL)."""
-        earlier = deliveries.alias("earlier")
-        blocked_by_earlier = select(earlier.c.id).where(
-            earlier.c.thread_key == deliveries.c.thread_key, earlier.c.id < deliveries.c.id,
-            earlier.c.status.in_(UNFINISHED)).exists()
+        blocked_by_earlier = _waits_for_earlier()
         due = or_(and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
                   and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now))
         query = (select(deliveries).join(channels, channels.c.channel == deliveries.c.channel)
@@ -375,11 +372,14 @@ class Store:
         return None
 
     def _superseded(self, conn: Connection, row: Any) -> bool:
-        """An upsert whose very next delivery in the thread is a newer upsert of the same message."""
-        following = conn.execute(select(deliveries.c.action, deliveries.c.message_key).where(
+        """An upsert whose very next delivery in the thread is a newer upsert of the same message, of a state
+        at least as late (an older event arriving late supersedes nothing)."""
+        columns = (deliveries.c.action, deliveries.c.message_key, deliveries.c.rank)
+        following = conn.execute(select(*columns).where(
             deliveries.c.thread_key == row["thread_key"], deliveries.c.id > row["id"],
             deliveries.c.status == PENDING).order_by(deliveries.c.id).limit(1)).first()
-        return following is not None and following.action == "upsert" and following.message_key == row["message_key"]
+        return (following is not None and following.action == "upsert"
+                and following.message_key == row["message_key"] and following.rank >= row["rank"])
 
     def mark_sent(self, delivery_id: int, *, worker: str, now: float, ts: str | None,
                   status: str = SENT, note: str | None = None) -> bool:
@@ -428,10 +428,20 @@ class Store:
                          .values(next_allowed_at=until))
 
     def next_due(self) -> float | None:
-        """When the earliest pending delivery becomes due, for the dispatcher's idle wait."""
+        """When a delivery may next be claimed, for the dispatcher's idle wait: a pending one not waiting for
+        an earlier one of its run, at its own time or its channel's next slot, whichever is later; or a
+        delivery whose lease runs out."""
+        slot = case((channels.c.next_allowed_at > deliveries.c.next_attempt_at, channels.c.next_allowed_at),
+                    else_=deliveries.c.next_attempt_at)
+        waiting = (select(func.min(slot))
+                   .join_from(deliveries, channels, deliveries.c.channel == channels.c.channel)
+                   .where(deliveries.c.status == PENDING, ~_waits_for_earlier()))
         with self.engine.connect() as conn:
-            return conn.execute(select(func.min(deliveries.c.next_attempt_at))
-                                .where(deliveries.c.status == PENDING)).scalar()
+            pending = conn.execute(waiting).scalar()
+            leased = conn.execute(select(func.min(deliveries.c.lease_until))
+                                  .where(deliveries.c.status == SENDING)).scalar()
+        times = [t for t in (pending, leased) if t is not None]
+        return min(times) if times else None
 
     # --- jobs ---------------------------------------------------------------------------------------
 
@@ -588,6 +598,14 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
             return {status: count for status, count in rows}
+
+
+def _waits_for_earlier() -> Any:
+    """True for a delivery with an unfinished earlier one in its run thread (threads go out in order)."""
+    earlier = deliveries.alias("earlier")
+    return select(earlier.c.id).where(
+        earlier.c.thread_key == deliveries.c.thread_key, earlier.c.id < deliveries.c.id,
+        earlier.c.status.in_(UNFINISHED)).exists()
 
 
 def _like_prefix(prefix: str) -> str:

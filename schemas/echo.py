@@ -5,9 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
 from relay.models import EchoEvent
+
+# Identifiers become keys in the store: execution and stage ids are ULIDs or UUIDs, far below these sizes.
+MAX_EVENT_ID = 255
+MAX_APPLICATION = 255
+MAX_EXECUTION_ID = 120
+
+
+def _printable(limit: int) -> validate.Validator:
+    """At most `limit` characters and no control characters (NUL cannot be stored, nor shown in Slack)."""
+    return validate.And(validate.Length(max=limit),
+                        validate.Regexp(r"[^\x00-\x1f\x7f]*\Z", error="must not contain control characters"))
 
 
 class DetailsSchema(Schema):
@@ -17,8 +28,8 @@ class DetailsSchema(Schema):
         unknown = EXCLUDE
 
     source = fields.String(load_default=None, allow_none=True)
-    type = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    application = fields.String(load_default=None, allow_none=True)
+    type = fields.String(required=True, validate=validate.And(validate.Length(min=1), _printable(200)))
+    application = fields.String(load_default=None, allow_none=True, validate=_printable(MAX_APPLICATION))
 
 
 class EventSchema(Schema):
@@ -29,7 +40,8 @@ class EventSchema(Schema):
 
     details = fields.Nested(DetailsSchema, required=True)
     content = fields.Dict(keys=fields.String(), load_default=dict)
-    event_id = fields.String(data_key="eventId", load_default=None, allow_none=True)
+    event_id = fields.String(data_key="eventId", load_default=None, allow_none=True,
+                             validate=validate.And(validate.Length(min=1), _printable(MAX_EVENT_ID)))
 
     @pre_load
     def _normalize(self, data: Any, **_) -> dict:
@@ -38,6 +50,17 @@ class EventSchema(Schema):
         data = _unwrap(data)
         return {key: _unflatten(key, value) if key in ("details", "content") else value
                 for key, value in data.items()}
+
+    @validates("content")
+    def _identifiers(self, content: dict, **_) -> None:
+        """The execution and stage ids the relay keys messages by must be short strings when present."""
+        execution = content.get("execution") if isinstance(content.get("execution"), dict) else {}
+        checks = {"executionId": content.get("executionId"), "stageId": content.get("stageId"),
+                  "execution.id": execution.get("id")}
+        errors = {name: [f"must be a string of at most {MAX_EXECUTION_ID} printable characters"]
+                  for name, value in checks.items() if value is not None and not _identifier(value)}
+        if errors:
+            raise ValidationError(errors)
 
     @post_load
     def _to_event(self, data: dict, **_) -> EchoEvent:
@@ -62,9 +85,18 @@ def _unflatten(key: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
-    except ValueError:
+        return json.loads(value, parse_constant=reject_constant)
+    except (ValueError, RecursionError):
         raise ValidationError("a flattened field must hold a JSON object", field_name=key) from None
+
+
+def reject_constant(name: str) -> Any:
+    """`json.loads` hook: NaN and Infinity are not JSON, and no time or count in an event can be one."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _identifier(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_EXECUTION_ID and value.isprintable()
 
 
 EVENT_SCHEMA = EventSchema()

@@ -39,8 +39,9 @@ def execution(*, notifications: list | None = None, status: str = "RUNNING", **o
 
 def judgment_stage(**context: Any) -> dict:
     """The real Manual Judgment stage from Orca's pipelinetrigger.json fixture, made RUNNING."""
-    parent = payload("orca_execution_with_manualJudgment_in_parent.json")["trigger"]["parentExecution"]
-    stage = next(s for s in parent["trigger"]["parentExecution"]["stages"] if s["id"] == JUDGMENT_STAGE_ID)
+    parent = _load("orca_execution_with_manualJudgment_in_parent.json")["trigger"]["parentExecution"]
+    stage = copy.deepcopy(next(s for s in parent["trigger"]["parentExecution"]["stages"]
+                               if s["id"] == JUDGMENT_STAGE_ID))
     stage.update(status="RUNNING", startTime=1551205790000, endTime=None)
     stage["context"]["judgmentInputs"] = [{"value": "Deploy anyway"}, {"value": "Roll back"}]
     stage["context"].update(context)

@@ -36,6 +36,10 @@ class Relay:
         finally:
             self.output.close()
 
+    def tail(self) -> str:
+        """The end of the process's output."""
+        return self.log.read_text(errors="replace")[-3000:]
+
 
 def stop_all(relays: Iterable[Relay]) -> None:
     """SIGTERM every process first, so they shut down side by side, then wait for each."""
@@ -45,10 +49,6 @@ def stop_all(relays: Iterable[Relay]) -> None:
             relay.process.send_signal(signal.SIGTERM)
     for relay in relays:
         relay.stop()
-
-    def tail(self) -> str:
-        """The end of the process's output."""
-        return self.log.read_text(errors="replace")[-3000:]
 
 
 def free_port() -> int:

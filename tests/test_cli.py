@@ -1,0 +1,219 @@
+"""Tests for relay/cli.py with click's test runner: preview, deliveries, db, and configuration errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from click.testing import CliRunner, Result
+
+from relay import migrate
+from relay.cli import BLOCK_KIT_BUILDER, cli
+from relay.config import Settings
+from relay.ingest import receive
+from relay.services import Services
+from relay.store import Store
+from schemas.echo import EVENT_SCHEMA
+from tests.events import PAYLOADS, execution, pipeline_event, stage_event
+from tests.fakes import FakeSlack
+
+EVENT_FILE = PAYLOADS / "event_pipeline_starting.json"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'relay.sqlite3'}"
+
+
+def run(*args: str, **environ: str) -> Result:
+    return CliRunner().invoke(cli, list(args), env=environ, catch_exceptions=False)
+
+
+def test_cli_preview_prints_block_kit_and_a_builder_link() -> None:
+    result = run("preview", str(EVENT_FILE), SPINNAKER_UI_URL="https://deck.example.com")
+    assert result.exit_code == 0, result.stdout
+    header, *lines = result.stdout.splitlines()
+    assert header == "# pipeline.starting to #deploys (when pipeline.starting)"
+    body = json.loads("\n".join(lines[:-1]))
+    assert body["text"] == "Compute's Simple Wait Pipeline pipeline is starting"
+    assert "https://deck.example.com/#/applications/compute/executions/details/" in json.dumps(body)
+    link = lines[-1]
+    assert link.startswith(BLOCK_KIT_BUILDER)
+    assert json.loads(unquote(link.removeprefix(BLOCK_KIT_BUILDER))) == {"blocks": body["blocks"]}
+
+
+def test_cli_preview_prints_one_message_per_address(tmp_path: Path) -> None:
+    preference = {"type": "slack", "when": ["pipeline.complete"]}
+    run_ = execution(notifications=[{**preference, "address": "#a"}, {**preference, "address": "#b"}])
+    event_file = tmp_path / "event.json"
+    event_file.write_text(json.dumps(pipeline_event("complete", run_)))
+    result = run("preview", str(event_file))
+    assert result.exit_code == 0
+    headers = [line for line in result.stdout.splitlines() if line.startswith("# ")]
+    assert headers == [
+        "# pipeline.complete to #a (when pipeline.complete)",
+        "# pipeline.complete to #b (when pipeline.complete)",
+    ]
+    assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
+
+
+def test_cli_preview_says_why_an_event_gives_no_message(tmp_path: Path) -> None:
+    event_file = tmp_path / "event.json"
+    event_file.write_text(json.dumps(stage_event("starting", kind="task")))
+    result = run("preview", str(event_file))
+    assert (result.exit_code, result.stdout) == (0, "no message: task events never notify\n")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param("{not json", id="not-json"),
+        pytest.param("[1, 2]", id="not-an-object"),
+        pytest.param('{"content": {}}', id="not-an-event"),
+        pytest.param('{"details": {"type": "orca:pipeline:starting"}, "content": {"x": NaN}}', id="nan"),
+        pytest.param("[" * 100_000, id="deeply-nested"),
+    ],
+)
+def test_cli_preview_of_a_bad_file_is_one_line(tmp_path: Path, content: str) -> None:
+    event_file = tmp_path / "event.json"
+    event_file.write_text(content)
+    result = run("preview", str(event_file))
+    assert result.exit_code != 0
+    assert result.stderr.startswith(f"Error: {event_file}: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_cli_db_upgrade_and_current(database_url: str) -> None:
+    head = migrate.head_revision(Store.from_url(database_url))
+    assert run("db", "current", RELAY_DATABASE_URL=database_url).stdout == f"current none, head {head}\n"
+    upgraded = run("db", "upgrade", RELAY_DATABASE_URL=database_url)
+    assert (upgraded.exit_code, upgraded.stdout) == (0, f"database at revision {head}\n")
+    assert run("db", "current", RELAY_DATABASE_URL=database_url).stdout == f"current {head}, head {head}\n"
+    assert run("db", "upgrade", RELAY_DATABASE_URL=database_url).exit_code == 0  # idempotent
+
+
+def test_cli_deliveries_needs_a_migrated_database(database_url: str) -> None:
+    result = run("deliveries", RELAY_DATABASE_URL=database_url)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: the database has no relay schema yet: run `slackops-relay db upgrade` "
+        "(or start with --upgrade)\n"
+    )
+
+
+@pytest.fixture
+def outbox(database_url: str) -> Store:
+    """Three deliveries sent to a fake Slack: one delivered, one to a removed, one to an archived channel."""
+    store = Store.from_url(database_url)
+    migrate.upgrade(store)
+    with FakeSlack() as fake:
+        fake.remove_channel("#gone")
+        fake.add_channel("#old", archived=True)
+        settings = Settings(
+            slack_bot_token=fake.token,
+            slack_api_url=fake.api_url,
+            database_url=database_url,
+            echo_token="t",
+            channel_interval=0,
+        )
+        for channel in ("#deploys", "#gone", "#old"):
+            preference = {"type": "slack", "address": channel, "when": ["pipeline.starting"]}
+            event = EVENT_SCHEMA.load(pipeline_event("starting", execution(notifications=[preference])))
+            receive(event, b"", settings=settings, store=store)
+        dispatcher = Services.from_settings(settings).dispatcher()
+        while dispatcher.run_once():
+            pass
+    return store
+
+
+def delivery_lines(output: str) -> list[list[str]]:
+    return [line.split() for line in output.splitlines()]
+
+
+def test_cli_deliveries_lists_every_delivery_with_its_reason(database_url: str, outbox: Store) -> None:
+    result = run("deliveries", RELAY_DATABASE_URL=database_url)
+    assert result.exit_code == 0
+    rows = delivery_lines(result.stdout)
+    assert [(row[0], row[3], row[4], row[5], row[-1]) for row in rows] == [
+        ("3", "failed", "pipeline.starting", "#old", "is_archived"),
+        ("2", "failed", "pipeline.starting", "#gone", "channel_not_found"),
+        ("1", "sent", "pipeline.starting", "#deploys", "attempts=0"),
+    ]
+
+
+def test_cli_deliveries_failed_only(database_url: str, outbox: Store) -> None:
+    result = run("deliveries", "--failed", RELAY_DATABASE_URL=database_url)
+    assert [row[0] for row in delivery_lines(result.stdout)] == ["3", "2"]
+    assert "attempts=1  channel_not_found" in result.stdout
+
+
+def test_cli_deliveries_retry_queues_a_failed_delivery_again(database_url: str, outbox: Store) -> None:
+    result = run("deliveries", "--retry", "2", RELAY_DATABASE_URL=database_url)
+    assert (result.exit_code, result.stdout) == (0, "delivery 2 queued again\n")
+    (retried,) = [row for row in outbox.list_deliveries() if row["id"] == 2]
+    assert (retried["status"], retried["attempts"], retried["last_error"]) == ("pending", 0, None)
+    assert [
+        row[0]
+        for row in delivery_lines(run("deliveries", "--failed", RELAY_DATABASE_URL=database_url).stdout)
+    ] == ["3"]
+
+
+@pytest.mark.parametrize("delivery_id", ["1", "99"])
+def test_cli_deliveries_retry_refuses_what_has_not_failed(
+    database_url: str, outbox: Store, delivery_id: str
+) -> None:
+    result = run("deliveries", "--retry", delivery_id, RELAY_DATABASE_URL=database_url)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: delivery {delivery_id} is not a failed delivery\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["preview", str(EVENT_FILE)], id="preview"),
+        pytest.param(["deliveries"], id="deliveries"),
+        pytest.param(["db", "upgrade"], id="db-upgrade"),
+        pytest.param(["db", "current"], id="db-current"),
+        pytest.param(["worker"], id="worker"),
+        pytest.param(["serve"], id="serve"),
+    ],
+)
+def test_cli_bad_relay_config_is_one_line_and_fails(
+    tmp_path: Path, database_url: str, command: list[str]
+) -> None:
+    config = tmp_path / "relay.yml"
+    config.write_text("routes:\n  - when: [pipeline.finished]\n    channel: '#x'\n")
+    result = run(*command, RELAY_CONFIG=str(config), RELAY_DATABASE_URL=database_url)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: RELAY_CONFIG: {config}: routes.0.when.0: Must be one of:")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        pytest.param(
+            {"RELAY_CONFIG": "/nonexistent/relay.yml"},
+            "Error: RELAY_CONFIG: cannot read /nonexistent/relay.yml: No such file or directory\n",
+            id="missing-config",
+        ),
+        pytest.param(
+            {"RELAY_DATABASE_URL": "postgres-ish"},
+            "Error: RELAY_DATABASE_URL: not a database URL",
+            id="bad-url",
+        ),
+        pytest.param(
+            {"SLACK_BOT_TOKEN": "xoxb-secret"}, "Error: RELAY_ECHO_TOKEN or RELAY_ECHO_USERNAME", id="no-auth"
+        ),
+    ],
+)
+def test_cli_configuration_errors_are_one_line(environ: dict[str, str], message: str) -> None:
+    result = run("db", "current", **environ)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message)
+    assert result.stderr.count("\n") == 1
+    assert "xoxb-secret" not in result.output

@@ -1,0 +1,266 @@
+"""Tests for relay/config.py and schemas/config.py: environment parsing, the YAML rules file, secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relay.config import Settings
+from relay.errors import ConfigError
+from relay.models import ApproverPolicy, Route
+
+AUTH = {"RELAY_ECHO_USERNAME": "echo", "RELAY_ECHO_PASSWORD": "echo-pass"}
+
+
+def test_config_defaults_from_an_empty_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.dry_run
+    assert not settings.echo_auth_configured
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.spinnaker_ui_url == "http://localhost:9000"
+    assert settings.database_url == "sqlite:///slackops-relay.sqlite3"
+    assert settings.notification_types == frozenset({"slack"})
+    assert settings.bind == "0.0.0.0:8080"
+    assert settings.max_event_bytes == 16 * 1024 * 1024
+    assert settings.message_per_run is True
+    assert settings.channel_interval == 1.0
+    assert settings.delivery_max_attempts == 12
+    assert settings.rules.routes == ()
+
+
+def test_config_reads_every_variable(tmp_path: Path) -> None:
+    rules = tmp_path / "relay.yml"
+    rules.write_text("routes: []\n")
+    settings = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            "SPINNAKER_UI_URL": "https://deck.example.com/",
+            "GATE_URL": "https://gate.example.com/",
+            "RELAY_DATABASE_URL": "postgresql+psycopg://relay:pw@db/relay",
+            "RELAY_ECHO_TOKEN": "t0ken",
+            "RELAY_NOTIFICATION_TYPES": " slack , slackops ,",
+            "RELAY_CONFIG": str(rules),
+            "RELAY_BIND": "127.0.0.1:9000",
+            "RELAY_MAX_EVENT_BYTES": "1024",
+            "RELAY_MESSAGE_PER_RUN": "off",
+            "RELAY_CHANNEL_INTERVAL": "0.25",
+            "RELAY_DELIVERY_MAX_ATTEMPTS": "3",
+            "RELAY_LEASE_SECONDS": "5",
+            "RELAY_LOG_FORMAT": "json",
+        }
+    )
+    assert not settings.dry_run
+    assert settings.echo_token == "t0ken"
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+    assert settings.spinnaker_ui_url == "https://deck.example.com"
+    assert settings.gate_url == "https://gate.example.com"
+    assert settings.database_url == "postgresql+psycopg://relay:pw@db/relay"
+    assert settings.notification_types == frozenset({"slack", "slackops"})
+    assert settings.config_path == str(rules)
+    assert settings.bind == "127.0.0.1:9000"
+    assert (settings.max_event_bytes, settings.message_per_run, settings.channel_interval) == (
+        1024,
+        False,
+        0.25,
+    )
+    assert (settings.delivery_max_attempts, settings.lease_seconds, settings.log_format) == (3, 5.0, "json")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("true", True),
+        ("1", True),
+        ("YES", True),
+        (" on ", True),
+        ("false", False),
+        ("0", False),
+        ("No", False),
+        ("off", False),
+        ("", True),
+    ],
+)
+def test_config_reads_flags(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"RELAY_MESSAGE_PER_RUN": raw}).message_per_run is expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "key"),
+    [
+        pytest.param({"RELAY_MAX_EVENT_BYTES": "lots"}, "RELAY_MAX_EVENT_BYTES", id="not-a-number"),
+        pytest.param({"RELAY_MAX_EVENT_BYTES": "1.5"}, "RELAY_MAX_EVENT_BYTES", id="not-an-integer"),
+        pytest.param({"RELAY_MAX_EVENT_BYTES": "0"}, "RELAY_MAX_EVENT_BYTES", id="zero-bytes"),
+        pytest.param({"RELAY_MAX_EVENT_BYTES": "-1"}, "RELAY_MAX_EVENT_BYTES", id="negative"),
+        pytest.param({"RELAY_CHANNEL_INTERVAL": "nan"}, "RELAY_CHANNEL_INTERVAL", id="nan"),
+        pytest.param({"RELAY_CHANNEL_INTERVAL": "inf"}, "RELAY_CHANNEL_INTERVAL", id="infinite"),
+        pytest.param({"RELAY_CHANNEL_INTERVAL": "-0.5"}, "RELAY_CHANNEL_INTERVAL", id="negative-interval"),
+        pytest.param({"RELAY_DELIVERY_MAX_ATTEMPTS": "0"}, "RELAY_DELIVERY_MAX_ATTEMPTS", id="no-attempts"),
+        pytest.param({"RELAY_LEASE_SECONDS": "0"}, "RELAY_LEASE_SECONDS", id="no-lease"),
+        pytest.param({"RELAY_MESSAGE_PER_RUN": "maybe"}, "RELAY_MESSAGE_PER_RUN", id="not-a-flag"),
+        pytest.param({"RELAY_NOTIFICATION_TYPES": " , ,"}, "RELAY_NOTIFICATION_TYPES", id="no-types"),
+        pytest.param({"RELAY_LOG_FORMAT": "xml"}, "RELAY_LOG_FORMAT", id="log-format"),
+        pytest.param({"SLACK_BOT_TOKEN": "xoxb-1"}, "RELAY_ECHO_TOKEN", id="token-without-webhook-auth"),
+        pytest.param({"RELAY_ECHO_USERNAME": "echo"}, "RELAY_ECHO_USERNAME", id="username-without-password"),
+        pytest.param({"RELAY_ECHO_PASSWORD": "pw"}, "RELAY_ECHO_USERNAME", id="password-without-username"),
+        pytest.param({"RELAY_DATABASE_URL": "not a url"}, "RELAY_DATABASE_URL", id="database-url"),
+        pytest.param(
+            {"RELAY_DATABASE_URL": "mysql://db/relay"}, "RELAY_DATABASE_URL", id="unsupported-database"
+        ),
+        pytest.param(
+            {"SPINNAKER_UI_URL": "deck.example.com"}, "SPINNAKER_UI_URL", id="ui-url-without-scheme"
+        ),
+        pytest.param({"SLACK_API_URL": "ftp://slack.example.com/"}, "SLACK_API_URL", id="slack-url-scheme"),
+        pytest.param({"GATE_URL": "gate:8084"}, "GATE_URL", id="gate-url-without-scheme"),
+        pytest.param({"RELAY_CONFIG": "/nonexistent/relay.yml"}, "RELAY_CONFIG", id="missing-rules-file"),
+    ],
+)
+def test_config_errors_name_the_key(environ: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(environ)
+    message = raised.value.message
+    assert key in message
+    assert "\n" not in message
+
+
+def test_config_errors_never_show_secrets() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-very-secret",
+                "RELAY_ECHO_PASSWORD": "echo-pass",
+                "RELAY_DATABASE_URL": "postgresql+psycopg://relay:db-pass@/",
+            }
+        )
+    assert "xoxb-very-secret" not in raised.value.message and "echo-pass" not in raised.value.message
+
+
+def test_config_repr_hides_secrets() -> None:
+    settings = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-secret-token",
+            "SLACK_SIGNING_SECRET": "signing-secret",
+            "SLACK_APP_TOKEN": "xapp-secret-token",
+            "RELAY_ECHO_USERNAME": "echo",
+            "RELAY_ECHO_PASSWORD": "echo-pass",
+            "RELAY_ECHO_TOKEN": "echo-token",
+            "RELAY_DATABASE_URL": "postgresql+psycopg://relay:db-pass@db:5432/relay",
+        }
+    )
+    shown = repr(settings) + str(settings)
+    for secret in (
+        "xoxb-secret-token",
+        "signing-secret",
+        "xapp-secret-token",
+        "echo-pass",
+        "echo-token",
+        "db-pass",
+    ):
+        assert secret not in shown
+    assert "echo_username='echo'" in shown  # what is not secret still helps
+
+
+def rules_file(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "relay.yml"
+    path.write_text(text)
+    return {"RELAY_CONFIG": str(path)}
+
+
+def test_config_loads_routes_and_approvers(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        rules_file(
+            tmp_path,
+            """
+routes:
+  - application: "payments*"
+    pipeline: "deploy-prod*"
+    when: [pipeline.failed, manualJudgment]
+    channel: "#payments-deploys"
+  - when: [pipeline.complete]
+    channel: C0123ABCD
+approvers:
+  payments:
+    users: [alice@example.com]
+    groups: [payments-oncall]
+""",
+        )
+    )
+    assert settings.rules.routes == (
+        Route(
+            application="payments*",
+            pipeline="deploy-prod*",
+            when=("pipeline.failed", "manualJudgment"),
+            channel="#payments-deploys",
+        ),
+        Route(application="*", pipeline="*", when=("pipeline.complete",), channel="C0123ABCD"),
+    )
+    assert settings.rules.approvers == {
+        "payments": ApproverPolicy(
+            users=frozenset({"alice@example.com"}), groups=frozenset({"payments-oncall"})
+        )
+    }
+
+
+def test_config_empty_rules_file_means_no_rules(tmp_path: Path) -> None:
+    assert Settings.from_env(rules_file(tmp_path, "")).rules.routes == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("route:\n  - channel: '#x'\n", "route: Unknown field.", id="unknown-top-level-key"),
+        pytest.param(
+            "routes:\n  - when: [pipeline.failed]\n    channel: '#x'\n    colour: red\n",
+            "routes.0.colour: Unknown field.",
+            id="unknown-route-key",
+        ),
+        pytest.param(
+            "routes:\n  - when: [pipeline.failed]\n",
+            "routes.0.channel: Missing data for required field.",
+            id="missing-channel",
+        ),
+        pytest.param(
+            "routes:\n  - when: [pipeline.fail]\n    channel: '#x'\n",
+            "routes.0.when.0: Must be one of:",
+            id="bad-when",
+        ),
+        pytest.param(
+            "routes:\n  - when: pipeline.failed\n    channel: '#x'\n",
+            "routes.0.when: Not a valid list.",
+            id="when-not-a-list",
+        ),
+        pytest.param(
+            "routes:\n  - when: []\n    channel: '#x'\n",
+            "routes.0.when: Shorter than minimum length 1.",
+            id="empty-when",
+        ),
+        pytest.param(
+            "routes:\n  - when: [pipeline.failed]\n    channel: ''\n",
+            "routes.0.channel: Shorter than",
+            id="empty-channel",
+        ),
+        pytest.param(
+            "routes:\n  - when: [pipeline.failed]\n    channel: '#x'\n    application: [a]\n",
+            "routes.0.application: Not a valid string.",
+            id="application-not-a-string",
+        ),
+        pytest.param("routes:\n", "routes: Field may not be null.", id="routes-null"),
+        pytest.param("routes: {}\n", "routes: Not a valid list.", id="routes-not-a-list"),
+        pytest.param(
+            "approvers:\n  payments:\n    anyone: perhaps\n",
+            "approvers.payments.value.anyone: Not a valid",
+            id="approver-not-a-boolean",
+        ),
+        pytest.param("- routes\n", "must hold a mapping", id="top-level-list"),
+        pytest.param("routes: [\n", "is not valid YAML", id="broken-yaml"),
+        pytest.param("routes:\n\t- when: x\n", "is not valid YAML", id="tab-indentation"),
+    ],
+)
+def test_config_rules_errors_are_one_clear_line(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(rules_file(tmp_path, text))
+    message = raised.value.message
+    assert message.startswith("RELAY_CONFIG: ")
+    assert expected in message
+    assert "\n" not in message
