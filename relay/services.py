@@ -73,8 +73,8 @@ def gate_client(settings: Settings, **options) -> GateClient | None:
     auth = GateAuth(token=settings.gate_token, username=settings.gate_username, password=settings.gate_password,
                     client_cert=settings.gate_client_cert, client_key=settings.gate_client_key,
                     ca_bundle=settings.gate_ca_bundle)
-    return GateClient(settings.gate_url, **{"auth": auth, "timeout": settings.gate_timeout,
-                                            "user_header": settings.gate_user_header, **options})
+    options = {"auth": auth, "timeout": settings.gate_timeout, "user_header": settings.gate_user_header, **options}
+    return GateClient(settings.gate_url, **options)
 
 
 def fiat_client(settings: Settings) -> FiatClient | None:
