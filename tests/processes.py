@@ -11,16 +11,19 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import requests
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 class Relay:
     """`python -m relay.cli ARGS` (or another module) as a child process, its output kept in a file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, *, module: str = "relay.cli") -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, *, module: str = "relay.cli",
+                 cwd: Path | None = None) -> None:
         self.log = log
         self.output = log.open("wb")
-        self.process = subprocess.Popen([sys.executable, "-m", module, *args], env=env,
+        self.process = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=cwd,
                                         stdout=self.output, stderr=subprocess.STDOUT)
 
     @property
@@ -56,6 +59,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def http_status(url: str) -> int | None:
+    """The HTTP status `url` answers with, or None while nothing listens."""
+    try:
+        return requests.get(url, timeout=2).status_code
+    except requests.ConnectionError:
+        return None
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, relays: Iterable[Relay] = ()) -> Any:
