@@ -9,10 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +28,7 @@ from relay.store import Store  # noqa: E402
 from tests.chatops import ALICE, command_fields, form_body  # noqa: E402
 from tests.fake_socket_mode import FakeSocketMode  # noqa: E402
 from tests.fakes import FakeSlack  # noqa: E402
+from tests.processes import Relay, free_port, http_status, wait_until  # noqa: E402
 from tests.slack_requests import SIGNING_SECRET, signed  # noqa: E402
 COMMANDS = ("help", "status compute", "pending compute", "run compute Deploy",
             "cancel 01D4NH3V9D1RK8GX4036M8BAXV")
@@ -48,12 +46,16 @@ def main(count: int) -> None:
     with tempfile.TemporaryDirectory() as directory, FakeSlack() as slack, FakeSocketMode() as sockets:
         slack.add_user(ALICE, email="alice@example.com")
         slack.socket_url = sockets.url
-        env = relay_env(slack, Path(directory))
-        with serving(env) as base_url:
+        folder = Path(directory)
+        env = relay_env(slack, folder)
+        bind = f"127.0.0.1:{free_port()}"
+        base_url = f"http://{bind}"
+        with relay(["serve", "--bind", bind, "--no-dispatcher"], env, folder) as web:
+            wait_until(lambda: http_status(f"{base_url}/healthz") == 200, 30.0, "the relay to serve", [web])
             for text in COMMANDS:
                 report("http", text, [http_ack(slack, base_url, text) for _ in range(count)])
-        with relay_process(["socket", "--no-dispatcher"], env):
-            sockets.wait_for(lambda: sockets.connections, timeout=30.0, description="the relay to connect")
+        with relay(["socket", "--no-dispatcher"], env, folder) as socket_mode:
+            wait_until(lambda: sockets.connections, 30.0, "the relay to connect", [socket_mode])
             for text in COMMANDS:
                 report("socket", text, [socket_ack(slack, sockets, text) for _ in range(count)])
 
@@ -93,32 +95,12 @@ def report(transport: str, text: str, millis: list[float]) -> None:
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str]) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with relay_process(["serve", "--bind", f"127.0.0.1:{port}", "--no-dispatcher"], env):
-        base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"{base_url}/healthz", timeout=1).ok:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the relay did not start")
-            time.sleep(0.1)
-        yield base_url
-
-
-@contextlib.contextmanager
-def relay_process(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen([sys.executable, "-m", "relay.cli", *args], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+def relay(args: list[str], env: dict[str, str], directory: Path) -> Iterator[Relay]:
+    process = Relay(args, env, directory / f"{args[0]}.log")
     try:
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        process.stop()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,8 +19,7 @@ from relay.store import Store
 from tests.chatops import ALICE, command_fields, only, relay_services
 from tests.fake_socket_mode import FakeSocketMode
 from tests.fakes import FakeSlack
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.processes import ROOT, Relay, wait_until
 ACK_BUDGET_SECONDS = 3.0
 
 
@@ -107,17 +105,14 @@ def test_socket_command_serves_until_terminated(slack: FakeSlack, server: FakeSo
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": slack.token,
            "SLACK_APP_TOKEN": slack.app_token, "SLACK_API_URL": slack.api_url,
            "RELAY_ECHO_TOKEN": "echo-token", "RELAY_DATABASE_URL": database}
-    process = subprocess.Popen([sys.executable, "-m", "relay.cli", "socket"], env=env, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    relay = Relay(["socket"], env, tmp_path / "socket.log", cwd=tmp_path)
     try:
-        server.wait_for(lambda: server.connection_count == 1 or process.poll() is not None, timeout=15.0,
-                        description="the relay to connect")
+        wait_until(lambda: server.connection_count == 1, 15.0, "the relay to connect", [relay])
         envelope = server.send_envelope("slash_commands", command_fields(slack, "help"))
         assert "/spinnaker status" in server.wait_for_ack(envelope).payload["text"]
     finally:
-        process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=15)[0].decode()
-    assert process.returncode == 0, output
+        status = relay.stop()
+    assert status == 0, relay.tail()
 
 
 def test_socket_command_needs_an_app_level_token(tmp_path: Path) -> None:
