@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
+from tests.processes import wait_until
+
 __all__ = ["Ack", "FakeSocketMode"]
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -66,12 +68,12 @@ class FakeSocketMode:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
         self._connections: list[_Connection] = []
         self._sent: dict[str, float] = {}
         self._acks: dict[str, Ack] = {}
         self._messages: list[dict[str, Any]] = []
         self.errors: list[BaseException] = []
+        self.url = ""
         self._server: socketserver.ThreadingTCPServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -87,6 +89,8 @@ class FakeSocketMode:
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self._server = server
+        # What apps.connections.open hands out; plain ws, as slack_sdk uses TLS only on port 443.
+        self.url = f"ws://127.0.0.1:{server.server_address[1]}/link/?ticket=fake-ticket"
         return self
 
     def stop(self) -> None:
@@ -104,12 +108,6 @@ class FakeSocketMode:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
-
-    @property
-    def url(self) -> str:
-        """The wss-style URL apps.connections.open returns (plain ws: slack_sdk uses TLS only on port 443)."""
-        assert self._server is not None, "FakeSocketMode has not been started"
-        return f"ws://127.0.0.1:{self._server.server_address[1]}/link/?ticket=fake-ticket"
 
     # -- what the test does ----------------------------------------------------------------
 
@@ -156,16 +154,8 @@ class FakeSocketMode:
         self._hang_up(self.connections[-1])
 
     def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, *, description: str = "") -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out after {timeout:g}s waiting for {description or predicate}")
-            with self._changed:
-                self._changed.wait(min(remaining, 0.05))
+        """`predicate()`'s first truthy value; AssertionError after `timeout` seconds."""
+        return wait_until(predicate, timeout, description or "a condition on the Socket Mode server")
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -176,7 +166,6 @@ class FakeSocketMode:
         with self._lock:
             connection = _Connection(sock, len(self._connections) + 1)
             self._connections.append(connection)
-            self._changed.notify_all()
         try:
             connection.send_json({"type": "hello", "num_connections": len(self.connections),
                                   "debug_info": {"host": "fake-socket-mode",
@@ -231,14 +220,12 @@ class FakeSocketMode:
             if envelope_id in self._sent and envelope_id not in self._acks:
                 seconds = time.monotonic() - self._sent[envelope_id]
                 self._acks[envelope_id] = Ack(envelope_id, message.get("payload"), seconds)
-            self._changed.notify_all()
 
     def _hang_up(self, connection: _Connection) -> None:
         with self._lock:
             if not connection.open:
                 return
             connection.open = False
-            self._changed.notify_all()
         try:
             connection.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
