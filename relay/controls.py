@@ -118,11 +118,11 @@ def execute_job(services: Services, payload: dict[str, Any]) -> None:
         if control.verb == "cancel":
             reason = payload.get("reason") or "no reason given"
             reason += f" (from Slack, by {who or payload['user_id']})"
-            services.gate.cancel(execution["id"], reason=reason)
+            services.gate.cancel(execution["id"], reason=reason, user=who)
         elif control.verb == "pause":
-            services.gate.pause(execution["id"])
+            services.gate.pause(execution["id"], user=who)
         else:
-            services.gate.resume(execution["id"])
+            services.gate.resume(execution["id"], user=who)
     except GateError as err:
         what = _describe(services, execution)
         _answer(payload, f":x: Spinnaker did not {control.verb} {what}: {escape(err)}", replace=True)

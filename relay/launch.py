@@ -113,7 +113,7 @@ def trigger_job(services: Services, payload: dict[str, Any]) -> None:
     application, pipeline = payload["application"], payload["pipeline"]
     trigger = {"type": "manual", "user": payload["email"], "parameters": payload["parameters"]}
     try:
-        answer = services.gate.trigger(application, pipeline, trigger)
+        answer = services.gate.trigger(application, pipeline, trigger, user=payload["email"])
     except GateError as err:
         tell(payload.get("response_url"), ephemeral(f":x: Spinnaker did not start *{escape(pipeline)}* in "
                                                     f"*{escape(application)}*: {escape(err)}"))
