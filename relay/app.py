@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from relay import echo, interactions, judgments, ops
+from relay import commands, echo, interactions, judgments, ops
 from relay.config import Settings
 from relay.errors import register_error_handlers
 from relay.services import Services
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if not ops_only:
         app.register_blueprint(echo.bp)
         app.register_blueprint(interactions.bp)
+        app.register_blueprint(commands.bp)
     app.register_blueprint(ops.bp)
     if services.settings.dry_run:
         log.warning("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered and stored, not sent")

@@ -1,4 +1,5 @@
-"""Who may judge a Manual Judgment from Slack: the relay's policy (with four-eyes), then Spinnaker's Fiat."""
+"""Who may act from Slack: the relay's policy per action (judge, run, cancel) for a Slack user, and for
+judgments Spinnaker's Fiat too."""
 
 from __future__ import annotations
 
@@ -6,10 +7,37 @@ from typing import TYPE_CHECKING, Any
 
 from relay.execution import triggered_by
 from relay.judgment_state import required_roles
-from relay.policy import JUDGE, Actor, Verdict
+from relay.policy import CANCEL, JUDGE, RUN, Actor, Verdict
 
 if TYPE_CHECKING:
     from relay.services import Services
+
+
+def policy_verdict(services: Services, action: str, application: str, actor: Actor, *,
+                   triggered_by: str | None = None) -> Verdict:
+    """The policy's answer; the user groups it names are asked of Slack, and a lookup that fails never
+    grants anything."""
+    directory = services.directory
+
+    def in_group(group_id: str) -> bool:
+        return directory is not None and directory.in_group(actor.user_id, group_id)
+
+    return services.policy.decide(action, application, actor, in_group=in_group, triggered_by=triggered_by)
+
+
+def verdict(services: Services, action: str, application: str, user_id: str) -> Verdict:
+    """The policy's answer for a Slack user known by ID; their email comes from Slack's directory."""
+    email = services.directory.email(user_id) if services.directory else None
+    return policy_verdict(services, action, application, Actor(user_id, email))
+
+
+def may_view(services: Services, application: str, user_id: str) -> Verdict:
+    """Read-only commands are open to anyone the policy lets judge, run or cancel on the application."""
+    for action in (JUDGE, RUN, CANCEL):
+        answer = verdict(services, action, application, user_id)
+        if answer.allowed:
+            return answer
+    return Verdict(False, f"you are not among the people allowed to act on {application} from Slack")
 
 
 def may_judge(services: Services, *, user_id: str, email: str | None, execution: dict[str, Any],
@@ -18,15 +46,10 @@ def may_judge(services: Services, *, user_id: str, email: str | None, execution:
     four-eyes rule); with RELAY_FIAT_URL set, Fiat must also grant the clicker EXECUTE on the application
     and one of the stage's required roles. Raises FiatUnavailable when Fiat cannot be asked."""
     application = str(execution.get("application") or "")
-    directory = services.directory
-
-    def in_group(group_id: str) -> bool:
-        return directory is not None and directory.in_group(user_id, group_id)
-
-    verdict = services.policy.decide(JUDGE, application, Actor(user_id, email), in_group=in_group,
-                                     triggered_by=triggered_by(execution))
-    if not verdict.allowed:
-        return verdict
+    answer = policy_verdict(services, JUDGE, application, Actor(user_id, email),
+                            triggered_by=triggered_by(execution))
+    if not answer.allowed:
+        return answer
     if not email and (services.fiat is not None or services.settings.gate_user_header):
         return Verdict(False, "Spinnaker knows people by email, and Slack did not tell the relay yours "
                               "(the app needs the users:read.email scope)")
@@ -34,4 +57,4 @@ def may_judge(services: Services, *, user_id: str, email: str | None, execution:
         allowed, why = services.fiat.may_judge(email or "", application, required_roles(stage))
         if not allowed:
             return Verdict(False, why)
-    return verdict
+    return answer

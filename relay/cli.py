@@ -1,4 +1,4 @@
-"""The `slackops-relay` command: serve, worker, preview, deliveries, judgments, db."""
+"""The `slackops-relay` command: serve, worker, socket, preview, deliveries, judgments, db, and setup."""
 
 from __future__ import annotations
 
@@ -11,16 +11,21 @@ import time
 from urllib.parse import quote
 
 import click
+import yaml
 from marshmallow import ValidationError
+from slack_sdk.errors import SlackApiError
 
 from relay import migrate
 from relay.config import Settings
+from relay.echo_setup import echo_config_text
 from relay.errors import ConfigError
 from relay.jsonbody import reject_constant
 from relay.logs import configure_logging
+from relay.manifest import APP_NAME, app_manifest
 from relay.matching import decide
 from relay.rendering import render
 from relay.services import Services
+from relay.slack import classify
 from relay.store import FAILED, Store
 from schemas.config import first_error
 from schemas.echo import EVENT_SCHEMA
@@ -194,6 +199,86 @@ def db_downgrade(store: Store, revision: str) -> None:
 def db_current(store: Store) -> None:
     """Show the database's schema revision and the one this relay needs."""
     click.echo(f"current {migrate.current_revision(store) or 'none'}, head {migrate.head_revision(store)}")
+
+
+@cli.command()
+@click.option("--no-dispatcher", is_flag=True, help="Only the socket; run `slackops-relay worker` elsewhere.")
+@click.option("--ops-bind", metavar="HOST:PORT", help="Serve /healthz, /readyz and /metrics here.")
+def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
+    """Receive Slack's clicks and commands over Socket Mode (SLACK_APP_TOKEN), with no public endpoint."""
+    from relay.serving import start_ops_server
+    from relay.socket_mode import SocketModeRelay
+
+    settings = load_settings()
+    if not (settings.slack_app_token or "").startswith("xapp-"):
+        raise click.ClickException("SLACK_APP_TOKEN must be the app-level token (xapp-…) with "
+                                   "connections:write")
+    if settings.dry_run:
+        raise click.ClickException("SLACK_BOT_TOKEN must be set: Socket Mode answers in Slack")
+    _ready_store(settings, upgrade=False).engine.dispose()
+    services = Services.from_settings(settings)
+    relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
+    try:
+        relay.connect()
+    except SlackApiError as err:
+        raise click.ClickException(f"Slack refused a Socket Mode connection: {classify(err).error}") from None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    ops_server = start_ops_server(services, ops_bind) if ops_bind else None
+    try:
+        if no_dispatcher:
+            stop.wait()
+        else:
+            services.dispatcher().run(stop)
+    finally:
+        relay.close()
+        if ops_server is not None:
+            ops_server.shutdown()
+
+
+@cli.command()
+@click.option("--url", help="The relay's public HTTPS address, which Slack calls (not with --socket-mode).")
+@click.option("--socket-mode", is_flag=True, help="Slack delivers clicks and commands over Socket Mode.")
+@click.option("--name", default=APP_NAME, show_default=True, help="The app's name (35 characters at most).")
+@click.option("--format", "output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def manifest(url: str | None, socket_mode: bool, name: str, output: str) -> None:
+    """Print the Slack app manifest, for "Create an app → From an app manifest"."""
+    if url and not url.startswith("https://"):
+        raise click.BadParameter("Slack only calls https:// URLs", param_hint="--url")
+    if not url and not socket_mode:
+        raise click.UsageError("give --url (the relay's public HTTPS address), or use --socket-mode")
+    if not 0 < len(name) <= 35:
+        raise click.BadParameter("must be 1 to 35 characters", param_hint="--name")
+    document = app_manifest(url=url, socket_mode=socket_mode, name=name)
+    if output == "json":
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(yaml.safe_dump(document, sort_keys=False), nl=False)
+
+
+@cli.command("echo-config")
+@click.option("--url", required=True, help="The relay's address as Echo reaches it (http://relay:8080).")
+def echo_config(url: str) -> None:
+    """Print Echo's configuration (echo-local.yml, and a SpinnakerService) with the relay's credentials."""
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http:// or https:// URL", param_hint="--url")
+    click.echo(echo_config_text(load_settings(), url), nl=False)
+
+
+@cli.command()
+def doctor() -> None:
+    """Check the setup end to end (Slack, secrets, Gate, Fiat, database, channels); exit 1 on failures."""
+    from relay.doctor import FAIL, diagnose, render
+
+    try:
+        settings = Settings.from_env(validate=False)
+    except ConfigError as err:
+        raise click.ClickException(err.message) from None
+    findings = diagnose(settings)
+    click.echo(render(findings), nl=False)
+    if any(finding.status == FAIL for finding in findings):
+        sys.exit(1)
 
 
 def main() -> None:

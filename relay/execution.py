@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 FAILED = {"TERMINAL", "FAILED_CONTINUE", "CANCELED", "STOPPED"}
+EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{5,63}$")
+# Deck's run pages: …/#/applications/<app>/executions/details/<id>, …/executions/<id>, …/tasks/<id>
+DECK_RUN_PATH = re.compile(r"/applications/(?P<application>[^/?#]+)/(?:executions(?:/details)?|tasks)/"
+                           r"(?P<id>[^/?#]+)")
 
 
 def stage_by_id(execution: dict[str, Any], stage_id: str | None) -> dict[str, Any]:
@@ -110,6 +115,17 @@ def execution_link(ui_url: str, application: str, execution_id: str, *, orchestr
     section = "tasks" if orchestration else "executions/details"
     link = f"{ui_url}/#/applications/{quote(application, safe='')}/{section}/{quote(execution_id, safe='')}"
     return f"{link}?refId={quote(str(stage_ref), safe='')}" if stage_ref is not None else link
+
+
+def parse_execution_ref(text: str) -> tuple[str | None, str] | None:
+    """An execution id, or a Deck link to a run (bare or in Slack's `<url|label>` form), as
+    (application named in the link or None, execution id); None when the text is neither."""
+    value = text.strip().removeprefix("<").removesuffix(">").split("|", 1)[0]
+    match = DECK_RUN_PATH.search(value)
+    if match is None:
+        return (None, value) if EXECUTION_ID.match(value) else None
+    execution_id = unquote(match["id"])
+    return (unquote(match["application"]), execution_id) if EXECUTION_ID.match(execution_id) else None
 
 
 def dig(value: Any, *keys: str) -> Any:

@@ -82,19 +82,19 @@ class GateClient:
         """PATCH /pipelines/{executionId}/stages/{stageId}: `judgmentStatus` continue or stop. Sent once:
         Orca accepts a PATCH even on a finished stage, so callers re-read the stage before sending again."""
         body = {"judgmentStatus": status, "judgmentInput": judgment_input, **(audit or {})}
-        headers = {"X-SPINNAKER-USER": user} if self.user_header and user else None
         return self._call("PATCH", f"/pipelines/{_segment(execution_id)}/stages/{_segment(stage_id)}",
-                          json=body, headers=headers, endpoint="judge", retry=False)
+                          json=body, headers=self._as(user), endpoint="judge", retry=False)
 
-    def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
+    def cancel(self, execution_id: str, *, reason: str | None = None, user: str | None = None) -> None:
         params = {"force": "false", **({"reason": reason} if reason else {})}
-        self._call("PUT", f"/pipelines/{_segment(execution_id)}/cancel", params=params, endpoint="cancel")
+        self._call("PUT", f"/pipelines/{_segment(execution_id)}/cancel", params=params, headers=self._as(user),
+                   endpoint="cancel")
 
-    def pause(self, execution_id: str) -> None:
-        self._call("PUT", f"/pipelines/{_segment(execution_id)}/pause", endpoint="pause")
+    def pause(self, execution_id: str, *, user: str | None = None) -> None:
+        self._call("PUT", f"/pipelines/{_segment(execution_id)}/pause", headers=self._as(user), endpoint="pause")
 
-    def resume(self, execution_id: str) -> None:
-        self._call("PUT", f"/pipelines/{_segment(execution_id)}/resume", endpoint="resume")
+    def resume(self, execution_id: str, *, user: str | None = None) -> None:
+        self._call("PUT", f"/pipelines/{_segment(execution_id)}/resume", headers=self._as(user), endpoint="resume")
 
     def executions(self, application: str, *, statuses: str | None = None, limit: int = 10) -> list[dict]:
         """GET /applications/{app}/pipelines (sorted ascending by start time, `limit` per pipeline config)."""
@@ -109,15 +109,23 @@ class GateClient:
         body = self._call("GET", f"/applications/{_segment(application)}/pipelineConfigs", endpoint="pipeline_configs")
         return body if isinstance(body, list) else []
 
-    def trigger(self, application: str, pipeline: str, trigger: dict[str, Any]) -> dict[str, Any]:
-        """POST /pipelines/{app}/{pipelineNameOrId}; Gate answers 202 {"ref": "/pipelines/<id>"}."""
+    def trigger(self, application: str, pipeline: str, trigger: dict[str, Any], *,
+                user: str | None = None) -> dict[str, Any]:
+        """POST /pipelines/{app}/{pipelineNameOrId}; Gate answers 202 {"ref": "/pipelines/<id>"}. Never
+        retried: a lost answer may hide a run that started, and a second POST would start another."""
         body = self._call("POST", f"/pipelines/{_segment(application)}/{_segment(pipeline)}", json=trigger,
-                          endpoint="trigger")
+                          headers=self._as(user), endpoint="trigger", retry=False)
         return body if isinstance(body, dict) else {}
 
-    def ping(self) -> None:
-        """GET /auth/user: reachable and authenticated (Gate answers 200 for the anonymous user too)."""
-        self._call("GET", "/auth/user", endpoint="auth_user")
+    def ping(self) -> dict[str, Any]:
+        """GET /auth/user: who Gate takes the relay for ({} when Gate answers with something else, such as
+        a login page). Gate answers 200 for the anonymous user too."""
+        body = self._call("GET", "/auth/user", endpoint="auth_user")
+        return body if isinstance(body, dict) else {}
+
+    def _as(self, user: str | None) -> dict[str, str] | None:
+        """`X-SPINNAKER-USER` for Orca's own port (GATE_SEND_USER_HEADER); Gate itself ignores it."""
+        return {"X-SPINNAKER-USER": user} if self.user_header and user else None
 
     # --- transport ----------------------------------------------------------------------------------
 

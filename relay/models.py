@@ -115,6 +115,7 @@ class SlackAction:
     action_id: str
     value: str | None = None
     selected: str | None = None
+    block_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,3 +145,16 @@ class ReasonRequest:
 
     ref: JudgmentRef
     origin: ClickOrigin
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    """One `/spinnaker …` invocation, as Slack sends it over HTTP or Socket Mode."""
+
+    command: str
+    text: str
+    user_id: str
+    channel_id: str
+    channel_name: str | None = None
+    response_url: str | None = None
+    trigger_id: str | None = None

@@ -67,10 +67,12 @@ class Routes:
 
 def default_routes() -> Routes:
     """The relay's features, each registering its handlers."""
-    from relay import (
-        judgments,  # features use this module's types, so they are imported when routes are built
+    from relay import (  # features use this module's types, so they are imported when routes are built
+        commands,
+        judgments,
     )
 
     routes = Routes()
     judgments.register(routes)
+    commands.register(routes)
     return routes

@@ -66,15 +66,15 @@ class Services:
         return Dispatcher(**{**options, **overrides})
 
 
-def gate_client(settings: Settings) -> GateClient | None:
-    """A Gate client with the configured auth, or None when GATE_URL is unset."""
+def gate_client(settings: Settings, **options) -> GateClient | None:
+    """A Gate client with the configured auth (and GateClient `options`), or None when GATE_URL is unset."""
     if not settings.gate_url:
         return None
     auth = GateAuth(token=settings.gate_token, username=settings.gate_username, password=settings.gate_password,
                     client_cert=settings.gate_client_cert, client_key=settings.gate_client_key,
                     ca_bundle=settings.gate_ca_bundle)
-    return GateClient(settings.gate_url, auth=auth, timeout=settings.gate_timeout,
-                      user_header=settings.gate_user_header)
+    options = {"auth": auth, "timeout": settings.gate_timeout, "user_header": settings.gate_user_header, **options}
+    return GateClient(settings.gate_url, **options)
 
 
 def fiat_client(settings: Settings) -> FiatClient | None:

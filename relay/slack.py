@@ -11,6 +11,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
+from slack_sdk.webhook import WebhookClient
 
 from relay.metrics import Metrics
 
@@ -112,9 +113,14 @@ class SlackPoster:
         self.client.chat_postEphemeral(channel=channel, user=user, text=body["text"],
                                        blocks=body.get("blocks"), thread_ts=thread_ts)
 
-    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
-        """views.open: show a modal; the trigger_id is good for one use within 3 seconds of the click."""
-        self.client.views_open(trigger_id=trigger_id, view=view)
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        """views.open: show a modal; the trigger_id is good for one use within 3 seconds of the click.
+        Returns the view's id, for update_view."""
+        return self.client.views_open(trigger_id=trigger_id, view=view)["view"]["id"]
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        """views.update: replace an open modal's content (Slack answers `not_found` once it is closed)."""
+        self.client.views_update(view_id=view_id, view=view)
 
     def join(self, channel: str) -> None:
         """conversations.join, for `not_in_channel` on a public channel (named channels are looked up)."""
@@ -130,6 +136,18 @@ class SlackPoster:
                 if conversation.get("name") == name:
                     return conversation["id"]
         raise LookupError(f"no public channel named {name}")
+
+
+class ResponseUrlRefused(Exception):
+    """Slack did not take a response_url post (expired, used five times, or a malformed body)."""
+
+
+def respond(response_url: str, body: dict[str, Any], *, timeout: float = 10.0) -> None:
+    """POST a message to an interaction's response_url. WebhookClient returns errors instead of raising them,
+    so a refusal is raised here; the URL stays out of the error, since it lets anyone post."""
+    response = WebhookClient(response_url, timeout=int(timeout)).send_dict(body)
+    if response.status_code != 200:
+        raise ResponseUrlRefused(f"response_url answered {response.status_code}: {str(response.body)[:200]}")
 
 
 def _seconds(value: Any) -> float | None:

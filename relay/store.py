@@ -293,6 +293,15 @@ class Store:
         with self._reading() as conn:
             return conn.execute(select(events.c.event_id).where(events.c.event_id == event_id)).first() is not None
 
+    def recent_applications(self, *, since: float, limit: int = 20) -> list[str]:
+        """Applications the relay received events for since `since`, most recently active first."""
+        latest = func.max(events.c.received_at)
+        query = (select(events.c.application)
+                 .where(events.c.received_at >= since, events.c.application.is_not(None))
+                 .group_by(events.c.application).order_by(latest.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [row.application for row in conn.execute(query)]
+
     def thread_started(self, thread_key: str) -> bool:
         """Whether a parent message exists or is queued for this run and channel."""
         mapped = select(messages.c.key).where(messages.c.key == thread_key).exists()
@@ -425,6 +434,11 @@ class Store:
                 released += conn.execute(update(table).where(table.c.status == SENDING, table.c.leased_by == worker)
                                          .values(status=PENDING, lease_until=None, leased_by=None)).rowcount
         return released
+
+    def channels(self) -> list[str]:
+        """Every Slack address the relay has queued messages for."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(channels.c.channel).order_by(channels.c.channel)).scalars())
 
     def hold_channel(self, channel: str, until: float) -> None:
         """Slack asked us to wait (429): no worker posts to this channel before `until`."""

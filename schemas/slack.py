@@ -45,13 +45,15 @@ class _Option(_Foreign):
 
 class _Action(_Foreign):
     action_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    block_id = fields.String(load_default=None)
     value = fields.String(load_default=None)
     selected_option = fields.Nested(_Option, load_default=None, allow_none=True)
 
     @post_load
     def _to_action(self, data: dict, **_) -> SlackAction:
         selected = data["selected_option"]["value"] if data["selected_option"] else None
-        return SlackAction(action_id=data["action_id"], value=data["value"], selected=selected)
+        return SlackAction(action_id=data["action_id"], value=data["value"], selected=selected,
+                           block_id=data["block_id"])
 
 
 class _InputValue(_Foreign):
@@ -64,10 +66,13 @@ class _State(_Foreign):
                          values=fields.Dict(keys=fields.String(), values=fields.Nested(_InputValue)))
 
 
-def _inputs(state: dict | None) -> dict[str, dict]:
-    """`state.values` flattened to action_id -> input (block_ids change with every message version)."""
-    return {action_id: value for block in (state or {}).get("values", {}).values()
-            for action_id, value in block.items()}
+def _inputs(state: dict | None, block_id: str | None = None) -> dict[str, dict]:
+    """`state.values` flattened to action_id -> input (block_ids change with every message version); only
+    the block `block_id` when the state has it, so that a message holding several judgments (a
+    `/spinnaker pending` answer) lends each Approve the choice picked beside it."""
+    blocks = (state or {}).get("values", {})
+    chosen = [blocks[block_id]] if block_id in blocks else blocks.values()
+    return {action_id: value for block in chosen for action_id, value in block.items()}
 
 
 def _input_value(value: dict) -> str | None:
@@ -90,8 +95,9 @@ class BlockActionsSchema(_Foreign):
         container = data["container"]
         origin = ClickOrigin(channel_id=container.get("channel_id"), message_ts=container.get("message_ts"),
                              thread_ts=container.get("thread_ts"))
-        selections = {action_id: _input_value(value)
-                      for action_id, value in _inputs(data["state"]).items() if value.get("selected_option")}
+        inputs = _inputs(data["state"], data["actions"][0].block_id)
+        selections = {action_id: _input_value(value) for action_id, value in inputs.items()
+                      if value.get("selected_option")}
         return BlockActions(user_id=data["user"]["id"], actions=tuple(data["actions"]), origin=origin,
                             trigger_id=data["trigger_id"], selections=selections)
 

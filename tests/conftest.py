@@ -6,12 +6,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from relay import migrate
+from relay.app import create_app
+from relay.models import RelayRules
+from relay.services import Services
 from relay.store import Store
+from tests.chatops import relay_services
+from tests.fake_gate import FakeGate
+from tests.fakes import FakeSlack
 
 # Modest by default so the suite stays fast; no deadline, since a slow example on a loaded CI machine is
 # not a bug. Too-large data is expected: the fuzzers make huge strings and deep nesting on purpose.
@@ -74,3 +81,39 @@ def migrated_store(db_url: str) -> Iterator[Store]:
         yield store
     finally:
         store.engine.dispose()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A running fake Slack that must end the test without internal errors."""
+    with FakeSlack() as fake:
+        yield fake
+    assert fake.errors == []
+
+
+@pytest.fixture
+def gate() -> Iterator[FakeGate]:
+    """A running fake Gate that must end the test without internal errors."""
+    with FakeGate() as fake:
+        yield fake
+    assert fake.errors == []
+
+
+@pytest.fixture
+def rules() -> RelayRules:
+    """The policy and routes file; a test module overrides this fixture with its own."""
+    return RelayRules()
+
+
+@pytest.fixture
+def services(slack: FakeSlack, gate: FakeGate, tmp_path: Path, rules: RelayRules) -> Iterator[Services]:
+    """The relay's collaborators, wired to the fake Slack and the fake Gate, on a fresh SQLite database."""
+    built = relay_services(slack, tmp_path, gate_url=gate.url, rules=rules)
+    yield built
+    built.store.engine.dispose()
+
+
+@pytest.fixture
+def client(services: Services) -> FlaskClient:
+    """A test client of the app built on `services`."""
+    return create_app(services=services).test_client()

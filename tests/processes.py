@@ -23,11 +23,12 @@ PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "AL
 class Relay:
     """`python -m relay.cli ARGS` (or another module) as a child process, its output kept in a file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, *, module: str = "relay.cli") -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, *, module: str = "relay.cli",
+                 cwd: Path | None = None) -> None:
         self.log = log
         self.output = log.open("wb")
         # A process group of its own, so that kill() ends it with everything it started in one SIGKILL.
-        self.process = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=cwd,
                                         stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
@@ -96,6 +97,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def http_status(url: str) -> int | None:
+    """The HTTP status `url` answers with, or None while nothing listens."""
+    try:
+        return requests.get(url, timeout=2).status_code
+    except requests.ConnectionError:
+        return None
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, relays: Iterable[Relay] = ()) -> Any:

@@ -295,3 +295,12 @@ def test_dockerfile_healthcheck_and_metrics_directory_match_the_app() -> None:
     for deployment in by_kind(base_resources(), "Deployment"):
         [main] = deployment["spec"]["template"]["spec"]["containers"]
         assert metrics_dir in [mount["mountPath"] for mount in main["volumeMounts"]]
+
+
+def test_socket_mode_example_runs_the_socket_command_with_the_shared_config_and_secret() -> None:
+    [deployment] = documents(KUBERNETES / "examples" / "socket-mode-deployment.yaml")
+    [socket] = deployment["spec"]["template"]["spec"]["containers"]
+    assert resolve_command(socket["command"]).command.name == "socket"
+    assert deployment["spec"]["replicas"] == 1  # one connection is enough for Socket Mode
+    assert {source.get("configMapRef", source.get("secretRef"))["name"] for source in socket["envFrom"]} == {
+        "slackops-relay-config", "slackops-relay"}

@@ -231,3 +231,16 @@ def test_fake_fiat_reports_permissions_and_404_for_strangers() -> None:
     assert known.json()["roles"] == [{"name": "deployers", "source": "EXTERNAL"}]
     assert known.json()["applications"] == [{"name": "compute", "authorizations": ["READ", "EXECUTE"]}]
     assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize("user_header", [True, False], ids=["orca-direct", "through-gate"])
+def test_gate_client_names_the_slack_user_on_every_write_only_when_configured(clock: Clock,
+                                                                              user_header: bool) -> None:
+    with FakeGate(clock=clock) as gate:
+        gate.add_execution(events.execution())
+        client = GateClient(gate.url, deadline=0.0, user_header=user_header)
+        client.pause(RUN_ID, user="alice@example.com")
+        client.resume(RUN_ID, user="alice@example.com")
+        client.cancel(RUN_ID, reason="bad canary", user="alice@example.com")
+    sent = {call.headers.get("x-spinnaker-user") for call in gate.calls if call.method == "PUT"}
+    assert sent == ({"alice@example.com"} if user_header else {None})

@@ -4,11 +4,8 @@ fake Slack and a fake Gate only through the environment, as an operator would ru
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -26,15 +23,8 @@ from tests.judgment_world import (
     STAGE_ID,
     buttons,
 )
+from tests.processes import ROOT, Relay, free_port, http_status, wait_until
 from tests.slack_requests import SIGNING_SECRET, block_actions, form, signed
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -50,13 +40,11 @@ def test_judgment_through_a_running_relay(tmp_path: Path) -> None:
                "SLACK_API_URL": slack.api_url, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "GATE_URL": gate.url,
                "RELAY_ECHO_TOKEN": ECHO_TOKEN, "RELAY_CONFIG": str(config), "RELAY_CHANNEL_INTERVAL": "0",
                "RELAY_DATABASE_URL": f"sqlite:///{tmp_path / 'relay.sqlite3'}"}
-        log = (tmp_path / "relay.log").open("w")
-        relay = subprocess.Popen([sys.executable, "-m", "relay.cli", "serve", "--upgrade", "--bind",
-                                  f"127.0.0.1:{port}"], env=env, cwd=tmp_path, start_new_session=True,
-                                 stdout=log, stderr=subprocess.STDOUT)
+        relay = Relay(["serve", "--upgrade", "--bind", f"127.0.0.1:{port}"], env, tmp_path / "relay.log",
+                      cwd=tmp_path)
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_serving(base, relay, tmp_path / "relay.log")
+            wait_until(lambda: http_status(f"{base}/healthz") == 200, 60, "the relay to serve", [relay])
             event = events.stage_event("starting", run, stage_id=STAGE_ID)
             accepted = requests.post(f"{base}/echo/events/", json=event, timeout=5,
                                      headers={"Authorization": f"Bearer {ECHO_TOKEN}"})
@@ -76,9 +64,7 @@ def test_judgment_through_a_running_relay(tmp_path: Path) -> None:
                                      capture_output=True, text=True, timeout=60)
             assert "decided" in listing.stdout and APPROVER_EMAIL in listing.stdout
         finally:
-            os.killpg(relay.pid, signal.SIGTERM)
-            relay.wait(timeout=60)
-            log.close()
+            relay.stop(timeout=60)
         [patch] = gate.calls_to("judge")
         assert patch.body["judgedViaSlackBy"] == APPROVER_EMAIL
 
@@ -86,16 +72,3 @@ def test_judgment_through_a_running_relay(tmp_path: Path) -> None:
 def _replies(slack: FakeSlack) -> list[Message]:
     return [reply for parent in slack.messages(JUDGMENT_CHANNEL)
             for reply in slack.replies(JUDGMENT_CHANNEL, parent.ts)]
-
-
-def _wait_until_serving(base: str, relay: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if relay.poll() is not None:
-            raise AssertionError(f"the relay exited: {log.read_text()[-2000:]}")
-        try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.1)  # polling for the server to bind, bounded by the deadline above
-    raise AssertionError("the relay did not start within 60 s")

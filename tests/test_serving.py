@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from relay import migrate
 from relay.store import Store
 from tests.events import execution, pipeline_event
-from tests.processes import ROOT, Relay, free_port, wait_until
+from tests.processes import ROOT, Relay, free_port, http_status, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -43,13 +43,6 @@ def scrape(url: str) -> dict[str, float]:
     return totals
 
 
-def answers(url: str, path: str) -> int | None:
-    try:
-        return requests.get(f"{url}{path}", timeout=2).status_code
-    except requests.ConnectionError:
-        return None
-
-
 def counting_pids(metrics_dir: Path) -> set[str]:
     """The processes that wrote counters to the multiprocess directory."""
     return {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("counter_*.db")}
@@ -67,7 +60,7 @@ def test_gunicorn_config_counts_metrics_across_workers_and_logs_json_lines(sqlit
                                  PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)),
                      tmp_path / "gunicorn.log", module="gunicorn")
     try:
-        wait_until(lambda: answers(url, "/readyz") == 200, 30, "Gunicorn to be ready", [gunicorn])
+        wait_until(lambda: http_status(f"{url}/readyz") == 200, 30, "Gunicorn to be ready", [gunicorn])
         assert not (metrics_dir / "counter_999999.db").exists()
         events = [pipeline_event("starting", execution(id=f"01SERVE{n:04d}")) for n in range(40)]
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -96,11 +89,11 @@ def test_worker_serves_health_and_metrics_and_stops_on_sigterm(sqlite_url: str, 
     worker = Relay(["worker", "--ops-bind", f"127.0.0.1:{port}"], environment(sqlite_url),
                    tmp_path / "worker.log")
     try:
-        wait_until(lambda: answers(url, "/healthz") == 200, 30, "the worker's ops server", [worker])
+        wait_until(lambda: http_status(f"{url}/healthz") == 200, 30, "the worker's ops server", [worker])
         assert requests.get(f"{url}/readyz", timeout=5).json()["checks"] == {
             "database": "ok", "schema": "ok", "slack": "dry-run"}
         assert scrape(url)["relay_queue_depth"] == 0
-        assert answers(url, "/echo/events") == 404
+        assert http_status(f"{url}/echo/events") == 404
     finally:
         assert worker.stop(signal.SIGTERM) == 0
     assert "released 0 deliveries" in worker.log.read_text()

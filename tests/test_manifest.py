@@ -1,0 +1,90 @@
+"""`slackops-relay manifest`: a Slack app manifest with the scopes, URLs and command the relay needs."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from relay.app import create_app
+from relay.cli import cli
+from relay.config import Settings
+from relay.manifest import BOT_SCOPES, app_manifest
+
+SCHEMA = json.loads((Path(__file__).parent / "slack_app_manifest.schema.json").read_text())
+NEEDED_SCOPES = {"chat:write", "chat:write.public", "users:read", "users:read.email", "usergroups:read",
+                 "channels:join", "channels:read", "commands"}
+
+
+def manifest_from_cli(*args: str) -> dict:
+    result = CliRunner().invoke(cli, ["manifest", *args])
+    assert result.exit_code == 0, result.output
+    return yaml.safe_load(result.output)
+
+
+def test_manifest_for_a_public_relay_matches_slacks_structure() -> None:
+    manifest = manifest_from_cli("--url", "https://relay.example.com/")
+
+    jsonschema.validate(manifest, SCHEMA)
+    assert manifest["settings"]["interactivity"] == {
+        "is_enabled": True, "request_url": "https://relay.example.com/slack/interactions"}
+    assert manifest["settings"]["socket_mode_enabled"] is False
+    [command] = manifest["features"]["slash_commands"]
+    assert (command["command"], command["url"]) == ("/spinnaker", "https://relay.example.com/slack/commands")
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == NEEDED_SCOPES
+
+
+def test_manifest_for_socket_mode_names_no_url() -> None:
+    manifest = manifest_from_cli("--socket-mode", "--format", "json")
+
+    jsonschema.validate(manifest, SCHEMA)
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert "request_url" not in manifest["settings"]["interactivity"]
+    assert "url" not in manifest["features"]["slash_commands"][0]
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == NEEDED_SCOPES
+
+
+@pytest.mark.parametrize("break_it", [
+    lambda m: m["settings"]["interactivity"].pop("request_url"),
+    lambda m: m["features"]["slash_commands"][0].pop("url"),
+    lambda m: m["display_information"].update(name="x" * 36),
+    lambda m: m["settings"].update(socket_mode=True),
+])
+def test_manifest_schema_rejects_what_slack_rejects(break_it) -> None:
+    manifest = copy.deepcopy(app_manifest(url="https://relay.example.com", socket_mode=False))
+    break_it(manifest)
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(manifest, SCHEMA)
+
+
+def test_manifest_urls_are_routes_the_relay_serves() -> None:
+    manifest = app_manifest(url="https://relay.example.com", socket_mode=False)
+    client = create_app(Settings(database_url="sqlite://", slack_signing_secret="secret")).test_client()
+
+    urls = [manifest["settings"]["interactivity"]["request_url"],
+            manifest["features"]["slash_commands"][0]["url"]]
+
+    for url in urls:  # unsigned, so 401 rather than 404
+        assert client.post(url.removeprefix("https://relay.example.com")).status_code == 401
+
+
+def test_manifest_scopes_come_from_one_list() -> None:
+    assert manifest_from_cli("--socket-mode")["oauth_config"]["scopes"]["bot"] == list(BOT_SCOPES)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--url", "http://relay.example.com"], "Slack only calls https:// URLs"),
+    ([], "give --url"),
+    (["--socket-mode", "--name", "n" * 36], "must be 1 to 35 characters"),
+])
+def test_manifest_refuses_what_slack_would(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["manifest", *args])
+
+    assert result.exit_code == 2
+    assert message in result.output
