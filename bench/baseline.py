@@ -26,6 +26,7 @@ def create_baseline_app(signing_secret: str) -> Flask:
         return jsonify({"result": "queued"}), 202
 
     @app.post("/slack/interactions")
+    @app.post("/slack/commands")
     def slack_interactions():
         if not verifier.is_valid_request(request.get_data(), dict(request.headers)):
             abort(401)

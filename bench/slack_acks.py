@@ -1,5 +1,6 @@
 """How fast the relay acknowledges Slack: each /spinnaker command over HTTP (a real `slackops-relay serve`)
-and over Socket Mode (a real `slackops-relay socket`), against the fake Slack. Slack allows 3 seconds.
+and over Socket Mode (a real `slackops-relay socket`), against the fake Slack, next to the baseline app
+that only checks the signature under the same Gunicorn options. Slack allows 3 seconds.
 
     python bench/slack_acks.py [--requests 200]
 """
@@ -23,6 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import running_baseline  # noqa: E402
 from relay import migrate  # noqa: E402
 from relay.store import Store  # noqa: E402
 from tests.chatops import ALICE, command_fields, form_body  # noqa: E402
@@ -50,6 +52,8 @@ def main(count: int) -> None:
         env = relay_env(slack, folder)
         bind = f"127.0.0.1:{free_port()}"
         base_url = f"http://{bind}"
+        with running_baseline(folder, signing_secret=SIGNING_SECRET) as baseline:
+            report("baseline", "any", [http_ack(slack, baseline.url, "help") for _ in range(count)])
         with relay(["serve", "--bind", bind, "--no-dispatcher"], env, folder) as web:
             wait_until(lambda: http_status(f"{base_url}/healthz") == 200, 30.0, "the relay to serve", [web])
             for text in COMMANDS:
