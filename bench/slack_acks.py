@@ -32,6 +32,7 @@ from tests.fake_socket_mode import FakeSocketMode  # noqa: E402
 from tests.fakes import FakeSlack  # noqa: E402
 from tests.processes import Relay, free_port, http_status, wait_until  # noqa: E402
 from tests.slack_requests import SIGNING_SECRET, signed  # noqa: E402
+
 COMMANDS = ("help", "status compute", "pending compute", "run compute Deploy",
             "cancel 01D4NH3V9D1RK8GX4036M8BAXV")
 SLACK_BUDGET_MS = 3000.0

@@ -72,7 +72,8 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     settings = load_settings()
     _ready_store(settings, upgrade=upgrade).engine.dispose()
     if settings.dry_run:
-        click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, not sent.")
+        click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, "
+                   "not sent.")
     options = gunicorn_options(settings, bind=bind)
     if options["workers"] > 1 and not settings.metrics_dir:
         click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")
@@ -147,8 +148,8 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
         return
     for row in store.list_deliveries(status=FAILED if failed else None, limit=limit):
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["created_at"]))
-        click.echo(f"{row['id']:>6}  {created}  {row['status']:<10} {row['template']:<20} {row['channel']:<24} "
-                   f"attempts={row['attempts']}  {row['last_error'] or ''}")
+        click.echo(f"{row['id']:>6}  {created}  {row['status']:<10} {row['template']:<20} "
+                   f"{row['channel']:<24} attempts={row['attempts']}  {row['last_error'] or ''}")
 
 
 @cli.command()

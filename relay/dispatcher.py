@@ -1,4 +1,5 @@
-"""The outbox worker: claims deliveries, sends them to Slack in order and at Slack's pace, retries, gives up."""
+"""The outbox worker: claims deliveries, sends them to Slack in order and at Slack's pace, retries,
+gives up."""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ class Dispatcher:
                 self.store.finish_job(job.id, worker=self.worker_id, now=self.clock(), error=reason)
                 log.error("job %d (%s) failed for good: %s", job.id, job.kind, reason)
                 return
-            delay = err.delay if isinstance(err, JobRetry) and err.delay is not None else backoff(job.attempts)
+            delay = err.delay \
+                if isinstance(err, JobRetry) and err.delay is not None else backoff(job.attempts)
             self.store.retry_job(job.id, worker=self.worker_id, at=self.clock() + delay, error=reason)
             log.warning("job %d (%s) will be retried in %.1fs: %s", job.id, job.kind, delay, reason)
             return
@@ -107,8 +109,10 @@ class Dispatcher:
 
     def _deliver(self, delivery: Delivery) -> None:
         if self.poster is None:
-            log.info("dry-run delivery %d to %s: %s", delivery.id, delivery.channel, json.dumps(delivery.payload))
-            self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=None, status=DRY_RUN)
+            log.info("dry-run delivery %d to %s: %s", delivery.id, delivery.channel,
+                     json.dumps(delivery.payload))
+            self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=None,
+                                 status=DRY_RUN)
             self.on_result(delivery, DRY_RUN)
             return
         try:
@@ -127,11 +131,13 @@ class Dispatcher:
     def _send(self, delivery: Delivery) -> str | None:
         if delivery.action == "upsert":
             return self._upsert(delivery)
-        parent = self.store.message(delivery.parent_key) if delivery.action == "reply" and delivery.parent_key else None
+        parent = self.store.message(delivery.parent_key) \
+            if delivery.action == "reply" and delivery.parent_key else None
         channel, ts = self.poster.post(parent.channel if parent else delivery.channel, delivery.payload,
                                        thread_ts=parent.ts if parent else None)
         if delivery.message_key:
-            self.store.remember_message(delivery.message_key, MessageRef(channel, ts, delivery.rank), now=self.clock())
+            self.store.remember_message(delivery.message_key, MessageRef(channel, ts, delivery.rank),
+                                        now=self.clock())
         return ts
 
     def _upsert(self, delivery: Delivery) -> str | None:
@@ -161,7 +167,8 @@ class Dispatcher:
             self.store.hold_channel(delivery.channel, now + wait)
             self.store.reschedule(delivery.id, worker=self.worker_id, at=now + wait, error=failure.error,
                                   count_attempt=False)
-            log.warning("Slack rate-limited delivery %d to %s; retrying in %.1fs", delivery.id, delivery.channel, wait)
+            log.warning("Slack rate-limited delivery %d to %s; retrying in %.1fs", delivery.id,
+                        delivery.channel, wait)
             self.on_result(delivery, "rate_limited")
             return
         if failure.error == "not_in_channel":

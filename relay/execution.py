@@ -105,7 +105,8 @@ def triggered_by(execution: dict[str, Any]) -> str | None:
     user = trigger.get("user")
     if user and user not in ("anonymous", "[anonymous]"):
         return str(user)
-    authentication = execution.get("authentication") if isinstance(execution.get("authentication"), dict) else {}
+    authentication = execution.get("authentication") \
+        if isinstance(execution.get("authentication"), dict) else {}
     return authentication.get("user") or None
 
 

@@ -31,7 +31,8 @@ class GateError(Exception):
 
 @dataclass(frozen=True)
 class GateAuth:
-    """How the relay authenticates to Gate: none, a bearer token, HTTP Basic, or an x509 client certificate."""
+    """How the relay authenticates to Gate: none, a bearer token, HTTP Basic, or an x509 client
+    certificate."""
 
     token: str | None = None
     username: str | None = None
@@ -74,7 +75,8 @@ class GateClient:
         """GET /pipelines/{id}. Gate answers 200 with an empty body when Orca refused (e.g. 403)."""
         body = self._call("GET", f"/pipelines/{_segment(execution_id)}", endpoint="get_execution")
         if not isinstance(body, dict) or not body.get("id"):
-            raise GateError(f"Gate returned no execution for {execution_id} (no READ permission?)", status=403)
+            raise GateError(f"Gate returned no execution for {execution_id} (no READ permission?)",
+                            status=403)
         return body
 
     def judge(self, execution_id: str, stage_id: str, *, status: str, judgment_input: str | None = None,
@@ -87,14 +89,16 @@ class GateClient:
 
     def cancel(self, execution_id: str, *, reason: str | None = None, user: str | None = None) -> None:
         params = {"force": "false", **({"reason": reason} if reason else {})}
-        self._call("PUT", f"/pipelines/{_segment(execution_id)}/cancel", params=params, headers=self._as(user),
-                   endpoint="cancel")
+        self._call("PUT", f"/pipelines/{_segment(execution_id)}/cancel", params=params,
+                   headers=self._as(user), endpoint="cancel")
 
     def pause(self, execution_id: str, *, user: str | None = None) -> None:
-        self._call("PUT", f"/pipelines/{_segment(execution_id)}/pause", headers=self._as(user), endpoint="pause")
+        self._call("PUT", f"/pipelines/{_segment(execution_id)}/pause", headers=self._as(user),
+                   endpoint="pause")
 
     def resume(self, execution_id: str, *, user: str | None = None) -> None:
-        self._call("PUT", f"/pipelines/{_segment(execution_id)}/resume", headers=self._as(user), endpoint="resume")
+        self._call("PUT", f"/pipelines/{_segment(execution_id)}/resume", headers=self._as(user),
+                   endpoint="resume")
 
     def executions(self, application: str, *, statuses: str | None = None, limit: int = 10) -> list[dict]:
         """GET /applications/{app}/pipelines (sorted ascending by start time, `limit` per pipeline config)."""
@@ -106,7 +110,8 @@ class GateClient:
     # --- pipelines ----------------------------------------------------------------------------------
 
     def pipeline_configs(self, application: str) -> list[dict]:
-        body = self._call("GET", f"/applications/{_segment(application)}/pipelineConfigs", endpoint="pipeline_configs")
+        body = self._call("GET", f"/applications/{_segment(application)}/pipelineConfigs",
+                          endpoint="pipeline_configs")
         return body if isinstance(body, list) else []
 
     def trigger(self, application: str, pipeline: str, trigger: dict[str, Any], *,

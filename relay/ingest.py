@@ -66,7 +66,8 @@ def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: 
             if notification.template == AWAITING_TEMPLATE else None
         if not settings.message_per_run:
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="post",
-                                        template=notification.template, payload=body, message_key=judgment_key))
+                                        template=notification.template, payload=body,
+                                        message_key=judgment_key))
         elif family == "pipeline":
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
                                         template=notification.template, payload=body, message_key=run_key,

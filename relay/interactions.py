@@ -1,4 +1,5 @@
-"""Blueprint for Slack interactivity: POST /slack/interactions (and Gate's callback path, for re-pointed apps)."""
+"""Blueprint for Slack interactivity: POST /slack/interactions (and Gate's callback path, for re-pointed
+apps)."""
 
 from __future__ import annotations
 

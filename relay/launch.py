@@ -18,7 +18,12 @@ from relay.mrkdwn import escape, link, truncate
 from relay.policy import RUN
 from relay.replies import NO_GATE, ephemeral, tell
 from relay.run_form import (
-    CALLBACK_ID, form_context, form_view, loading_view, message_view, submitted_parameters,
+    CALLBACK_ID,
+    form_context,
+    form_view,
+    loading_view,
+    message_view,
+    submitted_parameters,
 )
 from relay.slack import classify
 from relay.store import DeliveryDraft, DuplicateEvent

@@ -64,7 +64,8 @@ def _execution_decision(event: EchoEvent, kind: str, status: str, types: frozens
     return _notify(event, candidates, types, wanted, template, "no notification preference matches")
 
 
-def _stage_decision(event: EchoEvent, status: str, types: frozenset[str], routes: Iterable[Route]) -> Decision:
+def _stage_decision(event: EchoEvent, status: str, types: frozenset[str],
+                    routes: Iterable[Route]) -> Decision:
     content = event.content
     if _truthy(content.get("canceled")):
         return Decision((), "stage of a canceled run")
@@ -149,7 +150,8 @@ def _wants_judgment(preference: dict, wanted: str) -> bool:
 def _address(preference: dict) -> str | None:
     """A Slack channel (name or ID) or user: a short printable string; anything else notifies nobody."""
     address = preference.get("address")
-    if not isinstance(address, str) or not address.strip().isprintable() or len(address.strip()) > MAX_ADDRESS:
+    if (not isinstance(address, str) or not address.strip().isprintable()
+            or len(address.strip()) > MAX_ADDRESS):
         return None
     return address.strip()
 

@@ -76,5 +76,7 @@ def require_head(store: Store) -> None:
         raise ConfigError("the database has no relay schema yet: run `slackops-relay db upgrade` "
                           "(or start with --upgrade)")
     if not _known(store, current):
-        raise ConfigError(f"the database schema ({current}) is newer than this relay ({head}): upgrade the relay")
-    raise ConfigError(f"the database schema is at {current}, this relay needs {head}: run `slackops-relay db upgrade`")
+        raise ConfigError(f"the database schema ({current}) is newer than this relay ({head}): "
+                          "upgrade the relay")
+    raise ConfigError(f"the database schema is at {current}, this relay needs {head}: "
+                      "run `slackops-relay db upgrade`")

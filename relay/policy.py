@@ -47,7 +47,8 @@ class Policy:
             return Verdict(False, f"no one may {action} for {application} from Slack: the relay's policy has "
                                   f"no rule for this application")
         if rule.four_eyes and triggered_by and _same_person(actor, triggered_by):
-            return Verdict(False, "you started this run, and this application needs someone else to approve it")
+            return Verdict(False, "you started this run, and this application needs someone else to "
+                                  "approve it")
         if rule.anyone:
             return Verdict(True, "anyone may")
         if actor.user_id in rule.users or (actor.email and actor.email.lower() in _lower(rule.users)):

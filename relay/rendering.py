@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from relay.execution import (
-    duration_ms, execution_link, failing_stage, format_duration, stage_by_id, stage_error,
+    duration_ms,
+    execution_link,
+    failing_stage,
+    format_duration,
+    stage_by_id,
+    stage_error,
 )
 from relay.judgment_messages import notification_facts
 from relay.message_text import custom_body, custom_text, trigger_facts

@@ -6,7 +6,11 @@ import json
 from typing import Any
 
 from slack_sdk.models.blocks import (
-    InputBlock, Option, PlainTextInputElement, SectionBlock, StaticSelectElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 

@@ -70,10 +70,11 @@ def gate_client(settings: Settings, **options) -> GateClient | None:
     """A Gate client with the configured auth (and GateClient `options`), or None when GATE_URL is unset."""
     if not settings.gate_url:
         return None
-    auth = GateAuth(token=settings.gate_token, username=settings.gate_username, password=settings.gate_password,
-                    client_cert=settings.gate_client_cert, client_key=settings.gate_client_key,
-                    ca_bundle=settings.gate_ca_bundle)
-    options = {"auth": auth, "timeout": settings.gate_timeout, "user_header": settings.gate_user_header, **options}
+    auth = GateAuth(token=settings.gate_token, username=settings.gate_username,
+                    password=settings.gate_password, client_cert=settings.gate_client_cert,
+                    client_key=settings.gate_client_key, ca_bundle=settings.gate_ca_bundle)
+    options = {"auth": auth, "timeout": settings.gate_timeout, "user_header": settings.gate_user_header,
+               **options}
     return GateClient(settings.gate_url, **options)
 
 

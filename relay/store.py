@@ -15,8 +15,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, and_,
-    case, create_engine, event, func, insert, or_, select, update,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    case,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -291,7 +309,8 @@ class Store:
 
     def event_seen(self, event_id: str) -> bool:
         with self._reading() as conn:
-            return conn.execute(select(events.c.event_id).where(events.c.event_id == event_id)).first() is not None
+            return conn.execute(select(events.c.event_id).where(events.c.event_id == event_id)).first() \
+                is not None
 
     def recent_applications(self, *, since: float, limit: int = 20) -> list[str]:
         """Applications the relay received events for since `since`, most recently active first."""
@@ -336,7 +355,8 @@ class Store:
 
     # --- dispatch -----------------------------------------------------------------------------------
 
-    def claim(self, *, worker: str, now: float, lease: float, interval: float, limit: int = 20) -> list[Delivery]:
+    def claim(self, *, worker: str, now: float, lease: float, interval: float,
+              limit: int = 20) -> list[Delivery]:
         """Claim due deliveries: the oldest unfinished one per run thread, at most one per channel per
         `interval` seconds (a compare-and-set on the channel's next slot, so pacing holds across workers).
 
@@ -405,24 +425,28 @@ class Store:
         """Finish a delivery if this worker still holds its lease; False if the lease was lost."""
         with self.engine.begin() as conn:
             result = conn.execute(update(deliveries).where(
-                deliveries.c.id == delivery_id, deliveries.c.status == SENDING, deliveries.c.leased_by == worker)
+                deliveries.c.id == delivery_id, deliveries.c.status == SENDING,
+                deliveries.c.leased_by == worker)
                 .values(status=status, sent_at=now, ts=ts, lease_until=None, last_error=note))
         return result.rowcount == 1
 
-    def reschedule(self, delivery_id: int, *, worker: str, at: float, error: str, count_attempt: bool = True) -> None:
+    def reschedule(self, delivery_id: int, *, worker: str, at: float, error: str,
+                   count_attempt: bool = True) -> None:
         """Put a delivery back in the queue for a later attempt."""
         values: dict[str, Any] = {"status": PENDING, "next_attempt_at": at, "lease_until": None,
                                   "leased_by": None, "last_error": error}
         if count_attempt:
             values["attempts"] = deliveries.c.attempts + 1
         with self.engine.begin() as conn:
-            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.leased_by == worker)
+            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id,
+                                                  deliveries.c.leased_by == worker)
                          .values(**values))
 
     def mark_failed(self, delivery_id: int, *, worker: str, now: float, error: str) -> None:
         """Give up on a delivery, keeping the reason."""
         with self.engine.begin() as conn:
-            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.leased_by == worker)
+            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id,
+                                                  deliveries.c.leased_by == worker)
                          .values(status=FAILED, sent_at=now, lease_until=None, last_error=error,
                                  attempts=deliveries.c.attempts + 1))
 
@@ -431,7 +455,8 @@ class Store:
         released = 0
         with self.engine.begin() as conn:
             for table in (deliveries, jobs):
-                released += conn.execute(update(table).where(table.c.status == SENDING, table.c.leased_by == worker)
+                released += conn.execute(update(table).where(table.c.status == SENDING,
+                                                              table.c.leased_by == worker)
                                          .values(status=PENDING, lease_until=None, leased_by=None)).rowcount
         return released
 
@@ -443,7 +468,8 @@ class Store:
     def hold_channel(self, channel: str, until: float) -> None:
         """Slack asked us to wait (429): no worker posts to this channel before `until`."""
         with self.engine.begin() as conn:
-            conn.execute(update(channels).where(channels.c.channel == channel, channels.c.next_allowed_at < until)
+            conn.execute(update(channels).where(channels.c.channel == channel,
+                                                channels.c.next_allowed_at < until)
                          .values(next_allowed_at=until))
 
     def next_due(self) -> float | None:
@@ -492,8 +518,8 @@ class Store:
 
     def finish_job(self, job_id: int, *, worker: str, now: float, error: str | None = None) -> None:
         """Mark a job done, or failed for good when `error` is given."""
-        values: dict[str, Any] = {"status": FAILED if error else SENT, "finished_at": now, "lease_until": None,
-                                  "last_error": error}
+        values: dict[str, Any] = {"status": FAILED if error else SENT, "finished_at": now,
+                                  "lease_until": None, "last_error": error}
         with self.engine.begin() as conn:
             conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.leased_by == worker).values(**values))
 
@@ -590,11 +616,13 @@ class Store:
     def list_deliveries(self, *, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = select(deliveries.c.id, deliveries.c.event_id, deliveries.c.channel, deliveries.c.action,
                        deliveries.c.template, deliveries.c.status, deliveries.c.attempts,
-                       deliveries.c.last_error, deliveries.c.created_at, deliveries.c.sent_at, deliveries.c.ts)
+                       deliveries.c.last_error, deliveries.c.created_at, deliveries.c.sent_at,
+                       deliveries.c.ts)
         if status:
             query = query.where(deliveries.c.status == status)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query.order_by(deliveries.c.id.desc()).limit(limit)).mappings()]
+            return [dict(r)
+                    for r in conn.execute(query.order_by(deliveries.c.id.desc()).limit(limit)).mappings()]
 
     def retry_delivery(self, delivery_id: int, *, now: float) -> bool:
         """Queue a failed delivery again, with a fresh attempt count."""
@@ -650,10 +678,11 @@ def _lease(row: Any, *, worker: str, now: float, lease: float) -> dict[str, Any]
 
 
 def _delivery(row: Any, *, attempts: int) -> Delivery:
-    return Delivery(id=row["id"], event_id=row["event_id"], thread_key=row["thread_key"], channel=row["channel"],
-                    action=row["action"], template=row["template"], payload=json.loads(row["payload"]),
-                    message_key=row["message_key"], parent_key=row["parent_key"], rank=row["rank"],
-                    attempts=attempts, created_at=row["created_at"])
+    return Delivery(id=row["id"], event_id=row["event_id"], thread_key=row["thread_key"],
+                    channel=row["channel"], action=row["action"], template=row["template"],
+                    payload=json.loads(row["payload"]), message_key=row["message_key"],
+                    parent_key=row["parent_key"], rank=row["rank"], attempts=attempts,
+                    created_at=row["created_at"])
 
 
 def _tune_sqlite(engine: Engine) -> None:

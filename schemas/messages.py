@@ -1,4 +1,5 @@
-"""Block Kit for every notification kind: MessageFacts in, a chat.postMessage body out, within Slack's limits."""
+"""Block Kit for every notification kind: MessageFacts in, a chat.postMessage body out, within Slack's
+limits."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class MessageSchema(Schema):
         blocks.append(_section(data["summary"]))
         if data.get("facts"):
             blocks.append({"type": "section", "fields": [
-                _mrkdwn(f"*{label}*\n{value}", MAX_FIELD_TEXT) for label, value in data["facts"][:MAX_FIELDS]]})
+                _mrkdwn(f"*{label}*\n{value}", MAX_FIELD_TEXT)
+                for label, value in data["facts"][:MAX_FIELDS]]})
         for key in ("detail", "custom"):
             if data.get(key):
                 blocks.append(_section(data[key]))

@@ -1,4 +1,5 @@
-"""Echo events for tests, built from the real executions in tests/payloads the way Echo and Orca shape them."""
+"""Echo events for tests, built from the real executions in tests/payloads the way Echo and Orca shape
+them."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def stage_event(status: str, run: dict | None = None, *, stage_id: str | None = 
     body = {"standalone": run.get("type") == "ORCHESTRATION", "canceled": bool(run.get("canceled")),
             "context": copy.deepcopy(stage.get("context", {})), "startTime": stage.get("startTime"),
             "endTime": stage.get("endTime"), "executionId": run["id"], "stageId": stage["id"],
-            "isSynthetic": stage.get("syntheticStageOwner") is not None, "name": stage["name"], "execution": run}
+            "isSynthetic": stage.get("syntheticStageOwner") is not None, "name": stage["name"],
+            "execution": run}
     if kind == "task":
         body["taskName"] = f"{stage['type']}.waitForJudgment"
     body.update(content)

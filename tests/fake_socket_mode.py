@@ -9,6 +9,7 @@ refresh warning; `close` ends a connection with a close frame and `drop` cuts it
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import socket
@@ -226,10 +227,8 @@ class FakeSocketMode:
             if not connection.open:
                 return
             connection.open = False
-        try:
+        with contextlib.suppress(OSError):
             connection.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         connection.sock.close()
 
 

@@ -831,7 +831,8 @@ class FakeSlack:
 
     def _conversations_list(self, params: dict[str, Any]) -> dict[str, Any]:
         channels = [c for c in self._channels.values() if not c.removed and not c.private and not c.is_im]
-        return {"channels": [self._channel_json(c) for c in channels], "response_metadata": {"next_cursor": ""}}
+        return {"channels": [self._channel_json(c) for c in channels],
+                "response_metadata": {"next_cursor": ""}}
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self._users.get(str(params.get("user") or ""))

@@ -64,7 +64,7 @@ def doctor(env: dict[str, str]) -> tuple[Result, dict[str, Row]]:
     header, *lines = result.output.splitlines()
     assert header.split() == ["CHECK", "RESULT", "DETAIL", "FIX"]
     edges = [0, *(header.index(column) for column in ("RESULT", "DETAIL", "FIX")), None]
-    cells = [[line[a:b].strip() for a, b in zip(edges, edges[1:])] for line in lines]
+    cells = [[line[a:b].strip() for a, b in zip(edges, edges[1:], strict=False)] for line in lines]
     rows = {check: Row(*rest) for check, *rest in cells}
     for secret in (SIGNING_SECRET, ECHO_PASSWORD, GATE_TOKEN, "xoxb-test"):
         assert secret not in result.output

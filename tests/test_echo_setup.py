@@ -65,4 +65,7 @@ def test_echo_config_is_what_the_kubernetes_examples_show() -> None:
     url = "http://slackops-relay.spinnaker"
 
     assert yaml.safe_load((EXAMPLES / "echo-local.yml").read_text()) == echo_profile(settings, url)
-    assert yaml.safe_load((EXAMPLES / "spinnakerservice-patch.yml").read_text()) == spinnaker_service(settings, url)
+    assert (
+        yaml.safe_load((EXAMPLES / "spinnakerservice-patch.yml").read_text())
+        == spinnaker_service(settings, url)
+    )

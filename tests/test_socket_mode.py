@@ -20,6 +20,7 @@ from tests.chatops import ALICE, command_fields, only, relay_services
 from tests.fake_socket_mode import FakeSocketMode
 from tests.fakes import FakeSlack
 from tests.processes import ROOT, Relay, wait_until
+
 ACK_BUDGET_SECONDS = 3.0
 
 

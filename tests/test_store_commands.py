@@ -6,8 +6,8 @@ from relay.store import DeliveryDraft, Store
 
 
 def accept(store: Store, event_id: str, application: str | None, at: float, *channels: str) -> None:
-    drafts = [DeliveryDraft(thread_key=f"{event_id}@{c}", channel=c, action="post", template="pipeline.starting",
-                            payload={"text": "x"}) for c in channels]
+    drafts = [DeliveryDraft(thread_key=f"{event_id}@{c}", channel=c, action="post",
+                            template="pipeline.starting", payload={"text": "x"}) for c in channels]
     store.accept_event(event_id=event_id, type="orca:pipeline:starting", application=application,
                        execution_id=None, drafts=drafts, now=at)
 

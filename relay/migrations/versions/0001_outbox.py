@@ -26,7 +26,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "deliveries",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
         sa.Column("event_id", sa.String(255)),
         sa.Column("thread_key", sa.String(512), nullable=False),
         sa.Column("channel", sa.String(255), nullable=False),
