@@ -41,6 +41,19 @@ from sqlalchemy.exc import IntegrityError
 
 metadata = MetaData()
 
+
+def _leased_queue_columns() -> list[Column]:
+    """What every leased queue (deliveries, jobs) keeps per row: state, attempts, schedule and lease."""
+    return [
+        Column("status", String(16), nullable=False, index=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("next_attempt_at", Float, nullable=False),
+        Column("lease_until", Float),
+        Column("leased_by", String(255)),
+        Column("last_error", Text),
+    ]
+
+
 events = Table(
     "events", metadata,
     Column("event_id", String(255), primary_key=True),
@@ -63,12 +76,7 @@ deliveries = Table(
     Column("rank", Integer, nullable=False, default=0),
     Column("template", String(64), nullable=False),
     Column("payload", Text, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", Float, nullable=False),
-    Column("lease_until", Float),
-    Column("leased_by", String(255)),
-    Column("last_error", Text),
+    *_leased_queue_columns(),
     Column("created_at", Float, nullable=False),
     Column("sent_at", Float),
     Column("ts", String(64)),
@@ -95,12 +103,7 @@ jobs = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("kind", String(64), nullable=False),
     Column("payload", Text, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", Float, nullable=False),
-    Column("lease_until", Float),
-    Column("leased_by", String(255)),
-    Column("last_error", Text),
+    *_leased_queue_columns(),
     Column("created_at", Float, nullable=False),
     Column("finished_at", Float),
 )
