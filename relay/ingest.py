@@ -12,9 +12,11 @@ from relay.config import Settings
 from relay.judgment_updates import AWAITING_TEMPLATE, event_updates, judgment_message_key, notification_body
 from relay.matching import decide
 from relay.models import EchoEvent, Notification
-from relay.rendering import render, render_run_summary
+from relay.rendering import render, render_run_summary, render_thread_alert
 from relay.store import DeliveryDraft, DuplicateEvent, Store
 
+# Finished states that also reply in the run's thread, shown in the channel, so that people are notified.
+ALERTED_TEMPLATES = frozenset({"pipeline.failed", "pipeline.canceled"})
 # A parent message never goes back from a finished state to a running one.
 RANKS = {"pipeline.starting": 1, "pipeline.complete": 2, "pipeline.failed": 2, "pipeline.canceled": 2}
 
@@ -49,8 +51,8 @@ def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Sto
 
 def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: Store) -> list[DeliveryDraft]:
     """Deliveries for each notification: the run's parent message is posted once and updated in place,
-    stage and judgment messages reply in its thread (or everything is posted on its own when
-    `message_per_run` is off)."""
+    stage and judgment messages reply in its thread, a failed or canceled run also replies there with a
+    broadcast (or everything is posted on its own when `message_per_run` is off)."""
     drafts: list[DeliveryDraft] = []
     for notification in notifications:
         event = notification.event
@@ -72,6 +74,10 @@ def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: 
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
                                         template=notification.template, payload=body, message_key=run_key,
                                         rank=RANKS.get(notification.template, 1)))
+            if notification.template in ALERTED_TEMPLATES:
+                drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="reply",
+                                            template=notification.template, payload=render_thread_alert(body),
+                                            parent_key=run_key))
         else:
             if not store.thread_started(run_key):
                 drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",

@@ -42,6 +42,13 @@ def render_run_summary(event: EchoEvent, ui_url: str) -> dict[str, Any]:
     return MESSAGE_SCHEMA.dump(_pipeline_facts(event, status, {}, "", ui_url))
 
 
+def render_thread_alert(message: dict[str, Any]) -> dict[str, Any]:
+    """A run's failure or cancellation as a short thread reply also shown in the channel: updating the parent
+    message notifies nobody, a broadcast reply does. Keeps the text sections (summary, error, custom text)."""
+    sections = [block for block in message["blocks"] if block["type"] == "section" and "text" in block]
+    return {"text": message["text"], "blocks": sections, "reply_broadcast": True}
+
+
 def message_facts(notification: Notification, ui_url: str) -> MessageFacts:
     """Dispatch on the template chosen by matching."""
     family, state = notification.template.split(".")

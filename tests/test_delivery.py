@@ -232,6 +232,38 @@ def test_delivery_stage_event_first_starts_the_thread(relay: Relay, fake: FakeSl
     ]
 
 
+@pytest.mark.parametrize("outcome, changes, sentence", [
+    ("failed", {"status": "TERMINAL"}, "has failed"),
+    ("failed", {"status": "CANCELED", "canceled": True, "canceledBy": "bob"}, "was canceled"),
+], ids=["failed", "canceled"])
+def test_delivery_failed_or_canceled_run_also_replies_in_the_channel(
+    relay: Relay, fake: FakeSlack, clock: Clock, outcome: str, changes: dict, sentence: str
+) -> None:
+    run = Run()
+    relay.receive(run.pipeline_event("starting"))
+    relay.drain(clock)
+    relay.receive(run.pipeline_event(outcome, endTime=1551205899001, **changes))
+    relay.drain(clock)
+    (parent,) = fake.messages("#deploys")
+    assert parent.text == f"Compute's Simple Wait Pipeline pipeline {sentence}"
+    assert parent.updates == 1  # an update notifies nobody ...
+    (alert,) = fake.replies("#deploys", parent.ts)
+    assert alert.reply_broadcast is True  # ... so a reply shown in the channel does
+    assert alert.text == parent.text
+    assert {block["type"] for block in alert.blocks} == {"section"}
+
+
+def test_delivery_successful_run_only_updates_its_parent(relay: Relay, fake: FakeSlack, clock: Clock) -> None:
+    run = Run()
+    relay.receive(run.pipeline_event("starting"))
+    relay.drain(clock)
+    relay.receive(run.pipeline_event("complete", status="SUCCEEDED", endTime=1551205899001))
+    relay.drain(clock)
+    (parent,) = fake.messages("#deploys")
+    assert parent.updates == 1
+    assert fake.replies("#deploys", parent.ts) == []
+
+
 @pytest.mark.parametrize("dispatch_between", [True, False], ids=["dispatched-between", "queued-together"])
 def test_delivery_late_starting_never_rolls_back_a_finished_parent(
     relay: Relay, fake: FakeSlack, clock: Clock, dispatch_between: bool
