@@ -1,4 +1,4 @@
-"""Integration tests for delivery: ingest, outbox and dispatcher against a fake Slack over real HTTP."""
+"""Integration tests for delivery: ingest, outbox and dispatcher against a slack Slack over real HTTP."""
 
 from __future__ import annotations
 
@@ -53,13 +53,6 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-    assert server.errors == []
-
-
-@pytest.fixture
 def database_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'relay.sqlite3'}"
     migrate.upgrade(Store.from_url(url))
@@ -100,11 +93,11 @@ class Relay:
 
 
 def start_relay(
-    database_url: str, fake: FakeSlack, clock: Clock, *, token: str | None = None, **options: Any
+    database_url: str, slack: FakeSlack, clock: Clock, *, token: str | None = None, **options: Any
 ) -> Relay:
     settings = Settings(
-        slack_bot_token=token or fake.token,
-        slack_api_url=fake.api_url,
+        slack_bot_token=token or slack.token,
+        slack_api_url=slack.api_url,
         spinnaker_ui_url=UI,
         database_url=database_url,
         echo_token=ECHO_TOKEN,
@@ -115,8 +108,8 @@ def start_relay(
 
 
 @pytest.fixture
-def relay(database_url: str, fake: FakeSlack, clock: Clock) -> Relay:
-    return start_relay(database_url, fake, clock)
+def relay(database_url: str, slack: FakeSlack, clock: Clock) -> Relay:
+    return start_relay(database_url, slack, clock)
 
 
 def preference(address: str = "#deploys") -> dict:
@@ -167,14 +160,14 @@ def full_run_events(run: Run) -> Iterator[dict]:
 JUDGED = "Stage Proceed Anyway? of Simple Wait Pipeline was judged to continue by carol@example.com"
 
 
-def assert_full_run_delivered(fake: FakeSlack) -> None:
+def assert_full_run_delivered(slack: FakeSlack) -> None:
     """One parent updated to the run's end; in its thread the stages, and the judgment message (broadcast,
     updated once judged) followed by the judgment's outcome."""
-    (parent,) = fake.messages("#deploys")
+    (parent,) = slack.messages("#deploys")
     assert parent.text == "Compute's Simple Wait Pipeline pipeline has completed successfully"
     assert parent.updates == 1
     assert parent.history[0]["text"] == "Compute's Simple Wait Pipeline pipeline is starting"
-    replies = fake.replies("#deploys", parent.ts)
+    replies = slack.replies("#deploys", parent.ts)
     assert [reply.text for reply in replies] == [
         "Stage Wait for Compute's Simple Wait Pipeline pipeline started",
         "Stage Wait for Compute's Simple Wait Pipeline pipeline completed",
@@ -187,47 +180,47 @@ def assert_full_run_delivered(fake: FakeSlack) -> None:
 
 
 def test_delivery_full_run_is_one_message_updated_in_place_with_thread_replies(
-    relay: Relay, fake: FakeSlack, clock: Clock
+    relay: Relay, slack: FakeSlack, clock: Clock
 ) -> None:
     for document in full_run_events(Run()):
         relay.receive(document)
         relay.drain(clock)
-    assert_full_run_delivered(fake)
+    assert_full_run_delivered(slack)
     assert relay.store.counts_by_status().get("sent", 0) >= 6
     assert relay.unfinished() == 0
 
 
 def test_delivery_full_run_queued_before_the_dispatcher_runs(
-    relay: Relay, fake: FakeSlack, clock: Clock
+    relay: Relay, slack: FakeSlack, clock: Clock
 ) -> None:
     for document in full_run_events(Run()):
         assert relay.receive(document)["result"] == "queued"
     relay.drain(clock)
-    assert_full_run_delivered(fake)
+    assert_full_run_delivered(slack)
 
 
-def test_delivery_message_map_survives_a_restart(database_url: str, fake: FakeSlack, clock: Clock) -> None:
+def test_delivery_message_map_survives_a_restart(database_url: str, slack: FakeSlack, clock: Clock) -> None:
     events = list(full_run_events(Run()))
     for document in events:
-        relay = start_relay(database_url, fake, clock)  # a new process: new store, app and dispatcher
+        relay = start_relay(database_url, slack, clock)  # a new process: new store, app and dispatcher
         relay.receive(document)
         relay.drain(clock)
         relay.store.engine.dispose()
-    assert_full_run_delivered(fake)
+    assert_full_run_delivered(slack)
 
 
-def test_delivery_stage_event_first_starts_the_thread(relay: Relay, fake: FakeSlack, clock: Clock) -> None:
+def test_delivery_stage_event_first_starts_the_thread(relay: Relay, slack: FakeSlack, clock: Clock) -> None:
     run = Run()
     relay.receive(run.stage_event("starting", WAIT_STAGE_ID))
     relay.receive(run.pipeline_event("starting"))
     relay.drain(clock)
-    (parent,) = fake.messages("#deploys")
+    (parent,) = slack.messages("#deploys")
     assert parent.text == "Compute's Simple Wait Pipeline pipeline is starting"
     assert (
         parent.history[0]["blocks"][0]["text"]["text"]
         == ":arrows_counterclockwise: Simple Wait Pipeline is running"
     )
-    assert [r.text for r in fake.replies("#deploys", parent.ts)] == [
+    assert [r.text for r in slack.replies("#deploys", parent.ts)] == [
         "Stage Wait for Compute's Simple Wait Pipeline pipeline started"
     ]
 
@@ -237,36 +230,38 @@ def test_delivery_stage_event_first_starts_the_thread(relay: Relay, fake: FakeSl
     ("failed", {"status": "CANCELED", "canceled": True, "canceledBy": "bob"}, "was canceled"),
 ], ids=["failed", "canceled"])
 def test_delivery_failed_or_canceled_run_also_replies_in_the_channel(
-    relay: Relay, fake: FakeSlack, clock: Clock, outcome: str, changes: dict, sentence: str
+    relay: Relay, slack: FakeSlack, clock: Clock, outcome: str, changes: dict, sentence: str
 ) -> None:
     run = Run()
     relay.receive(run.pipeline_event("starting"))
     relay.drain(clock)
     relay.receive(run.pipeline_event(outcome, endTime=1551205899001, **changes))
     relay.drain(clock)
-    (parent,) = fake.messages("#deploys")
+    (parent,) = slack.messages("#deploys")
     assert parent.text == f"Compute's Simple Wait Pipeline pipeline {sentence}"
     assert parent.updates == 1  # an update notifies nobody ...
-    (alert,) = fake.replies("#deploys", parent.ts)
+    (alert,) = slack.replies("#deploys", parent.ts)
     assert alert.reply_broadcast is True  # ... so a reply shown in the channel does
     assert alert.text == parent.text
     assert {block["type"] for block in alert.blocks} == {"section"}
 
 
-def test_delivery_successful_run_only_updates_its_parent(relay: Relay, fake: FakeSlack, clock: Clock) -> None:
+def test_delivery_successful_run_only_updates_its_parent(
+    relay: Relay, slack: FakeSlack, clock: Clock
+) -> None:
     run = Run()
     relay.receive(run.pipeline_event("starting"))
     relay.drain(clock)
     relay.receive(run.pipeline_event("complete", status="SUCCEEDED", endTime=1551205899001))
     relay.drain(clock)
-    (parent,) = fake.messages("#deploys")
+    (parent,) = slack.messages("#deploys")
     assert parent.updates == 1
-    assert fake.replies("#deploys", parent.ts) == []
+    assert slack.replies("#deploys", parent.ts) == []
 
 
 @pytest.mark.parametrize("dispatch_between", [True, False], ids=["dispatched-between", "queued-together"])
 def test_delivery_late_starting_never_rolls_back_a_finished_parent(
-    relay: Relay, fake: FakeSlack, clock: Clock, dispatch_between: bool
+    relay: Relay, slack: FakeSlack, clock: Clock, dispatch_between: bool
 ) -> None:
     run = Run()
     starting = run.pipeline_event("starting")
@@ -275,19 +270,19 @@ def test_delivery_late_starting_never_rolls_back_a_finished_parent(
         relay.drain(clock)
     relay.receive(starting)  # Echo delivers asynchronously and in no fixed order
     relay.drain(clock)
-    (parent,) = fake.messages("#deploys")
+    (parent,) = slack.messages("#deploys")
     assert parent.text == "Compute's Simple Wait Pipeline pipeline has completed successfully"
     assert parent.updates == 0
 
 
 def test_delivery_one_message_per_event_when_message_per_run_is_off(
-    database_url: str, fake: FakeSlack, clock: Clock
+    database_url: str, slack: FakeSlack, clock: Clock
 ) -> None:
-    relay = start_relay(database_url, fake, clock, message_per_run=False)
+    relay = start_relay(database_url, slack, clock, message_per_run=False)
     for document in full_run_events(Run()):
         relay.receive(document)
     relay.drain(clock)
-    top_level = fake.messages("#deploys")
+    top_level = slack.messages("#deploys")
     as_posted = [m.history[0]["text"] if m.history else m.text for m in top_level]
     assert as_posted == [
         "Compute's Simple Wait Pipeline pipeline is starting",
@@ -297,23 +292,23 @@ def test_delivery_one_message_per_event_when_message_per_run_is_off(
         JUDGED,
         "Compute's Simple Wait Pipeline pipeline has completed successfully",
     ]
-    assert all(fake.replies("#deploys", m.ts) == [] for m in top_level)
+    assert all(slack.replies("#deploys", m.ts) == [] for m in top_level)
     # Only the judgment message is rewritten (once judged); every other event has a message of its own.
     assert [m.updates > 0 for m in top_level] == [False, False, False, True, False, False]
 
 
-def test_delivery_each_channel_gets_its_own_parent(relay: Relay, fake: FakeSlack, clock: Clock) -> None:
+def test_delivery_each_channel_gets_its_own_parent(relay: Relay, slack: FakeSlack, clock: Clock) -> None:
     run = Run()
     run.execution["notifications"].append(preference("#releases"))
     relay.receive(run.pipeline_event("starting"))
     relay.receive(run.pipeline_event("complete", status="SUCCEEDED", endTime=1551205899001))
     relay.drain(clock)
     for channel in ("#deploys", "#releases"):
-        (parent,) = fake.messages(channel)
+        (parent,) = slack.messages(channel)
         assert parent.text.endswith("has completed successfully")
 
 
-def test_delivery_paces_posts_per_channel(relay: Relay, fake: FakeSlack, clock: Clock) -> None:
+def test_delivery_paces_posts_per_channel(relay: Relay, slack: FakeSlack, clock: Clock) -> None:
     for number in range(3):
         relay.receive(Run(f"01RUN{number:021d}").pipeline_event("starting"))
     assert relay.dispatcher.run_once() == 1
@@ -322,36 +317,36 @@ def test_delivery_paces_posts_per_channel(relay: Relay, fake: FakeSlack, clock: 
     assert relay.dispatcher.run_once() == 0
     clock.advance(0.01)
     assert relay.dispatcher.run_once() == 1
-    assert [call.at for call in fake.calls_to("chat.postMessage")] == sorted(
-        call.at for call in fake.calls_to("chat.postMessage")
+    assert [call.at for call in slack.calls_to("chat.postMessage")] == sorted(
+        call.at for call in slack.calls_to("chat.postMessage")
     )
-    assert len(fake.messages("#deploys")) == 2
+    assert len(slack.messages("#deploys")) == 2
 
 
-def test_delivery_honours_retry_after(relay: Relay, fake: FakeSlack, clock: Clock) -> None:
+def test_delivery_honours_retry_after(relay: Relay, slack: FakeSlack, clock: Clock) -> None:
     relay.receive(Run().pipeline_event("starting"))
-    fake.fail_next("chat.postMessage", status=429, retry_after=7)
+    slack.fail_next("chat.postMessage", status=429, retry_after=7)
     assert relay.dispatcher.run_once() == 1
     clock.advance(6.9)
     assert relay.dispatcher.run_once() == 0
-    assert len(fake.calls_to("chat.postMessage")) == 1
+    assert len(slack.calls_to("chat.postMessage")) == 1
     clock.advance(0.1)
     assert relay.dispatcher.run_once() == 1
     (delivery,) = relay.store.list_deliveries()
     assert (delivery["status"], delivery["attempts"]) == ("sent", 0)  # a rate limit is not a failed attempt
-    assert len(fake.messages("#deploys")) == 1
+    assert len(slack.messages("#deploys")) == 1
 
 
-def test_delivery_retry_after_holds_the_whole_channel(relay: Relay, fake: FakeSlack, clock: Clock) -> None:
+def test_delivery_retry_after_holds_the_whole_channel(relay: Relay, slack: FakeSlack, clock: Clock) -> None:
     relay.receive(Run("01RUNA").pipeline_event("starting"))
     relay.receive(Run("01RUNB").pipeline_event("starting"))
-    fake.fail_next("chat.postMessage", status=429, retry_after=30)
+    slack.fail_next("chat.postMessage", status=429, retry_after=30)
     relay.dispatcher.run_once()
     clock.advance(29)
     assert relay.dispatcher.run_once() == 0
     clock.advance(1)
     relay.drain(clock)
-    assert len(fake.messages("#deploys")) == 2
+    assert len(slack.messages("#deploys")) == 2
 
 
 @pytest.mark.parametrize(
@@ -364,13 +359,13 @@ def test_delivery_retry_after_holds_the_whole_channel(relay: Relay, fake: FakeSl
     ],
 )
 def test_delivery_retries_transient_failures_with_backoff(
-    database_url: str, fake: FakeSlack, clock: Clock, fault: dict
+    database_url: str, slack: FakeSlack, clock: Clock, fault: dict
 ) -> None:
-    relay = start_relay(database_url, fake, clock)
-    relay.services.poster = SlackPoster(build_client(token=fake.token, base_url=fake.api_url, timeout=1))
+    relay = start_relay(database_url, slack, clock)
+    relay.services.poster = SlackPoster(build_client(token=slack.token, base_url=slack.api_url, timeout=1))
     relay.dispatcher = relay.services.dispatcher(clock=clock)
     relay.receive(Run().pipeline_event("starting"))
-    fake.fail_next("chat.postMessage", count=2, **fault)
+    slack.fail_next("chat.postMessage", count=2, **fault)
     assert relay.dispatcher.run_once() == 1
     clock.advance(0.49)
     assert relay.dispatcher.run_once() == 0  # the first retry waits 0.5-1 s (1 s with jitter)
@@ -382,117 +377,119 @@ def test_delivery_retries_transient_failures_with_backoff(
     assert relay.dispatcher.run_once() == 1
     (delivery,) = relay.store.list_deliveries()
     assert (delivery["status"], delivery["attempts"]) == ("sent", 2)
-    fake.wait_for(lambda: fake.messages("#deploys"), description="the post after the retries")
-    assert len(fake.messages("#deploys")) == 1
+    slack.wait_for(lambda: slack.messages("#deploys"), description="the post after the retries")
+    assert len(slack.messages("#deploys")) == 1
 
 
-def test_delivery_gives_up_after_max_attempts(database_url: str, fake: FakeSlack, clock: Clock) -> None:
-    relay = start_relay(database_url, fake, clock, delivery_max_attempts=3)
+def test_delivery_gives_up_after_max_attempts(database_url: str, slack: FakeSlack, clock: Clock) -> None:
+    relay = start_relay(database_url, slack, clock, delivery_max_attempts=3)
     relay.receive(Run().pipeline_event("starting"))
-    fake.set_down(503)
+    slack.set_down(503)
     relay.drain(clock, step=10)
     (delivery,) = relay.store.list_deliveries()
     assert (delivery["status"], delivery["attempts"], delivery["last_error"]) == ("failed", 3, "http_503")
-    assert len(fake.calls_to("chat.postMessage")) == 3
+    assert len(slack.calls_to("chat.postMessage")) == 3
 
 
 @pytest.mark.parametrize(
     ("setup", "reason"),
     [
         pytest.param(
-            lambda fake: fake.remove_channel("#deploys"), "channel_not_found", id="channel-not-found"
+            lambda slack: slack.remove_channel("#deploys"), "channel_not_found", id="channel-not-found"
         ),
-        pytest.param(lambda fake: fake.add_channel("#deploys", archived=True), "is_archived", id="archived"),
         pytest.param(
-            lambda fake: fake.fail_next("chat.postMessage", error="invalid_blocks"),
+            lambda slack: slack.add_channel("#deploys", archived=True), "is_archived", id="archived"
+        ),
+        pytest.param(
+            lambda slack: slack.fail_next("chat.postMessage", error="invalid_blocks"),
             "invalid_blocks",
             id="invalid-blocks",
         ),
     ],
 )
 def test_delivery_stops_on_permanent_errors(
-    relay: Relay, fake: FakeSlack, clock: Clock, setup, reason: str
+    relay: Relay, slack: FakeSlack, clock: Clock, setup, reason: str
 ) -> None:
-    setup(fake)
+    setup(slack)
     relay.receive(Run().pipeline_event("starting"))
     relay.drain(clock)
     (delivery,) = relay.store.list_deliveries()
     assert (delivery["status"], delivery["attempts"], delivery["last_error"]) == ("failed", 1, reason)
     clock.advance(3600)
     assert relay.dispatcher.run_once() == 0
-    assert len(fake.calls_to("chat.postMessage")) == 1
+    assert len(slack.calls_to("chat.postMessage")) == 1
 
 
-def test_delivery_stops_on_invalid_auth(database_url: str, fake: FakeSlack, clock: Clock) -> None:
-    relay = start_relay(database_url, fake, clock, token="xoxb-revoked")
+def test_delivery_stops_on_invalid_auth(database_url: str, slack: FakeSlack, clock: Clock) -> None:
+    relay = start_relay(database_url, slack, clock, token="xoxb-revoked")
     relay.receive(Run().pipeline_event("starting"))
     relay.drain(clock)
     (delivery,) = relay.store.list_deliveries()
     assert (delivery["status"], delivery["last_error"]) == ("failed", "invalid_auth")
-    assert fake.messages("#deploys") == []
+    assert slack.messages("#deploys") == []
 
 
-def test_delivery_joins_a_public_channel_then_posts(relay: Relay, fake: FakeSlack, clock: Clock) -> None:
-    fake.add_channel("#deploys", member=False)
+def test_delivery_joins_a_public_channel_then_posts(relay: Relay, slack: FakeSlack, clock: Clock) -> None:
+    slack.add_channel("#deploys", member=False)
     relay.receive(Run().pipeline_event("starting"))
     relay.drain(clock)
-    assert fake.is_member("#deploys")
-    assert [call.method for call in fake.calls] == [
+    assert slack.is_member("#deploys")
+    assert [call.method for call in slack.calls] == [
         "chat.postMessage",
         "conversations.list",
         "conversations.join",
         "chat.postMessage",
     ]
-    assert len(fake.messages("#deploys")) == 1
+    assert len(slack.messages("#deploys")) == 1
     assert relay.store.list_deliveries()[0]["status"] == "sent"
 
 
 def test_delivery_private_channel_without_the_bot_fails_with_the_reason(
-    relay: Relay, fake: FakeSlack, clock: Clock
+    relay: Relay, slack: FakeSlack, clock: Clock
 ) -> None:
-    fake.add_channel("#deploys", member=False, private=True)
+    slack.add_channel("#deploys", member=False, private=True)
     relay.receive(Run().pipeline_event("starting"))
     relay.drain(clock)
     (delivery,) = relay.store.list_deliveries()
     assert (delivery["status"], delivery["last_error"]) == ("failed", "channel_not_found")
-    assert fake.calls_to("conversations.join") == []
+    assert slack.calls_to("conversations.join") == []
 
 
 def test_delivery_not_in_channel_that_cannot_be_joined_fails_with_the_reason(
-    relay: Relay, fake: FakeSlack, clock: Clock
+    relay: Relay, slack: FakeSlack, clock: Clock
 ) -> None:
-    channel = fake.add_channel("#deploys", private=True)
-    fake.fail_next("chat.postMessage", error="not_in_channel")
+    channel = slack.add_channel("#deploys", private=True)
+    slack.fail_next("chat.postMessage", error="not_in_channel")
     run = Run(address=channel)
     relay.receive(run.pipeline_event("starting"))
     relay.drain(clock)
     (delivery,) = relay.store.list_deliveries()
     assert delivery["status"] == "failed"
     assert delivery["last_error"] == "not_in_channel (cannot join: method_not_supported_for_channel_type)"
-    assert len(fake.calls_to("chat.postMessage")) == 1
+    assert len(slack.calls_to("chat.postMessage")) == 1
 
 
 def test_delivery_posts_a_new_parent_when_the_old_one_is_gone(
-    relay: Relay, fake: FakeSlack, clock: Clock
+    relay: Relay, slack: FakeSlack, clock: Clock
 ) -> None:
     run = Run()
     relay.receive(run.pipeline_event("starting"))
     relay.drain(clock)
-    fake.fail_next("chat.update", error="message_not_found")
+    slack.fail_next("chat.update", error="message_not_found")
     relay.receive(run.pipeline_event("complete", status="SUCCEEDED", endTime=1551205899001))
     relay.receive(run.stage_event("starting", WAIT_STAGE_ID))
     relay.drain(clock)
-    first, second = fake.messages("#deploys")
+    first, second = slack.messages("#deploys")
     assert second.text.endswith("has completed successfully")
-    assert [r.text for r in fake.replies("#deploys", second.ts)] == [
+    assert [r.text for r in slack.replies("#deploys", second.ts)] == [
         "Stage Wait for Compute's Simple Wait Pipeline pipeline started"
     ]
 
 
 def test_delivery_dry_run_stores_and_logs_without_calling_slack(
-    database_url: str, fake: FakeSlack, clock: Clock, caplog: pytest.LogCaptureFixture
+    database_url: str, slack: FakeSlack, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(slack_api_url=fake.api_url, database_url=database_url, spinnaker_ui_url=UI)
+    settings = Settings(slack_api_url=slack.api_url, database_url=database_url, spinnaker_ui_url=UI)
     services = Services.from_settings(settings)
     client = create_app(services=services).test_client()
     assert client.post("/echo/events/", json=Run().pipeline_event("starting")).status_code == 202
@@ -501,14 +498,14 @@ def test_delivery_dry_run_stores_and_logs_without_calling_slack(
     (delivery,) = services.store.list_deliveries()
     assert delivery["status"] == "dry_run"
     assert "Simple Wait Pipeline" in caplog.text and "dry-run delivery" in caplog.text
-    assert fake.calls == []
+    assert slack.calls == []
 
 
 @pytest.mark.slow
 def test_delivery_burst_to_one_channel_is_complete_without_a_429_storm(database_url: str) -> None:
     interval = 0.02
-    with FakeSlack(channel_interval=interval) as fake:
-        relay = start_relay(database_url, fake, Clock(), channel_interval=interval)
+    with FakeSlack(channel_interval=interval) as slack:
+        relay = start_relay(database_url, slack, Clock(), channel_interval=interval)
         runs = [Run(f"01BURST{number:019d}") for number in range(200)]
         for run in runs:
             assert relay.receive(run.pipeline_event("starting"))["result"] == "queued"
@@ -517,27 +514,27 @@ def test_delivery_burst_to_one_channel_is_complete_without_a_429_storm(database_
         worker = threading.Thread(target=dispatcher.run, args=(stop,), daemon=True)
         worker.start()
         try:
-            fake.wait_for(
-                lambda: len(fake.messages("#deploys")) == 200,
+            slack.wait_for(
+                lambda: len(slack.messages("#deploys")) == 200,
                 timeout=60,
                 description="200 messages in #deploys",
             )
         finally:
             stop.set()
             worker.join(timeout=10)
-        assert fake.errors == []
-    assert len({m.text for m in fake.messages("#deploys")}) == 1
+        assert slack.errors == []
+    assert len({m.text for m in slack.messages("#deploys")}) == 1
     assert relay.store.counts_by_status() == {"sent": 200}
-    assert fake.rate_limited <= 2, f"{fake.rate_limited} posts were rate-limited"
+    assert slack.rate_limited <= 2, f"{slack.rate_limited} posts were rate-limited"
 
 
-def worker_process(database_url: str, fake: FakeSlack, log: Path) -> processes.Relay:
+def worker_process(database_url: str, slack: FakeSlack, log: Path) -> processes.Relay:
     """`slackops-relay worker` in its own process, as an operator runs it; its log goes to `log`."""
     environ = {
         **os.environ,
         "PYTHONPATH": str(processes.ROOT),
-        "SLACK_BOT_TOKEN": fake.token,
-        "SLACK_API_URL": fake.api_url,
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_API_URL": slack.api_url,
         "RELAY_DATABASE_URL": database_url,
         "RELAY_ECHO_TOKEN": ECHO_TOKEN,
         "RELAY_CHANNEL_INTERVAL": "0",
@@ -547,22 +544,22 @@ def worker_process(database_url: str, fake: FakeSlack, log: Path) -> processes.R
 
 
 def test_delivery_killed_dispatcher_work_is_finished_after_restart(
-    database_url: str, fake: FakeSlack, clock: Clock, tmp_path: Path
+    database_url: str, slack: FakeSlack, clock: Clock, tmp_path: Path
 ) -> None:
-    relay = start_relay(database_url, fake, clock)
+    relay = start_relay(database_url, slack, clock)
     for document in full_run_events(Run()):
         relay.receive(document)
     # The worker dies while its first post is in flight; Slack, slow, never completes that post.
-    fake.fail_next("chat.postMessage", status=503, delay=30)
-    first = worker_process(database_url, fake, tmp_path / "first.log")
+    slack.fail_next("chat.postMessage", status=503, delay=30)
+    first = worker_process(database_url, slack, tmp_path / "first.log")
     try:
-        fake.wait_for_calls("chat.postMessage", 1, timeout=30)
+        slack.wait_for_calls("chat.postMessage", 1, timeout=30)
     finally:
         first.stop(signal.SIGKILL)
     assert relay.store.counts_by_status()["sending"] == 1  # the dead worker's lease is still held
-    second = worker_process(database_url, fake, tmp_path / "second.log")
+    second = worker_process(database_url, slack, tmp_path / "second.log")
     try:
-        fake.wait_for(
+        slack.wait_for(
             lambda: relay.unfinished() == 0 or second.process.poll() is not None,
             timeout=30,
             description="the restarted worker to finish the outbox",
@@ -571,7 +568,7 @@ def test_delivery_killed_dispatcher_work_is_finished_after_restart(
         exit_status = second.stop(signal.SIGTERM)
     assert exit_status == 0, second.log.read_text()
     assert relay.unfinished() == 0
-    assert_full_run_delivered(fake)
+    assert_full_run_delivered(slack)
 
 
 def test_delivery_idle_wait_ends_at_the_next_due_delivery(relay: Relay, clock: Clock) -> None:
