@@ -6,10 +6,12 @@ import logging
 
 from flask import Flask
 
-from relay import commands, echo, interactions, judgments, ops
+from relay.commands import slash as commands
 from relay.config import Settings
 from relay.errors import register_error_handlers
+from relay.judgments import clicks as judgments
 from relay.services import Services
+from relay.web import echo, interactions, ops
 
 log = logging.getLogger(__name__)
 

@@ -15,18 +15,17 @@ import yaml
 from marshmallow import ValidationError
 from slack_sdk.errors import SlackApiError
 
-from relay import migrate
+from relay.clients.slack import classify
 from relay.config import Settings
-from relay.echo_setup import echo_config_text
 from relay.errors import ConfigError
-from relay.jsonbody import reject_constant
 from relay.logs import configure_logging
-from relay.manifest import APP_NAME, app_manifest
-from relay.matching import decide
-from relay.rendering import render
+from relay.notifications.match import decide
+from relay.notifications.render import render
 from relay.services import Services
-from relay.slack import classify
-from relay.store import FAILED, Store
+from relay.setup.echo_setup import echo_config_text
+from relay.setup.manifest import APP_NAME, app_manifest
+from relay.store import FAILED, Store, migrate
+from relay.web.body import reject_constant
 from schemas.config import first_error
 from schemas.echo import EVENT_SCHEMA
 
@@ -270,7 +269,7 @@ def echo_config(url: str) -> None:
 @cli.command()
 def doctor() -> None:
     """Check the setup end to end (Slack, secrets, Gate, Fiat, database, channels); exit 1 on failures."""
-    from relay.doctor import FAIL, diagnose, render
+    from relay.setup.doctor import FAIL, diagnose, render
 
     try:
         settings = Settings.from_env(validate=False)

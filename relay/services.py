@@ -6,17 +6,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from relay.access.policy import CANCEL, JUDGE, RUN, Policy
+from relay.clients.directory import SlackDirectory
+from relay.clients.fiat import FiatClient
+from relay.clients.gate import GateAuth, GateClient
+from relay.clients.slack import SlackPoster, build_client
 from relay.config import Settings
-from relay.directory import SlackDirectory
-from relay.dispatcher import Dispatcher
-from relay.fiat import FiatClient
-from relay.gate import GateAuth, GateClient
+from relay.delivery.dispatcher import Dispatcher
+from relay.handlers import Routes, default_routes
 from relay.metrics import Metrics
-from relay.policy import CANCEL, JUDGE, RUN, Policy
-from relay.routing import Routes, default_routes
-from relay.slack import SlackPoster, build_client
 from relay.store import Store
-from relay.verification import SlackVerifier
+from relay.web.verification import SlackVerifier
 
 
 @dataclass

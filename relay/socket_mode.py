@@ -15,7 +15,7 @@ from slack_sdk.socket_mode import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from relay.commands import handle_command
+from relay.commands.slash import handle_command
 from relay.errors import RelayError
 
 if TYPE_CHECKING:

@@ -12,15 +12,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from relay import migrate
 from relay.app import create_app
+from relay.clients.gate import GateClient
 from relay.config import Settings
-from relay.dispatcher import Dispatcher
-from relay.gate import GateClient
+from relay.delivery.dispatcher import Dispatcher
 from relay.models import ApproverPolicy, RelayRules
 from relay.services import Services
-from relay.store import Judgment, Store
-from relay.verification import SlackVerifier
+from relay.store import Judgment, Store, migrate
+from relay.web.verification import SlackVerifier
 from tests import events
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack, Message

@@ -9,12 +9,11 @@ from urllib.parse import unquote
 import pytest
 from click.testing import CliRunner, Result
 
-from relay import migrate
 from relay.cli import BLOCK_KIT_BUILDER, cli
 from relay.config import Settings
-from relay.ingest import receive
+from relay.notifications.plan import receive
 from relay.services import Services
-from relay.store import Store
+from relay.store import Store, migrate
 from schemas.echo import EVENT_SCHEMA
 from tests.events import PAYLOADS, execution, pipeline_event, stage_event
 from tests.fakes import FakeSlack

@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from relay import migrate
 from relay.app import create_app
+from relay.clients.slack import SlackPoster, build_client
 from relay.config import Settings
-from relay.dispatcher import Dispatcher
+from relay.delivery.dispatcher import Dispatcher
 from relay.services import Services
-from relay.slack import SlackPoster, build_client
-from relay.store import Store
+from relay.store import Store, migrate
 from schemas.config import WHEN_VALUES
 from tests import processes
 from tests.events import JUDGMENT_STAGE_ID, execution, pipeline_event, stage_event
@@ -493,7 +492,7 @@ def test_delivery_dry_run_stores_and_logs_without_calling_slack(
     services = Services.from_settings(settings)
     client = create_app(services=services).test_client()
     assert client.post("/echo/events/", json=Run().pipeline_event("starting")).status_code == 202
-    with caplog.at_level(logging.INFO, logger="relay.dispatcher"):
+    with caplog.at_level(logging.INFO, logger="relay.delivery.dispatcher"):
         assert services.dispatcher(clock=clock).run_once() == 1
     (delivery,) = services.store.list_deliveries()
     assert delivery["status"] == "dry_run"

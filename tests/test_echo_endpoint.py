@@ -1,4 +1,4 @@
-"""Tests for relay/echo.py and schemas/echo.py: Echo's body shapes, answers, authentication, limits, junk."""
+"""Tests for relay/web/echo.py and schemas/echo.py: Echo's body shapes, answers, auth, limits, junk."""
 
 from __future__ import annotations
 

@@ -10,10 +10,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from relay.app import create_app
+from relay.clients.slack import SlackPoster, build_client
 from relay.config import Settings
-from relay.dispatcher import MAX_BACKOFF_SECONDS, Dispatcher
+from relay.delivery.dispatcher import MAX_BACKOFF_SECONDS, Dispatcher
 from relay.services import Services
-from relay.slack import SlackPoster, build_client
 from relay.store import SENT, Store
 from tests.fakes import Call, FakeSlack
 from tests.judgment_world import Clock

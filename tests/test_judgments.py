@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from relay.app import create_app
 from relay.cli import cli
 from relay.config import Settings
+from relay.judgments.resolution import POLL_SECONDS, resolve
 from relay.models import ApproverPolicy, RelayRules
-from relay.resolution import POLL_SECONDS, resolve
 from relay.services import Services
 from relay.store import Store
 from tests import events

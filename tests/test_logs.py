@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from relay.app import create_app
+from relay.clients.slack import SlackPoster, build_client
 from relay.config import Settings
 from relay.logs import REDACTED, RelayFormatter, StderrHandler, configure_logging
 from relay.metrics import Metrics
 from relay.services import Services
-from relay.slack import SlackPoster, build_client
 from relay.store import Store
 from tests.events import execution, pipeline_event
 from tests.fakes import FakeSlack

@@ -15,10 +15,9 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import MetaData, Table, inspect, update
 
-from relay import migrate
 from relay.cli import cli
 from relay.errors import ConfigError
-from relay.store import PENDING, SENT, DeliveryDraft, Store, metadata
+from relay.store import PENDING, SENT, DeliveryDraft, Store, metadata, migrate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,12 +8,11 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay import migrate
 from relay.app import create_app
 from relay.config import Settings
 from relay.metrics import Metrics
 from relay.services import Services
-from relay.store import Store
+from relay.store import Store, migrate
 from tests.events import execution, pipeline_event
 
 

@@ -17,8 +17,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay import migrate
-from relay.store import FAILED, PENDING, SENT, Store
+from relay.store import FAILED, PENDING, SENT, Store, migrate
 from tests.events import execution, pipeline_event, stage_event
 from tests.fakes import FakeSlack
 from tests.processes import ROOT, Relay, free_port, stop_all, wait_until

@@ -8,8 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from relay import migrate
-from relay.store import RECEIVED, DeliveryDraft, Store, metadata
+from relay.store import RECEIVED, DeliveryDraft, Store, metadata, migrate
 
 KEY = "01RUN/stage-1"
 
