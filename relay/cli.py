@@ -21,13 +21,13 @@ from relay.errors import ConfigError
 from relay.logs import configure_logging
 from relay.notifications.match import decide
 from relay.notifications.render import render
-from relay.services import Services
 from relay.setup.echo_setup import echo_config_text
 from relay.setup.manifest import APP_NAME, app_manifest
 from relay.store import FAILED, Store, migrate
-from relay.web.body import reject_constant
+from relay.wiring import build_services
 from schemas.config import first_error
 from schemas.echo import EVENT_SCHEMA
+from schemas.strict_json import reject_constant
 
 BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
 
@@ -90,7 +90,7 @@ def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
 
     settings = load_settings()
     _ready_store(settings, upgrade=upgrade).engine.dispose()
-    services = Services.from_settings(settings)
+    services = build_services(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -216,7 +216,7 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
     if settings.dry_run:
         raise click.ClickException("SLACK_BOT_TOKEN must be set: Socket Mode answers in Slack")
     _ready_store(settings, upgrade=False).engine.dispose()
-    services = Services.from_settings(settings)
+    services = build_services(settings)
     relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
     try:
         relay.connect()

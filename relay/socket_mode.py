@@ -49,7 +49,7 @@ class SocketModeRelay:
         if kind == "slash_commands":
             return handle_command(self.services, payload)
         if kind == "interactive":
-            return self.services.routes.handle_interaction(self.services, payload)
+            return self.services.handlers.handle_interaction(self.services, payload)
         return None
 
     def _on_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:

@@ -22,6 +22,7 @@ from relay.config import Settings
 from relay.delivery.dispatcher import Dispatcher
 from relay.services import Services
 from relay.store import Store, migrate
+from relay.wiring import build_services
 from schemas.config import WHEN_VALUES
 from tests import processes
 from tests.events import JUDGMENT_STAGE_ID, execution, pipeline_event, stage_event
@@ -102,7 +103,7 @@ def start_relay(
         echo_token=ECHO_TOKEN,
         **{"channel_interval": 1.0, **options},
     )
-    services = Services.from_settings(settings)
+    services = build_services(settings)
     return Relay(services, create_app(services=services).test_client(), services.dispatcher(clock=clock))
 
 
@@ -489,7 +490,7 @@ def test_delivery_dry_run_stores_and_logs_without_calling_slack(
     database_url: str, slack: FakeSlack, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = Settings(slack_api_url=slack.api_url, database_url=database_url, spinnaker_ui_url=UI)
-    services = Services.from_settings(settings)
+    services = build_services(settings)
     client = create_app(services=services).test_client()
     assert client.post("/echo/events/", json=Run().pipeline_event("starting")).status_code == 202
     with caplog.at_level(logging.INFO, logger="relay.delivery.dispatcher"):

@@ -13,11 +13,12 @@ from relay.config import Settings
 from relay.metrics import Metrics
 from relay.services import Services
 from relay.store import Store, migrate
+from relay.wiring import feature_handlers
 from tests.events import execution, pipeline_event
 
 
 def client_for(store: Store, **settings) -> FlaskClient:
-    services = Services(settings=Settings(**settings), store=store, poster=None)
+    services = Services(handlers=feature_handlers(), settings=Settings(**settings), store=store, poster=None)
     return create_app(services=services).test_client()
 
 
@@ -138,7 +139,7 @@ def test_request_id_is_honoured_or_made_and_returned(migrated_store: Store) -> N
 
 
 def test_ops_only_app_serves_operator_endpoints_and_nothing_else(migrated_store: Store) -> None:
-    services = Services(settings=Settings(), store=migrated_store, poster=None)
+    services = Services(handlers=feature_handlers(), settings=Settings(), store=migrated_store, poster=None)
     client = create_app(services=services, ops_only=True).test_client()
     assert client.get("/readyz").status_code == 200
     assert client.get("/metrics").status_code == 200

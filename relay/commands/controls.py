@@ -18,8 +18,7 @@ from relay.spinnaker.execution import execution_link, parse_execution_ref
 from schemas.mrkdwn import escape, link, slack_date, truncate
 
 if TYPE_CHECKING:
-    from relay.handlers import Routes
-    from relay.services import Services
+    from relay.services import Handlers, Services
 
 ACTION_PREFIX = "spinnaker_control:"
 CONFIRM, DISMISS = ACTION_PREFIX + "confirm", ACTION_PREFIX + "dismiss"
@@ -179,8 +178,8 @@ def _answer(payload: dict[str, Any], text: str, *, replace: bool) -> None:
     tell(payload["response_url"], body)
 
 
-def register(routes: Routes) -> None:
-    routes.action(ACTION_PREFIX, on_click)
-    routes.job(PREPARE_JOB, prepare_job)
-    routes.job(EXECUTE_JOB, execute_job)
-    routes.job(DISMISS_JOB, dismiss_job)
+def register(handlers: Handlers) -> None:
+    handlers.action(ACTION_PREFIX, on_click)
+    handlers.job(PREPARE_JOB, prepare_job)
+    handlers.job(EXECUTE_JOB, execute_job)
+    handlers.job(DISMISS_JOB, dismiss_job)

@@ -30,8 +30,7 @@ from schemas.messages import MESSAGE_SCHEMA
 from schemas.mrkdwn import escape, link, truncate
 
 if TYPE_CHECKING:
-    from relay.handlers import Routes
-    from relay.services import Services
+    from relay.services import Handlers, Services
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +191,7 @@ def _addresses(services: Services, application: str, config: dict[str, Any]) -> 
             yield route.channel
 
 
-def register(routes: Routes) -> None:
-    routes.view(CALLBACK_ID, submit)
-    routes.job(FORM_JOB, form_job)
-    routes.job(TRIGGER_JOB, trigger_job)
+def register(handlers: Handlers) -> None:
+    handlers.view(CALLBACK_ID, submit)
+    handlers.job(FORM_JOB, form_job)
+    handlers.job(TRIGGER_JOB, trigger_job)

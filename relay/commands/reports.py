@@ -16,8 +16,7 @@ from relay.spinnaker.execution import duration_ms, execution_link, format_durati
 from schemas.mrkdwn import escape, link, slack_date, truncate
 
 if TYPE_CHECKING:
-    from relay.handlers import Routes
-    from relay.services import Services
+    from relay.services import Handlers, Services
 
 STATUS_JOB, PENDING_JOB = "commands.status", "commands.pending"
 RECENT_RUNS = 10
@@ -160,6 +159,6 @@ def _started(run: dict[str, Any]) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def register(routes: Routes) -> None:
-    routes.job(STATUS_JOB, status_job)
-    routes.job(PENDING_JOB, pending_job)
+def register(handlers: Handlers) -> None:
+    handlers.job(STATUS_JOB, status_job)
+    handlers.job(PENDING_JOB, pending_job)

@@ -1,4 +1,4 @@
-"""Blueprint for the `/spinnaker` slash command (POST /slack/commands), and the command's grammar."""
+"""The `/spinnaker` slash command's grammar: which subcommand answers, and the usage text."""
 
 from __future__ import annotations
 
@@ -6,38 +6,17 @@ import re
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
-
-from flask import Blueprint, Response, current_app, jsonify, request
 
 from relay.commands import controls, launch, reports
 from relay.commands.replies import ephemeral
 from relay.models import SlashCommand
-from relay.web.verification import verified_body
 from schemas.commands import SLASH_COMMAND_SCHEMA
 from schemas.mrkdwn import escape, truncate
 
 if TYPE_CHECKING:
-    from relay.handlers import Routes
-    from relay.services import Services
+    from relay.services import Handlers, Services
 
 Subcommand = Callable[["Services", SlashCommand, str], "dict[str, Any] | None"]
-
-bp = Blueprint("commands", __name__)
-
-
-@bp.post("/slack/commands")
-def slack_commands() -> Response | tuple[str, int]:
-    """Verify the signature on the raw body, answer within Slack's 3 seconds."""
-    services = current_app.extensions["relay"]
-    raw = request.get_data(cache=True)
-    # Slack's certificate probe; answering it does nothing and tells nothing.
-    if parse_qs(raw.decode("utf-8", "replace")).get("ssl_check") == ["1"]:
-        return "", 200
-    verified_body(services.verifier)
-    ack = handle_command(services, request.form.to_dict())
-    return jsonify(ack) if ack else ("", 200)
-
 
 def handle_command(services: Services, fields: Mapping[str, Any]) -> dict[str, Any] | None:
     """One slash command, from HTTP or Socket Mode: the ack body (an ephemeral reply), or None for none."""
@@ -73,8 +52,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }
 
 
-def register(routes: Routes) -> None:
+def register(handlers: Handlers) -> None:
     """The views, buttons and jobs of every subcommand."""
-    reports.register(routes)
-    launch.register(routes)
-    controls.register(routes)
+    reports.register(handlers)
+    launch.register(handlers)
+    controls.register(handlers)

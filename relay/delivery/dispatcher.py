@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from relay.clients.slack import GONE_ERRORS, SlackFailure, SlackPoster, classify
-from relay.handlers import JobRetry
+from relay.delivery.retry import JobRetry
 from relay.store import DRY_RUN, Delivery, Job, MessageRef, Store
 
 log = logging.getLogger(__name__)

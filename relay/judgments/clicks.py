@@ -28,19 +28,18 @@ from relay.store import RECEIVED
 from schemas.slack import BLOCK_ACTIONS_SCHEMA, MAX_CHOICES, VIEW_SUBMISSION_SCHEMA
 
 if TYPE_CHECKING:
-    from relay.handlers import Routes
-    from relay.services import Services
+    from relay.services import Handlers, Services
 
 log = logging.getLogger(__name__)
 
 JOB_KIND = "judgment"
 
 
-def register(routes: Routes) -> None:
+def register(handlers: Handlers) -> None:
     """Judgment buttons and select, the reject-reason modal, and the job that resolves a judgment."""
-    routes.action(ACTION_PREFIX, on_action)
-    routes.view(REASON_VIEW, on_reason)
-    routes.job(JOB_KIND, resolve)
+    handlers.action(ACTION_PREFIX, on_action)
+    handlers.view(REASON_VIEW, on_reason)
+    handlers.job(JOB_KIND, resolve)
 
 
 def setup_warnings(services: Services) -> list[str]:

@@ -16,7 +16,7 @@ from relay.access.authorization import may_judge
 from relay.clients.fiat import FiatUnavailable
 from relay.clients.gate import GateError
 from relay.clients.slack import classify
-from relay.handlers import JobRetry
+from relay.delivery.retry import JobRetry
 from relay.judgments.blocks import judgment_choices
 from relay.judgments.messages import decision_label, judgment_direct_message, judgment_report, notice
 from relay.judgments.updates import (

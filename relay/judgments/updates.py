@@ -13,9 +13,8 @@ from typing import Any
 from relay.config import Settings
 from relay.judgments.messages import judgment_message, notification_facts
 from relay.models import EchoEvent, Notification
-from relay.notifications.match import is_judgment_stage
 from relay.spinnaker.execution import stage_by_id, with_event_stage
-from relay.spinnaker.judgment_stage import AWAITING, JUDGING, MISSING, judgment_state
+from relay.spinnaker.judgment_stage import AWAITING, JUDGING, MISSING, is_judgment_stage, judgment_state
 from relay.store import DeliveryDraft, Judgment, Store
 from schemas.messages import MESSAGE_SCHEMA
 

@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from relay.models import EchoEvent, Notification, Route
-from relay.spinnaker.execution import stage_by_id
+from relay.spinnaker.judgment_stage import is_judgment_stage
 
 JUDGMENT_WHENS = {"starting": "manualJudgment", "complete": "manualJudgmentContinue",
                   "failed": "manualJudgmentStop"}
@@ -91,14 +91,6 @@ def _stage_decision(event: EchoEvent, status: str, types: frozenset[str],
     candidates += [p for p in route_prefs if _wants_echo(p, wanted)]
     return _notify(event, candidates, types, wanted, f"stage.{status}",
                    "no stage notification preference matches (or sendNotifications is off)")
-
-
-def is_judgment_stage(event: EchoEvent) -> bool:
-    """Stage context carries no type, so look the stage up in the execution by its id."""
-    stage = stage_by_id(event.execution, event.content.get("stageId"))
-    if stage:
-        return stage.get("type") == "manualJudgment"
-    return str(event.content.get("taskName", "")).startswith("manualJudgment.")
 
 
 def _notify(event: EchoEvent, candidates: list[dict], types: frozenset[str], when: str, template: str,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from relay.models import EchoEvent
 from relay.spinnaker.execution import dig, stage_by_id
 
 AWAITING = "awaiting"      # RUNNING, no judgment yet: the only state in which the relay may PATCH
@@ -86,3 +87,11 @@ def _timed_out(stage: dict[str, Any], context: dict[str, Any]) -> bool:
         return True
     exception = context.get("exception") if isinstance(context.get("exception"), dict) else {}
     return "timed out" in str(exception.get("details") or "").lower()
+
+
+def is_judgment_stage(event: EchoEvent) -> bool:
+    """Stage context carries no type, so look the stage up in the execution by its id."""
+    stage = stage_by_id(event.execution, event.content.get("stageId"))
+    if stage:
+        return stage.get("type") == "manualJudgment"
+    return str(event.content.get("taskName", "")).startswith("manualJudgment.")

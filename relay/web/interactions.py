@@ -7,8 +7,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
 
 from relay.errors import BadRequest
-from relay.web.body import strict_loads
 from relay.web.verification import verified_body
+from schemas.strict_json import strict_loads
 
 bp = Blueprint("interactions", __name__)
 
@@ -20,7 +20,7 @@ def slack_interactions() -> Response | tuple[str, int]:
     services = current_app.extensions["relay"]
     verified_body(services.verifier)
     payload = _payload()
-    ack = services.routes.handle_interaction(services, payload)
+    ack = services.handlers.handle_interaction(services, payload)
     if ack is None:
         return "", 200
     return jsonify(ack)
