@@ -90,7 +90,7 @@ def test_metrics_count_events_and_read_the_queue_at_scrape_time(migrated_store: 
     assert scraped[("relay_database_up", ())] == 1
     route = (("method", "POST"), ("route", "/echo/events"), ("status", "202"))
     assert scraped[("relay_http_request_seconds_count", route)] == 3
-    [delivery, *_] = migrated_store.claim(worker="w", now=10**10, lease=30.0, interval=0.0)
+    [delivery, *_] = migrated_store.lease_deliveries(worker="w", now=10**10, lease=30.0, interval=0.0)
     migrated_store.mark_sent(delivery.id, worker="w", now=10**10, ts="1.1")
     assert samples(client.get("/metrics").data)[("relay_queue_depth", (("status", "pending"),))] == 2
 

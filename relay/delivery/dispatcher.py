@@ -1,4 +1,4 @@
-"""The outbox worker: claims deliveries, sends them to Slack in order and at Slack's pace, retries,
+"""The outbox worker: leases deliveries, sends them to Slack in order and at Slack's pace, retries,
 gives up."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> float
 
 
 class Dispatcher:
-    """Sends what the outbox holds. `run_once` does one claim-and-send pass; `run` loops until stopped."""
+    """Sends what the outbox holds. `run_once` does one lease-and-send pass; `run` loops until stopped."""
 
     def __init__(self, *, store: Store, poster: SlackPoster | None, max_attempts: int = 12,
                  channel_interval: float = 1.0, lease_seconds: float = 60.0,
@@ -49,22 +49,22 @@ class Dispatcher:
         self.run_job = run_job
 
     def run_once(self, stop: threading.Event | None = None) -> int:
-        """Claim what is due and send it, then run due jobs; returns how many were claimed. Once `stop`
-        is set, claimed deliveries not yet started are left for `run` to release, and no job is taken."""
+        """Lease what is due and send it, then run due jobs; returns how many were leased. Once `stop`
+        is set, leased deliveries not yet started are left for `run` to release, and no job is taken."""
         stopping = stop.is_set if stop is not None else lambda: False
-        claimed = self.store.claim(worker=self.worker_id, now=self.clock(), lease=self.lease_seconds,
-                                   interval=self.channel_interval)
-        for delivery in claimed:
+        leased = self.store.lease_deliveries(worker=self.worker_id, now=self.clock(),
+                                             lease=self.lease_seconds, interval=self.channel_interval)
+        for delivery in leased:
             if stopping():
                 break
             self._deliver(delivery)
-        jobs = self.store.claim_jobs(worker=self.worker_id, now=self.clock(), lease=self.lease_seconds) \
+        jobs = self.store.lease_jobs(worker=self.worker_id, now=self.clock(), lease=self.lease_seconds) \
             if self.run_job and not stopping() else []
         for job in jobs:
             if stopping():
                 break
             self._run(job)
-        return len(claimed) + len(jobs)
+        return len(leased) + len(jobs)
 
     def _run(self, job: Job) -> None:
         try:
@@ -121,7 +121,7 @@ class Dispatcher:
             self._failed(delivery, classify(err))
             return
         finally:
-            # The claim reserved the channel's next slot, but the request may have reached Slack late: count
+            # The lease reserved the channel's next slot, but the request may have reached Slack late: count
             # the interval from now, so two posts never arrive closer together than the interval.
             self.store.hold_channel(delivery.channel, self.clock() + self.channel_interval)
         self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=ts)

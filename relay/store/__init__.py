@@ -1,8 +1,8 @@
 """The relay's state in SQL (SQLite or PostgreSQL): events seen, the delivery outbox, the message map,
 background jobs and the Manual Judgments made from Slack.
 
-Every SQL statement the relay runs lives here. Deliveries are claimed with leases so any number of
-workers can share the outbox: a claim is a row update, and an expired lease makes the row claimable again.
+Every SQL statement the relay runs lives here. Deliveries and jobs are leased so any number of workers
+can share the outbox: taking a lease is a row update, and an expired lease makes the row available again.
 A judgment's claim on its stage is a unique column, so only one click per stage ever reaches Gate.
 """
 
@@ -162,7 +162,7 @@ class DeliveryDraft:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A claimed outbox row."""
+    """A leased outbox row."""
 
     id: int
     event_id: str | None
@@ -197,7 +197,7 @@ class QueueStats:
 
 @dataclass(frozen=True)
 class Job:
-    """A claimed background job (Gate calls and message updates that must not block a Slack ack)."""
+    """A leased background job (Gate calls and message updates that must not block a Slack ack)."""
 
     id: int
     kind: str
@@ -358,13 +358,13 @@ class Store:
 
     # --- dispatch -----------------------------------------------------------------------------------
 
-    def claim(self, *, worker: str, now: float, lease: float, interval: float,
+    def lease_deliveries(self, *, worker: str, now: float, lease: float, interval: float,
               limit: int = 20) -> list[Delivery]:
         """Claim due deliveries: the oldest unfinished one per run thread, at most one per channel per
         `interval` seconds (a compare-and-set on the channel's next slot, so pacing holds across workers).
 
         A delivery whose lease ran out (its worker died mid-send) is due again, and that try counts as an
-        attempt. Channel slots are taken in channel order, so two workers claiming at once never wait on
+        attempt. Channel slots are taken in channel order, so two workers leasing at once never wait on
         each other's slots in opposite orders (a deadlock on PostgreSQL)."""
         blocked_by_earlier = _waits_for_earlier()
         due = or_(and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
@@ -383,21 +383,21 @@ class Store:
             with self._reading() as conn:
                 if conn.execute(query.with_only_columns(deliveries.c.id).limit(1)).first() is None:
                     return []
-        claimed: list[Delivery] = []
+        leased: list[Delivery] = []
         with self.engine.begin() as conn:
             by_channel: dict[str, list[Any]] = {}
             for row in conn.execute(query).mappings().all():
                 by_channel.setdefault(row["channel"], []).append(row)
             for channel in sorted(by_channel):
-                delivery = self._claim_in_channel(conn, by_channel[channel], worker=worker, now=now,
+                delivery = self._lease_in_channel(conn, by_channel[channel], worker=worker, now=now,
                                                   lease=lease, interval=interval)
                 if delivery is not None:
-                    claimed.append(delivery)
-        return sorted(claimed, key=lambda d: d.id)
+                    leased.append(delivery)
+        return sorted(leased, key=lambda d: d.id)
 
-    def _claim_in_channel(self, conn: Connection, rows: list[Any], *, worker: str, now: float, lease: float,
+    def _lease_in_channel(self, conn: Connection, rows: list[Any], *, worker: str, now: float, lease: float,
                           interval: float) -> Delivery | None:
-        """Take the channel's next slot for its oldest claimable row, skipping superseded upserts."""
+        """Take the channel's next slot for its oldest available row, skipping superseded upserts."""
         for row in rows:
             if row["action"] == "upsert" and self._superseded(conn, row):
                 conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
@@ -476,7 +476,7 @@ class Store:
                          .values(next_allowed_at=until))
 
     def next_due(self) -> float | None:
-        """When a delivery may next be claimed, for the dispatcher's idle wait: a pending one not waiting for
+        """When a delivery may next be leased, for the dispatcher's idle wait: a pending one not waiting for
         an earlier one of its run, at its own time or its channel's next slot, whichever is later; or a
         delivery whose lease runs out."""
         slot = case((channels.c.next_allowed_at > deliveries.c.next_attempt_at, channels.c.next_allowed_at),
@@ -503,21 +503,21 @@ class Store:
         with self.engine.begin() as own:
             return own.execute(statement).inserted_primary_key[0]
 
-    def claim_jobs(self, *, worker: str, now: float, lease: float, limit: int = 10) -> list[Job]:
+    def lease_jobs(self, *, worker: str, now: float, lease: float, limit: int = 10) -> list[Job]:
         """Claim due jobs: pending ones, and those whose worker's lease ran out (counted as an attempt)."""
         due = or_(and_(jobs.c.status == PENDING, jobs.c.next_attempt_at <= now),
                   and_(jobs.c.status == SENDING, jobs.c.lease_until < now))
         query = select(jobs).where(due).order_by(jobs.c.id).limit(limit)
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)
-        claimed: list[Job] = []
+        leased: list[Job] = []
         with self.engine.begin() as conn:
             for row in conn.execute(query).mappings().all():
                 values = _lease(row, worker=worker, now=now, lease=lease)
                 conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(**values))
-                claimed.append(Job(id=row["id"], kind=row["kind"], payload=json.loads(row["payload"]),
+                leased.append(Job(id=row["id"], kind=row["kind"], payload=json.loads(row["payload"]),
                                    attempts=values["attempts"]))
-        return claimed
+        return leased
 
     def finish_job(self, job_id: int, *, worker: str, now: float, error: str | None = None) -> None:
         """Mark a job done, or failed for good when `error` is given."""
