@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from relay.addresses import join_refusal
 from relay.config import Settings
 from relay.directory import SlackDirectory
 from relay.dispatcher import Dispatcher
@@ -15,7 +16,7 @@ from relay.metrics import Metrics
 from relay.policy import CANCEL, JUDGE, RUN, Policy
 from relay.routing import Routes, default_routes
 from relay.slack import SlackPoster, build_client
-from relay.store import Store
+from relay.store import Delivery, Store
 from relay.verification import SlackVerifier
 
 
@@ -62,8 +63,14 @@ class Services:
                    "channel_interval": self.settings.channel_interval,
                    "lease_seconds": self.settings.lease_seconds, "clock": self.clock,
                    "on_result": lambda delivery, result: self.metrics.delivery(delivery.template, result),
-                   "run_job": lambda kind, payload: self.routes.run_job(self, kind, payload)}
+                   "run_job": lambda kind, payload: self.routes.run_job(self, kind, payload),
+                   "join_refusal": self.join_refusal}
         return Dispatcher(**{**options, **overrides})
+
+    def join_refusal(self, delivery: Delivery) -> str | None:
+        """Why the bot must not join a delivery's channel, judged for the application of its event."""
+        application = self.store.event_application(delivery.event_id) if delivery.event_id else None
+        return join_refusal(self.settings, delivery.channel, application)
 
 
 def gate_client(settings: Settings, **options) -> GateClient | None:
