@@ -54,10 +54,12 @@ def permitted(allow_list: Mapping[str, tuple[str, ...]], application: str | None
 
 
 def join_refusal(settings: Settings, channel: str, application: str | None) -> str | None:
-    """Why the bot must not join `channel` to post for `application`, or None when it may."""
+    """Why the bot must not join `channel` to post for `application`, or None when it may: joining is on,
+    and the allow-list permits the channel or one of the relay's routes for the application names it."""
     if not settings.join_channels:
         return "joining channels is off (RELAY_JOIN_CHANNELS)"
-    if not permitted(settings.rules.channels, application, channel):
+    if not permitted(settings.rules.channels, application, channel) and not _routed(settings, application,
+                                                                                     channel):
         return "the channel allow-list does not permit it"
     return None
 
@@ -66,6 +68,12 @@ def application(event: EchoEvent) -> str | None:
     """The application an event is about, as the allow-list and routes match it."""
     name = event.application or event.execution.get("application")
     return str(name) if name else None
+
+
+def _routed(settings: Settings, application: str | None, channel: str) -> bool:
+    return application is not None and any(
+        fnmatchcase(application, route.application) and _channel(route.channel) == _channel(channel)
+        for route in settings.rules.routes)
 
 
 def _channel(value: str) -> str:

@@ -17,7 +17,7 @@ from relay import migrate
 from relay.addresses import join_refusal, permitted
 from relay.app import create_app
 from relay.config import Settings
-from relay.models import RelayRules
+from relay.models import RelayRules, Route
 from relay.services import Services
 from relay.store import Store
 from tests.events import execution, pipeline_event
@@ -119,6 +119,22 @@ def test_addresses_outside_the_allow_list_are_neither_joined_nor_posted_to(
     assert refused_total(services, "notAllowed") == 2
 
 
+def test_addresses_of_the_relays_routes_are_kept_and_joined(start: Start, slack: FakeSlack) -> None:
+    route = Route(application="compute", pipeline="*", when=("pipeline.starting",), channel="#ops")
+    url, services = start(max_addresses_per_event=1,
+                          rules=RelayRules(routes=(route,), channels={"compute": ("#deploys", "#also-*")}))
+    slack.add_channel("#ops", member=False)
+
+    response = send(url, ["#deploys", "#also-allowed-but-over", "#secret"])
+    drain(services)
+
+    assert response.json()["refused"] == {"overLimit": ["#also-allowed-but-over"], "notAllowed": ["#secret"]}
+    assert slack.is_member("#ops")
+    assert len(slack.messages("#ops")) == 1
+    assert len(slack.messages("#deploys")) == 1
+    assert slack.messages("#secret") == []
+
+
 def test_addresses_of_an_application_the_allow_list_does_not_name_are_all_refused(
         start: Start, slack: FakeSlack) -> None:
     url, services = start(rules=RelayRules(channels={"payments*": ("#payments",)}))
@@ -170,6 +186,12 @@ def test_addresses_without_an_allow_list_every_address_is_permitted() -> None:
     ({"join_channels": False}, "joining channels is off (RELAY_JOIN_CHANNELS)"),
     ({"rules": RelayRules(channels={"compute": ("#deploys",)})}, None),
     ({"rules": RelayRules(channels={"compute": ("#other",)})}, "the channel allow-list does not permit it"),
+    ({"rules": RelayRules(channels={"compute": ("#other",)},
+                          routes=(Route(application="comp*", pipeline="*", when=("pipeline.failed",),
+                                        channel="deploys"),))}, None),
+    ({"rules": RelayRules(channels={"compute": ("#other",)},
+                          routes=(Route(application="billing", pipeline="*", when=("pipeline.failed",),
+                                        channel="#deploys"),))}, "the channel allow-list does not permit it"),
 ])
 def test_addresses_join_refusal(options: dict[str, Any], refusal: str | None) -> None:
     assert join_refusal(Settings(**options), "#deploys", "compute") == refusal
