@@ -119,13 +119,15 @@ def trigger_job(services: Services, payload: dict[str, Any]) -> None:
     try:
         answer = services.gate.trigger(application, pipeline, trigger, user=payload["email"])
     except GateError as err:
-        tell(payload.get("response_url"), ephemeral(f":x: Spinnaker did not start *{escape(pipeline)}* in "
-                                                    f"*{escape(application)}*: {escape(err)}"))
+        tell(services, payload.get("response_url"),
+             ephemeral(f":x: Spinnaker did not start *{escape(pipeline)}* in *{escape(application)}*: "
+                       f"{escape(err)}"))
         return
     execution_id = str(answer.get("ref") or "").rsplit("/", 1)[-1]
     if not execution_id:
-        tell(payload.get("response_url"), ephemeral(f"Spinnaker accepted *{escape(pipeline)}* but named no "
-                                                    "run; look for it in Spinnaker."))
+        tell(services, payload.get("response_url"),
+             ephemeral(f"Spinnaker accepted *{escape(pipeline)}* but named no run; look for it in "
+                       "Spinnaker."))
         return
     announce(services, payload, execution_id)
 

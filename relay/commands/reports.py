@@ -73,7 +73,7 @@ def status_job(services: Services, payload: dict[str, Any]) -> None:
     try:
         executions = services.gate.executions(application, limit=RECENT_RUNS)
     except GateError as err:
-        tell(payload["response_url"], ephemeral(f":x: Spinnaker did not list the runs of "
+        tell(services, payload["response_url"], ephemeral(f":x: Spinnaker did not list the runs of "
                                                 f"*{escape(application)}*: {escape(err)}"))
         return
     if pipeline:
@@ -81,13 +81,13 @@ def status_job(services: Services, payload: dict[str, Any]) -> None:
     runs = sorted(executions, key=_started, reverse=True)[:RECENT_RUNS]
     subject = f"*{escape(pipeline)}* in *{escape(application)}*" if pipeline else f"*{escape(application)}*"
     if not runs:
-        tell(payload["response_url"], ephemeral(f"No recent runs of {subject}."))
+        tell(services, payload["response_url"], ephemeral(f"No recent runs of {subject}."))
         return
     ui_url = services.settings.spinnaker_ui_url
     blocks = [SectionBlock(text=f"Latest runs of {subject}").to_dict()]
     now_ms = services.clock() * 1000
     blocks += [SectionBlock(text=truncate(_run_line(run, ui_url, now_ms), 3000)).to_dict() for run in runs]
-    tell(payload["response_url"], ephemeral(f"Latest runs of {application}", blocks))
+    tell(services, payload["response_url"], ephemeral(f"Latest runs of {application}", blocks))
 
 
 def pending_job(services: Services, payload: dict[str, Any]) -> None:
@@ -108,7 +108,7 @@ def pending_job(services: Services, payload: dict[str, Any]) -> None:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]).to_dict())
     if not waiting:
         blocks.append(SectionBlock(text="No Manual Judgment is waiting.").to_dict())
-    tell(payload["response_url"], ephemeral(f"{len(waiting)} Manual Judgment(s) waiting", blocks))
+    tell(services, payload["response_url"], ephemeral(f"{len(waiting)} Manual Judgment(s) waiting", blocks))
 
 
 def waiting_judgments(execution: dict[str, Any]) -> list[dict[str, Any]]:
