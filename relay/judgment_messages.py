@@ -7,6 +7,7 @@ import dataclasses
 import time
 from typing import Any
 
+from relay.deployed import deployed_lines
 from relay.execution import duration_ms, execution_link, format_duration, stage_by_id, with_event_stage
 from relay.judgment_blocks import button_labels, judgment_actions, judgment_choices
 from relay.judgment_state import (
@@ -165,7 +166,8 @@ def _awaiting_facts(parts: _Parts, channel: str, preference: dict[str, Any], whe
                  f"awaiting manual judgment",
         headline=f":hourglass_flowing_sand: Judgment needed: {parts.name}",
         summary=custom_body(preference, parts.execution_id, parts.url, parts.context) or summary,
-        facts=tuple(facts), detail="\n\n".join(detail) or None, custom=custom_text(preference, when),
+        facts=tuple(facts), deployed=tuple(deployed_lines(parts.execution)),
+        detail="\n\n".join(detail) or None, custom=custom_text(preference, when),
         actions=judgment_actions(parts.execution, str(parts.stage.get("id")), channel=channel))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from relay.deployed import deployed_lines
 from relay.execution import (
     duration_ms,
     execution_link,
@@ -91,7 +92,8 @@ def _pipeline_facts(event: EchoEvent, state: str, preference: dict, when: str, u
         fallback=escape(f"{_capitalize(application)}'s {name} {noun} {sentence}"),
         headline=f"{emoji} {name} {word}",
         summary=custom_body(preference, event.execution_id, url) or summary,
-        facts=tuple(facts), detail=detail, custom=custom_text(preference, when), link=url,
+        facts=tuple(facts), deployed=tuple(deployed_lines(execution)), detail=detail,
+        custom=custom_text(preference, when), link=url,
         footer=f"{noun.title()} execution `{escape(event.execution_id or '?')}`",
     )
 
@@ -120,7 +122,8 @@ def _stage_facts(notification: Notification, state: str, ui_url: str) -> Message
     return MessageFacts(
         fallback=escape(f"Stage {name} for {_capitalize(application)}'s {pipeline} pipeline {word}"),
         summary=custom_body(notification.preference, event.execution_id, url, _context(event)) or summary,
-        facts=tuple(facts), detail=detail, custom=custom_text(notification.preference, notification.when),
+        facts=tuple(facts), deployed=tuple(deployed_lines(event.execution)), detail=detail,
+        custom=custom_text(notification.preference, notification.when),
         link=url, link_label="Open stage in Spinnaker",
     )
 
