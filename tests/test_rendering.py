@@ -500,6 +500,12 @@ def test_rendering_custom_message_replaces_the_body() -> None:
     assert summary == f"Run {RUN_ID} is done: {RUN_URL} &lt;!channel&gt;"
 
 
+def test_rendering_custom_message_link_in_angle_brackets_is_a_link_as_in_echo() -> None:
+    preference = everything(customMessage="<{{link}}|Run {{executionId}}> is done")
+    body = message(pipeline_event("complete", finished("SUCCEEDED", preference=preference)))
+    assert body["blocks"][1]["text"]["text"] == f"<{RUN_URL}|Run {RUN_ID}> is done"
+
+
 def test_rendering_stage_custom_message_from_stage_context() -> None:
     execution_ = run()
     execution_["stages"][0]["context"]["customMessage"] = "Stage of {{executionId}}: {{link}}"
