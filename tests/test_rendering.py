@@ -759,19 +759,32 @@ def test_rendering_survives_wrong_types_anywhere(
 @pytest.mark.parametrize(
     ("trigger", "authentication", "expected"),
     [
-        pytest.param({"type": "manual", "user": "[anonymous]"}, {"user": "bob@example.com"},
-                     "bob@example.com (manual)", id="anonymous-trigger-authenticated-user"),
-        pytest.param({"type": "cron", "user": "[anonymous]", "cronExpression": "0 0 * * * ?"},
-                     {"user": "[anonymous]"}, "cron 0 0 * * * ?", id="nobody"),
-        pytest.param({"type": "webhook", "source": "ci"}, {"user": "carol@example.com"},
-                     "webhook ci by carol@example.com", id="webhook-by-user"),
+        pytest.param(
+            {"type": "manual", "user": "[anonymous]"},
+            {"user": "bob@example.com"},
+            "bob@example.com (manual)",
+            id="anonymous-trigger-authenticated-user",
+        ),
+        pytest.param(
+            {"type": "cron", "user": "[anonymous]", "cronExpression": "0 0 * * * ?"},
+            {"user": "[anonymous]"},
+            "cron 0 0 * * * ?",
+            id="nobody",
+        ),
+        pytest.param(
+            {"type": "webhook", "source": "ci"},
+            {"user": "carol@example.com"},
+            "webhook ci by carol@example.com",
+            id="webhook-by-user",
+        ),
     ],
 )
 def test_rendering_names_who_triggered_as_deck_does(
     trigger: dict, authentication: dict, expected: str
 ) -> None:
-    body = message(pipeline_event("complete", finished("SUCCEEDED", trigger=trigger,
-                                                       authentication=authentication)))
+    body = message(
+        pipeline_event("complete", finished("SUCCEEDED", trigger=trigger, authentication=authentication))
+    )
     assert fields(body)["Trigger"] == expected
 
 
