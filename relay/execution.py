@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -30,9 +31,11 @@ def failing_stage(execution: dict[str, Any]) -> dict[str, Any]:
     the first CANCELED one; the stage returned is the innermost failed one (the child carrying the error).
     {} when no stage failed."""
     stages = _stages(execution)
+    children = _children(stages)
+    families = [_family(s, children) for s in _in_order([s for s in stages if not s.get("parentStageId")])]
     for wanted in (_halted, _failed_continue, _canceled):
-        for stage in _in_order([s for s in stages if not s.get("parentStageId")]):
-            found = next((s for s in _family(stage, stages) if wanted(s)), None)
+        for family in families:
+            found = next((s for s in family if wanted(s)), None)
             if found:
                 return found
     return {}
@@ -40,7 +43,7 @@ def failing_stage(execution: dict[str, Any]) -> dict[str, Any]:
 
 def failure_in(execution: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
     """The stage itself when it reports an error, else its first failed synthetic descendant that does."""
-    family = _family(stage, _stages(execution)) if stage.get("id") else [stage]
+    family = _family(stage, _children(_stages(execution))) if stage.get("id") else [stage]
     return next((s for s in [stage, *family] if stage_error(s)), stage)
 
 
@@ -57,19 +60,20 @@ def owner_of(execution: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]
 def stage_error(stage: dict[str, Any]) -> str | None:
     """The error a failed stage reports, from any shape Orca writes: exception details (`errors`, `error`),
     a failed Clouddriver (kato) task, a task's exception, `context.error`, or a webhook's error."""
+    return next((error for error in _errors(stage) if error), None)
+
+
+def _errors(stage: dict[str, Any]) -> Iterator[str | None]:
+    """Candidate error texts, most specific first; read lazily, as a stage may hold many tasks."""
     context = stage.get("context") if isinstance(stage.get("context"), dict) else {}
-    details = dig(context, "exception", "details")
-    tasks = stage.get("tasks") if isinstance(stage.get("tasks"), list) else []
-    candidates = [
-        _details_error(details),
-        *(_kato_error(task) for task in _list(context.get("kato.tasks"))),
-        *(_details_error(dig(task, "taskExceptionDetails", "exception", "details")) for task in tasks),
-        _text_of(context.get("error")),
-        _text_of(dig(context, "webhook", "error")),
-        _text_of(dig(context, "webhook", "monitor", "error")),
-        _text_of(context.get("failureMessage")),
-    ]
-    return next((c for c in candidates if c), None)
+    yield _details_error(dig(context, "exception", "details"))
+    yield from (_kato_error(task) for task in _list(context.get("kato.tasks")))
+    yield from (_details_error(dig(task, "taskExceptionDetails", "exception", "details"))
+                for task in _list(stage.get("tasks")))
+    yield _text_of(context.get("error"))
+    yield _text_of(dig(context, "webhook", "error"))
+    yield _text_of(dig(context, "webhook", "monitor", "error"))
+    yield _text_of(context.get("failureMessage"))
 
 
 def _details_error(details: Any) -> str | None:
@@ -113,18 +117,26 @@ def _canceled(stage: dict[str, Any]) -> bool:
     return stage.get("status") == "CANCELED"
 
 
-def _family(stage: dict[str, Any], stages: list[dict[str, Any]],
+def _children(stages: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
+    """Synthetic stages by the id of the stage that owns them."""
+    children: dict[Any, list[dict[str, Any]]] = {}
+    for stage in stages:
+        if stage.get("parentStageId") is not None:
+            children.setdefault(stage["parentStageId"], []).append(stage)
+    return children
+
+
+def _family(stage: dict[str, Any], children: dict[Any, list[dict[str, Any]]],
             seen: frozenset[Any] = frozenset()) -> list[dict[str, Any]]:
     """A stage and its synthetic descendants in the order they run: before-stages, the stage, after-stages
     (and the on-failure stages Orca adds as STAGE_AFTER). `seen` stops at a parent loop in bad input."""
     key = stage.get("id")
     seen = seen | {key}
-    children = [s for s in stages if key is not None and s.get("parentStageId") == key
-                and s.get("id") not in seen]
-    before = [s for s in children if s.get("syntheticStageOwner") == "STAGE_BEFORE"]
-    after = [s for s in children if s.get("syntheticStageOwner") != "STAGE_BEFORE"]
-    family = [s for child in _in_order(before) for s in _family(child, stages, seen)]
-    return family + [stage] + [s for child in _in_order(after) for s in _family(child, stages, seen)]
+    own = [s for s in children.get(key, []) if key is not None and s.get("id") not in seen]
+    before = [s for s in own if s.get("syntheticStageOwner") == "STAGE_BEFORE"]
+    after = [s for s in own if s.get("syntheticStageOwner") != "STAGE_BEFORE"]
+    family = [s for child in _in_order(before) for s in _family(child, children, seen)]
+    return family + [stage] + [s for child in _in_order(after) for s in _family(child, children, seen)]
 
 
 def _in_order(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
