@@ -83,6 +83,7 @@ class MessageFacts:
     summary: str
     headline: str | None = None
     facts: tuple[tuple[str, str], ...] = ()
+    deployed: tuple[str, ...] = ()  # what the run deploys, one mrkdwn line each
     detail: str | None = None
     custom: str | None = None
     link: str | None = None
