@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from relay import controls, launch, reports
 from relay.models import SlashCommand
-from relay.mrkdwn import escape, truncate
+from relay.mrkdwn import escape, safe_payload, truncate
 from relay.replies import ephemeral
 from relay.verification import verified_body
 from schemas.commands import SLASH_COMMAND_SCHEMA
@@ -40,7 +40,12 @@ def slack_commands() -> Response | tuple[str, int]:
 
 
 def handle_command(services: Services, fields: Mapping[str, Any]) -> dict[str, Any] | None:
-    """One slash command, from HTTP or Socket Mode: the ack body (an ephemeral reply), or None for none."""
+    """One slash command, from HTTP or Socket Mode: the ack body (an ephemeral reply, its text made safe),
+    or None for none."""
+    return safe_payload(_answer(services, fields))
+
+
+def _answer(services: Services, fields: Mapping[str, Any]) -> dict[str, Any] | None:
     command = SLASH_COMMAND_SCHEMA.load(dict(fields))
     name, rest = (re.split(r"\s+", command.text.strip(), maxsplit=1) + [""])[:2]
     if not name or name.lower() == "help":

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from relay.mrkdwn import safe_payload
+
 if TYPE_CHECKING:
     from relay.services import Services
 
@@ -39,7 +41,10 @@ class Routes:
         self.jobs[kind] = handler
 
     def handle_interaction(self, services: Services, payload: dict) -> dict | None:
-        """Route one interaction payload; returns the ack body (None for an empty 200)."""
+        """Route one interaction payload; returns the ack body (None for an empty 200), its text made safe."""
+        return safe_payload(self._route(services, payload))
+
+    def _route(self, services: Services, payload: dict) -> dict | None:
         kind = payload.get("type")
         if kind == "block_actions":
             actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []
