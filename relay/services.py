@@ -18,6 +18,7 @@ from relay.config import Settings
 from relay.delivery.dispatcher import Dispatcher
 from relay.metrics import Metrics
 from relay.store import Delivery, Store
+from schemas.mrkdwn import safe_payload
 
 
 @dataclass
@@ -98,7 +99,10 @@ class Handlers:
         self.jobs[kind] = handler
 
     def handle_interaction(self, services: Services, payload: dict) -> dict | None:
-        """Route one interaction payload; returns the ack body (None for an empty 200)."""
+        """Route one interaction payload; returns the ack body (None for an empty 200), its text made safe."""
+        return safe_payload(self._route(services, payload))
+
+    def _route(self, services: Services, payload: dict) -> dict | None:
         kind = payload.get("type")
         if kind == "block_actions":
             actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []

@@ -15,6 +15,7 @@ from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
 from relay.metrics import Metrics
+from schemas.mrkdwn import safe_payload
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 # Errors that no retry can fix; the delivery fails with the reason recorded.
@@ -94,13 +95,15 @@ class MeteredWebClient(WebClient):
 
 
 class SlackPoster:
-    """Posts, updates and joins on behalf of the dispatcher; answers clicks with ephemerals and modals."""
+    """Posts, updates and joins on behalf of the dispatcher; answers clicks with ephemerals and modals.
+    Every body and view passes `safe_payload` on its way out."""
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
     def post(self, channel: str, body: dict[str, Any], *, thread_ts: str | None = None) -> tuple[str, str]:
         """chat.postMessage; returns (channel ID, ts)."""
+        body = safe_payload(body)
         response = self.client.chat_postMessage(
             channel=channel, text=body["text"], blocks=body.get("blocks"), thread_ts=thread_ts,
             reply_broadcast=bool(body.get("reply_broadcast")) if thread_ts else None,
@@ -109,22 +112,24 @@ class SlackPoster:
 
     def update(self, channel: str, ts: str, body: dict[str, Any]) -> None:
         """chat.update with the full block list (a replacement, not a patch)."""
+        body = safe_payload(body)
         self.client.chat_update(channel=channel, ts=ts, text=body["text"], blocks=body.get("blocks") or [])
 
     def post_ephemeral(self, channel: str, user: str, body: dict[str, Any], *,
                        thread_ts: str | None = None) -> None:
         """chat.postEphemeral: a message only `user` sees (best effort: Slack does not guarantee delivery)."""
+        body = safe_payload(body)
         self.client.chat_postEphemeral(channel=channel, user=user, text=body["text"],
                                        blocks=body.get("blocks"), thread_ts=thread_ts)
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         """views.open: show a modal; the trigger_id is good for one use within 3 seconds of the click.
         Returns the view's id, for update_view."""
-        return self.client.views_open(trigger_id=trigger_id, view=view)["view"]["id"]
+        return self.client.views_open(trigger_id=trigger_id, view=safe_payload(view))["view"]["id"]
 
     def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         """views.update: replace an open modal's content (Slack answers `not_found` once it is closed)."""
-        self.client.views_update(view_id=view_id, view=view)
+        self.client.views_update(view_id=view_id, view=safe_payload(view))
 
     def join(self, channel: str) -> None:
         """conversations.join, for `not_in_channel` on a public channel (named channels are looked up)."""
@@ -154,7 +159,7 @@ def respond(response_url: str, body: dict[str, Any], *, slack_api_url: str, time
     if not is_slack_url(response_url, slack_api_url=slack_api_url):
         raise ResponseUrlRefused(f"the response_url points at {_origin_text(response_url)}, not at Slack "
                                  "(hooks.slack.com or SLACK_API_URL's host), so it was not followed")
-    response = WebhookClient(response_url, timeout=int(timeout)).send_dict(body)
+    response = WebhookClient(response_url, timeout=int(timeout)).send_dict(safe_payload(body))
     if response.status_code != 200:
         raise ResponseUrlRefused(f"response_url answered {response.status_code}: {str(response.body)[:200]}")
 

@@ -86,7 +86,7 @@ def prepare_job(services: Services, payload: dict[str, Any]) -> None:
                   ButtonElement(text="Never mind", action_id=DISMISS, value=execution["id"]),
               ]).to_dict()]
     tell(services, payload["response_url"],
-         ephemeral(f"{control.verb.capitalize()} {execution.get('name')}?", blocks))
+         ephemeral(escape(f"{control.verb.capitalize()} {execution.get('name')}?"), blocks))
 
 
 def on_click(services: Services, payload: dict[str, Any], action: dict[str, Any]) -> None:
@@ -155,7 +155,7 @@ def _checked_execution(services: Services, control: Control, payload: dict[str, 
         return None
     answer = verdict(services, CANCEL, application, payload["user_id"])
     if not answer.allowed:
-        _answer(services, payload, f":no_entry: {answer.reason}.", replace=replace)
+        _answer(services, payload, f":no_entry: {escape(answer.reason)}.", replace=replace)
         return None
     status = str(execution.get("status") or "")
     if status not in control.statuses:

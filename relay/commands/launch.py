@@ -52,7 +52,7 @@ def run_command(services: Services, command: SlashCommand, rest: str) -> dict[st
         return ephemeral("The relay has no Slack token (`SLACK_BOT_TOKEN`), so it cannot open a form.")
     answer = verdict(services, RUN, application, command.user_id)
     if not answer.allowed:
-        return ephemeral(f":no_entry: {answer.reason}.")
+        return ephemeral(f":no_entry: {escape(answer.reason)}.")
     if not services.directory.email(command.user_id):
         return ephemeral(f":no_entry: {NO_EMAIL}")
     context = {"application": application, "pipeline": pipeline, "channel_id": command.channel_id,
@@ -102,7 +102,7 @@ def submit(services: Services, payload: dict[str, Any]) -> dict[str, Any] | None
     answer = verdict(services, RUN, context["application"], user_id)
     email = services.directory.email(user_id) if answer.allowed and services.directory else None
     if not answer.allowed or not email:
-        refusal = f":no_entry: {answer.reason}." if not answer.allowed else f":no_entry: {NO_EMAIL}"
+        refusal = f":no_entry: {escape(answer.reason)}." if not answer.allowed else f":no_entry: {NO_EMAIL}"
         return {"response_action": "update", "view": message_view(context, refusal)}
     parameters, errors = submitted_parameters(view)
     if errors:
@@ -139,7 +139,7 @@ def announce(services: Services, payload: dict[str, Any], execution_id: str) -> 
     url = execution_link(services.settings.spinnaker_ui_url, application, execution_id)
     values = ", ".join(f"{name}={value}" for name, value in payload["parameters"].items())
     facts = MessageFacts(
-        fallback=f"{pipeline} in {application} was started from Slack",
+        fallback=escape(f"{pipeline} in {application} was started from Slack"),
         headline=f":arrow_forward: {pipeline} started from Slack",
         summary=(f"<@{payload['user_id']}> started *{link(url, pipeline)}* in *{escape(application)}* "
                  "from Slack"),

@@ -39,7 +39,7 @@ def status_command(services: Services, command: SlashCommand, rest: str) -> dict
         return ephemeral(NO_GATE)
     answer = may_view(services, application, command.user_id)
     if not answer.allowed:
-        return ephemeral(f":no_entry: {answer.reason}.")
+        return ephemeral(f":no_entry: {escape(answer.reason)}.")
     services.store.enqueue_job(STATUS_JOB, {"application": application, "pipeline": pipeline.strip(" \"'"),
                                             "response_url": command.response_url}, now=services.clock())
     return ephemeral(f":mag: Looking up the latest runs of *{escape(application)}*…")
@@ -54,7 +54,7 @@ def pending_command(services: Services, command: SlashCommand, rest: str) -> dic
         application = words[0]
         answer = may_view(services, application, command.user_id)
         if not answer.allowed:
-            return ephemeral(f":no_entry: {answer.reason}.")
+            return ephemeral(f":no_entry: {escape(answer.reason)}.")
         applications = [application]
     else:
         recent = services.store.recent_applications(since=services.clock() - RECENT_APPLICATIONS_SECONDS)

@@ -237,10 +237,10 @@ class _Resolution:
         held the claim: give the claim back and show what happened."""
         what = _describe(reading)
         rank = IN_FLIGHT_RANK if reading.state == JUDGING else FINAL_RANK
+        label = escape(self._label(reading.stage))
         self._finish({"status": STALE, "claim": None, "finished_at": self.now, "detail": what,
                       "stage_status": reading.stage_status},
-                     drafts=self._updates(execution, rank), tell=f"Your {self._label(reading.stage)} was not "
-                                                                  f"applied: {what}.")
+                     drafts=self._updates(execution, rank), tell=f"Your {label} was not applied: {what}.")
 
     def _stale(self, execution: dict[str, Any], reading: JudgmentState) -> None:
         """The stage was not waiting when the click was checked: refresh the messages, tell the clicker."""
