@@ -20,7 +20,7 @@ from relay.fiat import FiatUnavailable
 from relay.gate import GateError
 from relay.manifest import BOT_SCOPES
 from relay.services import fiat_client, gate_client
-from relay.slack import CHANNEL_ID, build_client, classify
+from relay.slack import CHANNEL_ID, build_client, classify, granted_scopes
 from relay.store import Store
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
@@ -90,9 +90,8 @@ def _slack_token(settings: Settings, slack: WebClient | None) -> tuple[Finding, 
         detail = f"Slack unreachable at {settings.slack_api_url} ({type(err).__name__})"
         return Finding("Slack token", FAIL, detail,
                        "let the relay reach slack.com over HTTPS (HTTPS_PROXY if it needs a proxy)"), None
-    granted = next((v for k, v in response.headers.items() if k.lower() == "x-oauth-scopes"), "")
     detail = f"workspace {response.get('team')} as @{response.get('user')}"
-    return Finding("Slack token", OK, detail), {s.strip() for s in granted.split(",") if s.strip()}
+    return Finding("Slack token", OK, detail), set(granted_scopes(response) or ())
 
 
 def _scopes(granted: set[str] | None) -> Finding:

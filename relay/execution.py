@@ -7,6 +7,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 FAILED = {"TERMINAL", "FAILED_CONTINUE", "CANCELED", "STOPPED"}
+ANONYMOUS = ("anonymous", "[anonymous]")
+MAX_PARENTS = 5  # how far up a chain of pipeline triggers the people who started a run are looked for
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{5,63}$")
 # Deck's run pages: …/#/applications/<app>/executions/details/<id>, …/executions/<id>, …/tasks/<id>
 DECK_RUN_PATH = re.compile(r"/applications/(?P<application>[^/?#]+)/(?:executions(?:/details)?|tasks)/"
@@ -103,11 +105,30 @@ def triggered_by(execution: dict[str, Any]) -> str | None:
     """The user who started the run, when a person did."""
     trigger = execution.get("trigger") if isinstance(execution.get("trigger"), dict) else {}
     user = trigger.get("user")
-    if user and user not in ("anonymous", "[anonymous]"):
+    if user and user not in ANONYMOUS:
         return str(user)
     authentication = execution.get("authentication") \
         if isinstance(execution.get("authentication"), dict) else {}
     return authentication.get("user") or None
+
+
+def started_by(execution: dict[str, Any]) -> list[str] | None:
+    """Everyone named as having started the run: `trigger.user` (which a caller of Gate's trigger API
+    chooses), `authentication.user` (who Gate let in), and the same of the parent runs of a pipeline
+    trigger. None when the execution has no trigger to tell."""
+    if not isinstance(execution.get("trigger"), dict):
+        return None
+    names: list[str] = []
+    run: Any = execution
+    for _ in range(MAX_PARENTS + 1):
+        if not isinstance(run, dict):
+            break
+        for name in (dig(run, "trigger", "user"), dig(run, "authentication", "user")):
+            if isinstance(name, str) and name and name.lower() not in ANONYMOUS \
+                    and name.lower() not in (n.lower() for n in names):
+                names.append(name)
+        run = dig(run, "trigger", "parentExecution")
+    return names
 
 
 def execution_link(ui_url: str, application: str, execution_id: str, *, orchestration: bool = False,

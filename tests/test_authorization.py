@@ -1,0 +1,180 @@
+"""Authorization fails closed: attacks on the four-eyes rule and the policy over real HTTP, against a relay
+serving the Slack endpoints with a fake Slack and a fake Gate behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from relay.directory import SlackDirectory
+from relay.launch import announce
+from relay.models import ApproverPolicy, RelayRules
+from relay.slack import build_client
+from tests import events
+from tests.fake_gate import FakeFiat
+from tests.fakes import DEFAULT_SCOPES
+from tests.judgment_world import (
+    APPROVER,
+    APPROVER_EMAIL,
+    OTHER,
+    OTHER_EMAIL,
+    STARTER,
+    STARTER_EMAIL,
+    World,
+    judgment_world,
+)
+
+FOUR_EYES = RelayRules(approvers={"compute": ApproverPolicy(anyone=True, four_eyes=True)})
+WITHOUT_EMAIL_SCOPE = ",".join(s for s in DEFAULT_SCOPES.split(",") if s != "users:read.email")
+WITHOUT_GROUPS_SCOPE = ",".join(s for s in DEFAULT_SCOPES.split(",") if s != "usergroups:read")
+
+
+def rate_limit(world: World, method: str) -> Callable[[], None]:
+    world.slack.fail_next(method, status=429, retry_after=1, count=2)
+    return lambda: None
+
+
+def time_out(world: World, method: str) -> Callable[[], None]:
+    world.slack.fail_next(method, delay=3.0, count=2)  # the relay's Slack client gives up after 1 s
+    return lambda: None
+
+
+def revoke_scope(scopes: str) -> Callable[[World, str], Callable[[], None]]:
+    def revoke(world: World, method: str) -> Callable[[], None]:
+        world.slack.scopes = scopes
+        return lambda: setattr(world.slack, "scopes", DEFAULT_SCOPES)
+    return revoke
+
+
+def approve(world: World, user: str) -> None:
+    """`user` clicks Approve over HTTP; the ack comes at once, the dispatcher then resolves the click."""
+    response = world.click(world.judgment_message(), "judgment.choose.0", user=user)
+    assert response.status_code == 200
+    world.drain()
+
+
+def statuses(world: World) -> list[tuple[str, str]]:
+    return [(j.user_id, j.status) for j in world.judgments()]
+
+
+def quick_directory(world: World) -> SlackDirectory:
+    """A directory whose Slack calls give up after a second, so a timeout costs a test little."""
+    return SlackDirectory(build_client(token=world.slack.token, base_url=world.slack.api_url, timeout=1.0))
+
+
+@pytest.mark.parametrize(("fault", "why"), [
+    (rate_limit, "rate-limiting"),
+    (time_out, "did not answer users.info in time"),
+    (revoke_scope(WITHOUT_EMAIL_SCOPE), "lacks the users:read.email scope"),
+])
+def test_authorization_refuses_the_starter_when_slack_cannot_tell_their_email(tmp_path: Path, fault,
+                                                                               why: str) -> None:
+    with judgment_world(tmp_path, rules=FOUR_EYES, http=True) as world:
+        world.services.directory = quick_directory(world)
+        world.start_judgment()
+        recover = fault(world, "users.info")
+
+        approve(world, STARTER)
+        approve(world, OTHER)
+
+        assert world.gate.calls_to("judge") == []
+        for user in (STARTER, OTHER):
+            [note] = world.told(user)
+            assert "Nothing was decided, because the relay could not check" in note
+            assert "cannot tell whether you started this run" in note and why in note
+        assert statuses(world) == [(STARTER, "refused"), (OTHER, "refused")]
+
+        recover()
+        approve(world, STARTER)
+        approve(world, OTHER)
+
+        assert "you started this run" in world.told(STARTER)[-1]
+        [patch] = world.gate.calls_to("judge")
+        assert patch.body["judgedViaSlackBy"] == OTHER_EMAIL
+        assert statuses(world)[2:] == [(STARTER, "refused"), (OTHER, "decided")]
+
+
+@pytest.mark.parametrize("started", [
+    {"trigger": {"type": "manual", "user": "someone-else@example.com"},
+     "authentication": {"user": STARTER_EMAIL.upper()}},
+    {"trigger": {"type": "manual", "user": "[anonymous]"}, "authentication": {"user": STARTER_EMAIL}},
+    {"trigger": {"type": "pipeline", "user": "someone-else@example.com",
+                 "parentExecution": {"trigger": {"type": "manual", "user": STARTER_EMAIL},
+                                     "authentication": {"user": "anonymous"}}},
+     "authentication": {"user": "anonymous"}},
+    {"trigger": {"type": "manual", "user": STARTER}, "authentication": {"user": "anonymous"}},
+], ids=["authenticated-as-starter", "anonymous-trigger", "parent-started-by-starter", "slack-user-id"])
+def test_authorization_four_eyes_knows_the_starter_whatever_the_trigger_says(tmp_path: Path,
+                                                                             started: dict) -> None:
+    with judgment_world(tmp_path, rules=FOUR_EYES, http=True) as world:
+        world.start_judgment(events.execution(**started))
+
+        approve(world, STARTER)
+
+        assert "you started this run" in world.told(STARTER)[0]
+        assert world.gate.calls_to("judge") == []
+        approve(world, OTHER)
+        assert statuses(world) == [(STARTER, "refused"), (OTHER, "decided")]
+
+
+@pytest.mark.parametrize("from_slack", [True, False])
+def test_authorization_four_eyes_ignores_the_relays_gate_identity_only_for_runs_started_from_slack(
+        tmp_path: Path, from_slack: bool) -> None:
+    # The relay's Gate account shares a person's email: Gate records it as who authenticated for every run
+    # the relay starts, while trigger.user names the Slack user who asked.
+    with judgment_world(tmp_path, rules=FOUR_EYES, gate_options={"identity": OTHER_EMAIL},
+                        http=True) as world:
+        run = events.execution(trigger={"type": "manual", "user": STARTER_EMAIL},
+                               authentication={"user": OTHER_EMAIL})
+        if from_slack:
+            announce(world.services, {"application": "compute", "pipeline": run["name"], "parameters": {},
+                                      "address": "#deploys", "user_id": STARTER}, run["id"])
+        world.start_judgment(run)
+
+        approve(world, STARTER)
+        approve(world, OTHER)
+
+        assert "you started this run" in world.told(STARTER)[0]
+        assert statuses(world) == [(STARTER, "refused"), (OTHER, "decided" if from_slack else "refused")]
+        assert len(world.gate.calls_to("judge")) == (1 if from_slack else 0)
+
+
+@pytest.mark.parametrize("fault", [rate_limit, revoke_scope(WITHOUT_GROUPS_SCOPE)],
+                         ids=["rate-limited", "missing-scope"])
+def test_authorization_unknown_group_membership_refuses_and_says_so(tmp_path: Path, fault) -> None:
+    rules = RelayRules(approvers={"compute": ApproverPolicy(groups=frozenset({"S0DEPLOYERS"}))})
+    with judgment_world(tmp_path, rules=rules, http=True) as world:
+        world.slack.add_usergroup("S0DEPLOYERS", [APPROVER, OTHER])
+        world.start_judgment()
+        recover = fault(world, "usergroups.users.list")
+
+        approve(world, APPROVER)
+        approve(world, OTHER)
+
+        for user in (APPROVER, OTHER):
+            [note] = world.told(user)
+            assert "Nothing was decided" in note and "whether you are in user group S0DEPLOYERS" in note
+        assert world.gate.calls_to("judge") == []
+        recover()
+        approve(world, APPROVER)
+        assert statuses(world) == [(APPROVER, "refused"), (OTHER, "refused"), (APPROVER, "decided")]
+
+
+def test_authorization_refuses_while_fiat_is_down_and_a_click_after_it_is_back_goes_through(
+        tmp_path: Path) -> None:
+    with FakeFiat() as fiat:
+        fiat.add_user(APPROVER_EMAIL, applications={"compute": ["EXECUTE"]})
+        fiat.outage(503)
+        with judgment_world(tmp_path, fiat_url=fiat.url, http=True) as world:
+            world.start_judgment()
+
+            approve(world, APPROVER)
+
+            [note] = world.told(APPROVER)
+            assert "Nothing was decided" in note and "Fiat could not be asked" in note
+            assert world.gate.calls_to("judge") == []
+            fiat.outage(None)
+            approve(world, APPROVER)
+            assert statuses(world) == [(APPROVER, "refused"), (APPROVER, "decided")]
