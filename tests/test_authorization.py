@@ -7,12 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from relay.directory import SlackDirectory
 from relay.launch import announce
 from relay.models import ApproverPolicy, RelayRules
 from relay.slack import build_client
 from tests import events
+from tests.chatops import answers, command_fields, form_body
 from tests.fake_gate import FakeFiat
 from tests.fakes import DEFAULT_SCOPES
 from tests.judgment_world import (
@@ -178,3 +180,49 @@ def test_authorization_refuses_while_fiat_is_down_and_a_click_after_it_is_back_g
             fiat.outage(None)
             approve(world, APPROVER)
             assert statuses(world) == [(APPROVER, "refused"), (APPROVER, "decided")]
+
+
+def slash(world: World, text: str, *, user: str) -> tuple[dict, str]:
+    """`user` types `/spinnaker <text>` in #deploys, over HTTP; the ack's body and the command's response_url,
+    once the jobs it queued have run."""
+    fields = command_fields(world.slack, text, user=user)
+    raw = form_body(fields)
+    response = requests.post(f"{world.url}/slack/commands", data=raw, timeout=10, headers={
+        **world.signed(raw), "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200
+    world.drain()
+    return response.json(), fields["response_url"]
+
+
+@pytest.mark.parametrize("verb", ["cancel", "pause"])
+def test_authorization_controls_sent_in_the_users_name_refuse_when_slack_cannot_tell_their_email(
+        tmp_path: Path, verb: str) -> None:
+    # With GATE_SEND_USER_HEADER, Spinnaker checks the person the relay names: acting with no name would
+    # act as the relay itself.
+    rules = RelayRules(cancelers={"compute": ApproverPolicy(anyone=True)})
+    with judgment_world(tmp_path, rules=rules, gate_user_header=True, http=True) as world:
+        run = events.execution()
+        world.gate.add_execution(run)
+        world.slack.fail_next("users.info", status=429, retry_after=1, count=5)
+
+        _, response_url = slash(world, f"{verb} {run['id']}", user=OTHER)
+
+        [answer] = answers(world.slack, response_url)
+        assert "Slack did not tell the relay your email" in answer["text"]
+        assert "rate-limiting" in answer["text"] and "blocks" not in answer
+        assert world.gate.calls_to(verb) == []
+
+
+def test_authorization_status_through_a_group_slack_cannot_list_is_refused_saying_so(tmp_path: Path) -> None:
+    rules = RelayRules(cancelers={"compute": ApproverPolicy(groups=frozenset({"S0DEPLOYERS"}))})
+    with judgment_world(tmp_path, rules=rules, http=True) as world:
+        world.slack.add_usergroup("S0DEPLOYERS", [OTHER])
+        world.slack.fail_next("usergroups.users.list", status=429, retry_after=1)
+
+        refused, _ = slash(world, "status compute", user=OTHER)
+        allowed, _ = slash(world, "status compute", user=OTHER)
+
+        assert "Slack did not say whether you are in user group S0DEPLOYERS" in refused["text"]
+        assert "rate-limiting" in refused["text"]
+        assert "Looking up the latest runs" in allowed["text"]
+        assert len(world.gate.calls_to("list_executions")) == 1
