@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from relay.directory import EMAIL_SCOPE, GROUPS_SCOPE, LookupFailed
+from relay.directory import EMAIL_SCOPE, GROUPS_SCOPE, LookupFailed, SlackDirectory
 from relay.execution import started_by
 from relay.fiat import FiatUnavailable
 from relay.gate import GateError
@@ -121,6 +121,17 @@ def scope_gaps(rules: RelayRules, granted: frozenset[str]) -> list[str]:
         gaps.append(f"the Slack app lacks the {GROUPS_SCOPE} scope: the policy names Slack user groups, and "
                     "nobody is allowed through them")
     return gaps
+
+
+def scope_warnings(directory: SlackDirectory | None, rules: RelayRules) -> list[str]:
+    """Said at startup: what the policy cannot decide with the scopes Slack granted the app."""
+    if directory is None:
+        return []
+    try:
+        granted = directory.scopes()
+    except LookupFailed as err:
+        return [f"could not ask Slack which scopes the app has: {err}"]
+    return scope_gaps(rules, granted) if granted is not None else []
 
 
 def _without_email(person: Actor) -> Verdict:

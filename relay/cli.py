@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -16,7 +17,9 @@ from marshmallow import ValidationError
 from slack_sdk.errors import SlackApiError
 
 from relay import migrate
+from relay.authorization import scope_warnings
 from relay.config import Settings
+from relay.directory import SlackDirectory
 from relay.echo_setup import echo_config_text
 from relay.errors import ConfigError
 from relay.jsonbody import reject_constant
@@ -25,12 +28,14 @@ from relay.manifest import APP_NAME, app_manifest
 from relay.matching import decide
 from relay.rendering import render
 from relay.services import Services
-from relay.slack import classify
+from relay.slack import build_client, classify
 from relay.store import FAILED, Store
 from schemas.config import first_error
 from schemas.echo import EVENT_SCHEMA
 
 BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
+
+log = logging.getLogger(__name__)
 
 
 def load_settings() -> Settings:
@@ -42,6 +47,15 @@ def load_settings() -> Settings:
         raise click.ClickException(err.message) from None
     configure_logging(settings)
     return settings
+
+
+def _warn_about_scopes(settings: Settings) -> None:
+    """Log what the policy cannot decide with the scopes Slack granted: such decisions refuse everyone."""
+    if settings.dry_run:
+        return
+    client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    for warning in scope_warnings(SlackDirectory(client), settings.rules):
+        log.warning("%s", warning)
 
 
 def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
@@ -74,6 +88,7 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     if settings.dry_run:
         click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, "
                    "not sent.")
+    _warn_about_scopes(settings)
     options = gunicorn_options(settings, bind=bind)
     if options["workers"] > 1 and not settings.metrics_dir:
         click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")
@@ -91,6 +106,8 @@ def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
 
     settings = load_settings()
     _ready_store(settings, upgrade=upgrade).engine.dispose()
+    if not parent_pid:  # `serve` said it already for the worker it starts
+        _warn_about_scopes(settings)
     services = Services.from_settings(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -217,6 +234,7 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
     if settings.dry_run:
         raise click.ClickException("SLACK_BOT_TOKEN must be set: Socket Mode answers in Slack")
     _ready_store(settings, upgrade=False).engine.dispose()
+    _warn_about_scopes(settings)
     services = Services.from_settings(settings)
     relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
     try:

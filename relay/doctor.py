@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from relay import migrate
+from relay.authorization import scope_gaps
 from relay.config import Settings
 from relay.errors import ConfigError
 from relay.fiat import FiatUnavailable
@@ -47,8 +48,8 @@ def diagnose(settings: Settings) -> list[Finding]:
         if settings.slack_bot_token else None
     token, scopes = _slack_token(settings, slack)
     gate, gate_user = _gate(settings)
-    findings += [token, _scopes(scopes), _signing_secret(settings), _socket_mode(settings),
-                 _echo_auth(settings), gate, _fiat(settings, gate_user)]
+    findings += [token, _scopes(scopes), _authorization(settings, scopes), _signing_secret(settings),
+                 _socket_mode(settings), _echo_auth(settings), gate, _fiat(settings, gate_user)]
     database, store = _database(settings)
     findings.append(database)
     addresses = {route.channel for route in settings.rules.routes} | set(store.channels() if store else ())
@@ -102,6 +103,17 @@ def _scopes(granted: set[str] | None) -> Finding:
         return Finding("Slack scopes", FAIL, "missing " + ", ".join(missing),
                        f"add them under OAuth & Permissions → Bot Token Scopes, then {REINSTALL}")
     return Finding("Slack scopes", OK, f"all {len(BOT_SCOPES)} granted")
+
+
+def _authorization(settings: Settings, granted: set[str] | None) -> Finding:
+    """Whether Slack tells the relay what the policy decides by: emails, and the user groups it names."""
+    if granted is None:
+        return Finding("authorization", SKIP, "needs a working token")
+    gaps = scope_gaps(settings.rules, frozenset(granted))
+    if gaps:
+        return Finding("authorization", FAIL, "; ".join(gaps),
+                       f"add the scopes under OAuth & Permissions → Bot Token Scopes, then {REINSTALL}")
+    return Finding("authorization", OK, "Slack tells the relay people's emails and user groups")
 
 
 def _signing_secret(settings: Settings) -> Finding:

@@ -3,6 +3,7 @@ serving the Slack endpoints with a fake Slack and a fake Gate behind it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,18 +16,25 @@ from relay.models import ApproverPolicy, RelayRules
 from relay.slack import build_client
 from tests import events
 from tests.chatops import answers, command_fields, form_body
-from tests.fake_gate import FakeFiat
-from tests.fakes import DEFAULT_SCOPES
+from tests.fake_gate import FakeFiat, FakeGate
+from tests.fakes import DEFAULT_SCOPES, FakeSlack, Message
 from tests.judgment_world import (
     APPROVER,
     APPROVER_EMAIL,
+    ECHO_TOKEN,
+    JUDGMENT_CHANNEL,
     OTHER,
     OTHER_EMAIL,
+    RELAY_IDENTITY,
+    STAGE_ID,
     STARTER,
     STARTER_EMAIL,
     World,
+    buttons,
     judgment_world,
 )
+from tests.processes import ROOT, Relay, free_port, http_status, wait_until
+from tests.slack_requests import SIGNING_SECRET, block_actions, form, signed
 
 FOUR_EYES = RelayRules(approvers={"compute": ApproverPolicy(anyone=True, four_eyes=True)})
 WITHOUT_EMAIL_SCOPE = ",".join(s for s in DEFAULT_SCOPES.split(",") if s != "users:read.email")
@@ -226,3 +234,61 @@ def test_authorization_status_through_a_group_slack_cannot_list_is_refused_sayin
         assert "rate-limiting" in refused["text"]
         assert "Looking up the latest runs" in allowed["text"]
         assert len(world.gate.calls_to("list_executions")) == 1
+
+
+@pytest.mark.slow
+def test_authorization_running_relay_without_the_email_scope_says_so_at_startup_and_refuses_the_starter(
+        tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "relay.yaml"
+    config.write_text("approvers:\n  compute:\n    anyone: true\n    four_eyes: true\n")
+    with FakeSlack(scopes=WITHOUT_EMAIL_SCOPE) as slack, FakeGate(identity=RELAY_IDENTITY) as gate:
+        for user, email in ((STARTER, STARTER_EMAIL), (OTHER, OTHER_EMAIL)):
+            slack.add_user(user, email=email)
+        run = events.execution()
+        gate.add_execution(run)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": slack.token,
+               "SLACK_API_URL": slack.api_url, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "GATE_URL": gate.url,
+               "RELAY_ECHO_TOKEN": ECHO_TOKEN, "RELAY_CONFIG": str(config), "RELAY_CHANNEL_INTERVAL": "0",
+               "RELAY_DATABASE_URL": f"sqlite:///{tmp_path / 'relay.sqlite3'}"}
+        relay = Relay(["serve", "--upgrade", "--bind", f"127.0.0.1:{port}"], env, tmp_path / "relay.log",
+                      cwd=tmp_path)
+        base = f"http://127.0.0.1:{port}"
+
+        def click(message: Message, user: str) -> None:
+            raw = form(block_actions(message, "judgment.choose.0", user=user,
+                                     trigger_id=slack.issue_trigger(), response_url=slack.new_response_url()))
+            acked = requests.post(f"{base}/slack/interactions", data=raw, headers=signed(raw), timeout=5)
+            assert acked.status_code == 200
+
+        def told(user: str) -> list[str]:
+            return [m.text for m in slack.ephemerals() if m.visible_to == user]
+
+        try:
+            wait_until(lambda: http_status(f"{base}/healthz") == 200, 60, "the relay to serve", [relay])
+            event = events.stage_event("starting", run, stage_id=STAGE_ID)
+            accepted = requests.post(f"{base}/echo/events/", json=event, timeout=5,
+                                     headers={"Authorization": f"Bearer {ECHO_TOKEN}"})
+            assert accepted.status_code == 202
+            message = slack.wait_for(lambda: next((m for m in _replies(slack) if buttons(m)), None),
+                                     timeout=20)
+
+            click(message, STARTER)
+            [note] = slack.wait_for(lambda: told(STARTER), timeout=20)
+            slack.scopes = DEFAULT_SCOPES  # a Slack admin adds the scope; a click now goes through
+            click(message, STARTER)
+            slack.wait_for(lambda: len(told(STARTER)) == 2, timeout=20)
+            click(message, OTHER)
+            gate.wait_for(lambda: gate.calls_to("judge"), timeout=20)
+        finally:
+            relay.stop(timeout=60)
+        assert "lacks the users:read.email scope" in relay.log.read_text()
+        assert "Nothing was decided" in note and "lacks the users:read.email scope" in note
+        assert "you started this run" in told(STARTER)[1]
+        [patch] = gate.calls_to("judge")
+        assert patch.body["judgedViaSlackBy"] == OTHER_EMAIL
+
+
+def _replies(slack: FakeSlack) -> list[Message]:
+    return [reply for parent in slack.messages(JUDGMENT_CHANNEL)
+            for reply in slack.replies(JUDGMENT_CHANNEL, parent.ts)]
