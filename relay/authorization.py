@@ -76,6 +76,9 @@ def may_judge(services: Services, *, person: Actor, execution: dict[str, Any],
     four-eyes rule); with RELAY_FIAT_URL set, Fiat must also grant the clicker EXECUTE on the application
     and one of the stage's required roles. Fiat unreachable refuses as unknown."""
     application = str(execution.get("application") or "")
+    if not application:
+        return Verdict(False, "Spinnaker's answer does not name the run's application, which the policy is "
+                              "checked against; try again in a minute", unknown=True)
     answer = policy_verdict(services, JUDGE, application, person, starters=starters(services, execution))
     if not answer.allowed:
         return answer

@@ -11,8 +11,10 @@ import pytest
 import requests
 
 from relay.directory import SlackDirectory
+from relay.execution import started_by
 from relay.launch import announce
 from relay.models import ApproverPolicy, RelayRules
+from relay.policy import Actor, FactUnknown, Policy
 from relay.slack import build_client
 from tests import events
 from tests.chatops import answers, command_fields, form_body
@@ -127,6 +129,22 @@ def test_authorization_four_eyes_knows_the_starter_whatever_the_trigger_says(tmp
         assert world.gate.calls_to("judge") == []
         approve(world, OTHER)
         assert statuses(world) == [(STARTER, "refused"), (OTHER, "decided")]
+
+
+@pytest.mark.parametrize("unsaid", ["trigger", "application"])
+def test_authorization_refuses_when_spinnakers_answer_leaves_out_what_the_policy_needs(tmp_path: Path,
+                                                                                      unsaid: str) -> None:
+    rules = RelayRules(approvers={"*": ApproverPolicy(anyone=True, four_eyes=True)})
+    with judgment_world(tmp_path, rules=rules, http=True) as world:
+        run = events.execution()
+        world.start_judgment(run)
+        world.gate.add_execution({key: value for key, value in run.items() if key != unsaid})
+
+        approve(world, OTHER)
+
+        [note] = world.told(OTHER)
+        assert "Nothing was decided" in note and "Spinnaker's answer does not" in note
+        assert world.gate.calls_to("judge") == []
 
 
 @pytest.mark.parametrize("from_slack", [True, False])
@@ -292,3 +310,62 @@ def test_authorization_running_relay_without_the_email_scope_says_so_at_startup_
 def _replies(slack: FakeSlack) -> list[Message]:
     return [reply for parent in slack.messages(JUDGMENT_CHANNEL)
             for reply in slack.replies(JUDGMENT_CHANNEL, parent.ts)]
+
+
+# --- the decision table, with no I/O ---------------------------------------------------------------------
+
+SLOW_SLACK = "Slack is rate-limiting the relay's users.info calls; try again in a minute"
+
+
+def member_of(*known: str, unknown: tuple[str, ...] = ()) -> Callable[[str], bool]:
+    def in_group(group: str) -> bool:
+        if group in unknown:
+            raise FactUnknown(f"Slack did not say whether you are in user group {group}")
+        return group in known
+    return in_group
+
+
+@pytest.mark.parametrize(("rule", "actor", "in_group", "starters", "expected"), [
+    (ApproverPolicy(anyone=True, four_eyes=True), Actor(OTHER, email_unknown=SLOW_SLACK), member_of(),
+     [STARTER_EMAIL], (False, True, "cannot tell whether you started this run")),
+    (ApproverPolicy(anyone=True, four_eyes=True), Actor(STARTER, email_unknown=SLOW_SLACK), member_of(),
+     [STARTER], (False, False, "you started this run")),
+    (ApproverPolicy(anyone=True, four_eyes=True), Actor(OTHER, email_unknown=SLOW_SLACK), member_of(),
+     [], (True, False, "anyone may")),
+    (ApproverPolicy(anyone=True, four_eyes=True), Actor(OTHER, OTHER_EMAIL), member_of(), None,
+     (False, True, "does not say who started this run")),
+    (ApproverPolicy(anyone=True, four_eyes=True), Actor(OTHER, OTHER_EMAIL), member_of(),
+     ["x@example.com", OTHER_EMAIL.upper()], (False, False, "you started this run")),
+    (ApproverPolicy(users=frozenset({OTHER})), Actor(OTHER, email_unknown=SLOW_SLACK), member_of(), [],
+     (True, False, "listed by name")),
+    (ApproverPolicy(users=frozenset({OTHER_EMAIL})), Actor(OTHER, email_unknown=SLOW_SLACK), member_of(), [],
+     (False, True, "which the policy lists people by")),
+    (ApproverPolicy(users=frozenset({OTHER_EMAIL})), Actor(OTHER), member_of(), [],
+     (False, False, "not among the people allowed")),
+    (ApproverPolicy(groups=frozenset({"S1", "S2"})), Actor(OTHER), member_of("S2", unknown=("S1",)), [],
+     (True, False, "member of S2")),
+    (ApproverPolicy(groups=frozenset({"S1", "S2"})), Actor(OTHER), member_of(unknown=("S1",)), [],
+     (False, True, "whether you are in user group S1")),
+], ids=["email-unknown-starter-named", "starter-by-slack-id", "nobody-started-it", "starter-unsaid",
+        "starter-authenticated", "listed-by-id", "listed-by-email-unknown", "no-email", "other-group-grants",
+        "group-unknown"])
+def test_authorization_policy_decision_fails_closed_on_unknown_facts(rule: ApproverPolicy, actor: Actor,
+                                                                    in_group, starters, expected) -> None:
+    answer = Policy({"judge": {"compute": rule}}).decide("judge", "compute", actor, in_group=in_group,
+                                                          starters=starters)
+
+    allowed, unknown, reason = expected
+    assert (answer.allowed, answer.unknown) == (allowed, unknown)
+    assert reason in answer.reason
+
+
+@pytest.mark.parametrize(("execution", "expected"), [
+    ({"trigger": {"user": "a@x.io"}, "authentication": {"user": "B@x.io"}}, ["a@x.io", "B@x.io"]),
+    ({"trigger": {"user": "[anonymous]"}, "authentication": {"user": "anonymous"}}, []),
+    ({"trigger": {"user": "a@x.io"}, "authentication": {"user": "A@X.IO"}}, ["a@x.io"]),
+    ({"trigger": {"type": "pipeline", "parentExecution": {"trigger": {"user": "p@x.io"}}}}, ["p@x.io"]),
+    ({"authentication": {"user": "b@x.io"}}, None),
+])
+def test_authorization_started_by_names_everyone_who_started_the_run(execution: dict,
+                                                                    expected: list[str] | None) -> None:
+    assert started_by(execution) == expected
