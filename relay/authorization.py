@@ -100,8 +100,9 @@ def starters(services: Services, execution: dict[str, Any]) -> list[str] | None:
     chooses `trigger.user`). The relay's own Gate identity is left out for runs started from Slack, where
     `trigger.user` names the Slack user. None when the execution does not say."""
     names = started_by(execution)
-    if names is None or len(names) < 2 or not services.store.event_seen(slack_run_event_id(
-            str(execution.get("id") or ""))):
+    if names is None or len(names) < 2:
+        return names
+    if not services.store.event_seen(slack_run_event_id(str(execution.get("id") or ""))):
         return names
     identity = _gate_identity(services)
     return [name for name in names if identity is None or name.lower() != identity.lower()]

@@ -110,5 +110,6 @@ def _failure(method: str, err: Exception) -> LookupFailed:
         scope = f"the {needed} scope" if needed else f"a scope {method} needs"
         return LookupFailed(f"the Slack app lacks {scope}; a Slack admin must add it and reinstall the app")
     if isinstance(err, OSError):
-        return LookupFailed(f"Slack did not answer {method} in time; try again in a minute")
+        return LookupFailed(f"Slack could not be reached or did not answer {method} in time; try again in a "
+                            "minute")
     return LookupFailed(f"Slack answered {method} with {failure.error}; try again in a minute")
