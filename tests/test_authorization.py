@@ -43,6 +43,9 @@ WITHOUT_EMAIL_SCOPE = ",".join(s for s in DEFAULT_SCOPES.split(",") if s != "use
 WITHOUT_GROUPS_SCOPE = ",".join(s for s in DEFAULT_SCOPES.split(",") if s != "usergroups:read")
 
 
+# Faults Slack can have while people click: each starts on `method` and returns how Slack recovers.
+
+
 def rate_limit(world: World, method: str) -> Callable[[], None]:
     world.slack.fail_next(method, status=429, retry_after=1, count=2)
     return lambda: None
