@@ -306,22 +306,6 @@ def test_judgment_asks_fiat_for_execute_and_the_stages_roles(tmp_path: Path) -> 
             assert fiat.requests[0] == f"/authorize/{APPROVER_EMAIL}"
 
 
-def test_judgment_waits_for_fiat_when_it_is_down(tmp_path: Path) -> None:
-    with FakeFiat() as fiat:
-        fiat.add_user(APPROVER_EMAIL, applications={"compute": ["EXECUTE"]})
-        fiat.outage(503)
-        with judgment_world(tmp_path, fiat_url=fiat.url) as world:
-            world.click(world.start_judgment(), "judgment.choose.0", user=APPROVER)
-            world.drain()
-            assert [j.status for j in world.judgments()] == ["received"]
-
-            fiat.outage(None)
-            world.clock.advance(120)
-            world.drain()
-
-            assert [j.status for j in world.judgments()] == ["decided"]
-
-
 # --- what Spinnaker does -------------------------------------------------------------------------------
 
 

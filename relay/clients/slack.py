@@ -65,6 +65,12 @@ def classify(err: Exception) -> SlackFailure:
     return SlackFailure(error=f"{type(err).__name__}: {err}"[:300])
 
 
+def granted_scopes(response: SlackResponse) -> frozenset[str] | None:
+    """The scopes a Web API answer says the token has (its x-oauth-scopes header), or None without one."""
+    header = next((v for k, v in response.headers.items() if k.lower() == "x-oauth-scopes"), None)
+    return None if header is None else frozenset(s.strip() for s in str(header).split(",") if s.strip())
+
+
 def build_client(*, token: str, base_url: str, timeout: float = 10.0,
                  metrics: Metrics | None = None) -> WebClient:
     """A WebClient with the SDK's own retries off: the dispatcher retries from the store, so a lost

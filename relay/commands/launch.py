@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
-from relay.access.authorization import verdict
+from relay.access.authorization import slack_run_event_id, verdict
 from relay.access.policy import RUN
 from relay.clients.gate import GateError
 from relay.clients.slack import classify
@@ -153,7 +153,7 @@ def announce(services: Services, payload: dict[str, Any], execution_id: str) -> 
     else:
         draft = DeliveryDraft(action="upsert", message_key=run_key, rank=0, **common)
     try:
-        services.store.accept_event(event_id=f"slack-run:{execution_id}", type="relay:run:slack",
+        services.store.accept_event(event_id=slack_run_event_id(execution_id), type="relay:run:slack",
                                     application=application, execution_id=execution_id, drafts=[draft],
                                     now=services.clock())
     except DuplicateEvent:

@@ -12,8 +12,8 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from relay.access.authorization import may_judge
-from relay.clients.fiat import FiatUnavailable
+from relay.access.authorization import actor, may_judge
+from relay.access.policy import Verdict
 from relay.clients.gate import GateError
 from relay.clients.slack import classify
 from relay.delivery.retry import JobRetry
@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 60.0  # how long to watch for Orca to act on a judgment Gate accepted
 MAX_POLL_DELAY = 15.0  # Orca's Manual Judgment task looks every 15 s at the most
-GIVE_UP_SECONDS = 600.0  # how long an unreachable Gate or Fiat is retried before the judgment is reopened
+GIVE_UP_SECONDS = 600.0  # how long an unreachable Gate is retried before the judgment is reopened
 
 
 def resolve(services: Services, payload: dict[str, Any]) -> None:
@@ -112,21 +112,18 @@ class _Resolution:
             return
         choices = judgment_choices(reading.stage)
         if j.decision == "continue" and choices and j.input_index is None:
-            self._refuse(f"pick one of the options first ({', '.join(choices)}), then "
-                         f"{self._label(reading.stage)}", application=application)
+            self._refuse(Verdict(False, f"pick one of the options first ({', '.join(choices)}), then "
+                                        f"{self._label(reading.stage)}"), application=application)
             return
         if j.input_index is not None and j.input_index >= len(choices):
-            self._refuse("the option you picked is not one this stage offers", application=application)
+            self._refuse(Verdict(False, "the option you picked is not one this stage offers"),
+                         application=application)
             return
-        email = self.services.directory.email(j.user_id) if self.services.directory else None
-        try:
-            verdict = may_judge(self.services, user_id=j.user_id, email=email, execution=execution,
-                                stage=reading.stage)
-        except FiatUnavailable as err:
-            self._retry_later(str(err))
-            return
+        person = actor(self.services, j.user_id)
+        email = person.email
+        verdict = may_judge(self.services, person=person, execution=execution, stage=reading.stage)
         if not verdict.allowed:
-            self._refuse(verdict.reason, application=application, user_email=email)
+            self._refuse(verdict, application=application, user_email=email)
             return
         values = {"application": application, "user_email": email,
                   "judgment_input": choices[j.input_index] if j.input_index is not None else None,
@@ -264,9 +261,14 @@ class _Resolution:
         what = _already(holder, stage)
         self._finish({"status": LOST, "finished_at": self.now, "detail": what}, tell=f"Too late: {what}.")
 
-    def _refuse(self, reason: str, **values: Any) -> None:
-        self._finish({"status": REFUSED, "finished_at": self.now, "detail": reason, **values},
-                     tell=f":no_entry: You cannot judge this from Slack: {escape(reason)}.")
+    def _refuse(self, verdict: Verdict, **values: Any) -> None:
+        """Nothing reaches Gate and the claim stays free: a refusal for want of a fact can be retried."""
+        if verdict.unknown:
+            opening = ":warning: Nothing was decided, because the relay could not check that you may judge it"
+        else:
+            opening = ":no_entry: You cannot judge this from Slack"
+        self._finish({"status": REFUSED, "finished_at": self.now, "detail": verdict.reason, **values},
+                     tell=f"{opening}: {escape(verdict.reason)}.")
 
     def _gate_refused(self, err: GateError, execution: dict[str, Any] | None, *,
                       sending: bool = False) -> None:
@@ -300,7 +302,7 @@ class _Resolution:
                      drafts=drafts, tell=f":warning: Nothing was decided: {why}.")
 
     def _retry_later(self, reason: str) -> None:
-        """Gate or Fiat is unreachable or failing: try again later, or give up after GIVE_UP_SECONDS."""
+        """Gate is unreachable or failing: try again later, or give up after GIVE_UP_SECONDS."""
         if self.now - self.judgment.received_at < GIVE_UP_SECONDS:
             raise JobRetry(reason)
         minutes = GIVE_UP_SECONDS / 60
