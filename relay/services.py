@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from relay.access.addresses import join_refusal
-from relay.access.policy import CANCEL, JUDGE, RUN, Policy
 from relay.clients.directory import SlackDirectory
 from relay.clients.fiat import FiatClient
 from relay.clients.gate import GateAuth, GateClient
@@ -17,6 +15,8 @@ from relay.clients.slack_signature import SlackVerifier
 from relay.config import Settings
 from relay.delivery.dispatcher import Dispatcher
 from relay.metrics import Metrics
+from relay.rules.addresses import join_refusal
+from relay.rules.policy import CANCEL, JUDGE, RUN, Policy
 from relay.store import Delivery, Store
 from schemas.mrkdwn import safe_payload
 

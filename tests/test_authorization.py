@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from relay.access.policy import Actor, FactUnknown, Policy
 from relay.clients.directory import SlackDirectory
 from relay.clients.slack import build_client
 from relay.commands.launch import announce
 from relay.models import ApproverPolicy, RelayRules
+from relay.rules.policy import Actor, FactUnknown, Policy
 from relay.spinnaker.execution import started_by
 from tests import events
 from tests.chatops import answers, command_fields, form_body

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from relay.access.policy import CANCEL, JUDGE, RUN, Actor, FactUnknown, Verdict
 from relay.clients.directory import EMAIL_SCOPE, GROUPS_SCOPE, LookupFailed, SlackDirectory
 from relay.clients.fiat import FiatUnavailable
 from relay.clients.gate import GateError
 from relay.models import RelayRules
+from relay.rules.policy import CANCEL, JUDGE, RUN, Actor, FactUnknown, Verdict
 from relay.spinnaker.execution import started_by
 from relay.spinnaker.judgment_stage import required_roles
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 
 from relay.access.authorization import verdict
-from relay.access.policy import CANCEL
 from relay.clients.gate import GateError
 from relay.commands.replies import NO_GATE, ephemeral, tell
 from relay.models import SlashCommand
+from relay.rules.policy import CANCEL
 from relay.spinnaker.execution import execution_link, parse_execution_ref
 from schemas.mrkdwn import escape, link, slack_date, truncate
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.errors import SlackApiError
 
 from relay.access.authorization import slack_run_event_id, verdict
-from relay.access.policy import RUN
 from relay.clients.gate import GateError
 from relay.clients.slack import classify
 from relay.commands.replies import NO_GATE, ephemeral, tell
@@ -24,6 +23,7 @@ from relay.commands.run_form import (
     submitted_parameters,
 )
 from relay.models import MessageFacts, SlashCommand
+from relay.rules.policy import RUN
 from relay.spinnaker.execution import execution_link
 from relay.store import DeliveryDraft, DuplicateEvent
 from schemas.messages import MESSAGE_SCHEMA

@@ -13,7 +13,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from relay.access.authorization import actor, may_judge
-from relay.access.policy import Verdict
 from relay.clients.gate import GateError
 from relay.clients.slack import classify
 from relay.delivery.retry import JobRetry
@@ -27,6 +26,7 @@ from relay.judgments.updates import (
     judgment_message_key,
     message_updates,
 )
+from relay.rules.policy import Verdict
 from relay.spinnaker.execution import stage_by_id, triggered_by
 from relay.spinnaker.judgment_stage import (
     CANCELED,
