@@ -21,7 +21,7 @@ from relay.judgments.blocks import (
     decode_ref,
     reason_modal,
 )
-from relay.judgments.resolution import resolve
+from relay.judgments.resolve import resolve
 from relay.models import BlockActions, ClickOrigin, JudgmentRef, ReasonRequest
 from relay.rules.policy import JUDGE
 from relay.store import RECEIVED
