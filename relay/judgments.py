@@ -20,7 +20,9 @@ from relay.judgment_blocks import (
     decode_ref,
     reason_modal,
 )
+from relay.judgment_messages import notice
 from relay.models import BlockActions, ClickOrigin, JudgmentRef, ReasonRequest
+from relay.mrkdwn import escape
 from relay.policy import JUDGE
 from relay.resolution import resolve
 from relay.slack import classify
@@ -34,13 +36,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_KIND = "judgment"
+TELL_JOB = "judgment.tell"
 
 
 def register(routes: Routes) -> None:
-    """Judgment buttons and select, the reject-reason modal, and the job that resolves a judgment."""
+    """Judgment buttons and select, the reject-reason modal, the job that resolves a judgment, and the one
+    that tells a clicker the modal did not open."""
     routes.action(ACTION_PREFIX, on_action)
     routes.view(REASON_VIEW, on_reason)
     routes.job(JOB_KIND, resolve)
+    routes.job(TELL_JOB, tell_job)
 
 
 def setup_warnings(services: Services) -> list[str]:
@@ -87,17 +92,32 @@ def on_reason(services: Services, payload: dict[str, Any]) -> None:
 
 
 def _ask_reason(services: Services, click: BlockActions, ref: JudgmentRef) -> None:
-    """views.open now, inside the ack: the trigger_id is good for three seconds. If Slack will not show the
-    modal, the rejection (already confirmed in its dialog) goes ahead without a reason."""
+    """views.open now, inside the ack: the trigger_id is good for three seconds. A rejection is only ever
+    recorded from the submitted modal; if Slack will not show it, the clicker is told to click again."""
+    if services.poster is None:
+        log.warning("a Reject was clicked, but without SLACK_BOT_TOKEN the relay cannot ask for a reason")
+        return
     view = reason_modal(ReasonRequest(ref=ref, origin=click.origin))
-    if services.poster is not None and click.trigger_id:
+    error = "the click carried no trigger_id"
+    if click.trigger_id:
         try:
             services.poster.open_view(click.trigger_id, view)
             return
-        except Exception as err:  # a modal Slack refuses must not lose the click
-            log.warning("could not open the reason modal (%s); rejecting without a reason",
-                        classify(err).error)
-    _record(services, ref, decision="stop", user_id=click.user_id, origin=click.origin)
+        except Exception as err:  # a modal Slack refuses (an expired trigger_id) rejects nothing
+            error = classify(err).error
+    log.warning("could not open the reason modal for %s (%s); nothing was rejected", click.user_id, error)
+    text = (f":warning: Nothing was rejected: Slack did not open the form for your reason ({escape(error)}). "
+            "Click the button again.")
+    services.store.enqueue_job(TELL_JOB, {"user_id": click.user_id, "text": text,
+                                          **dataclasses.asdict(click.origin)}, now=services.clock())
+
+
+def tell_job(services: Services, payload: dict[str, Any]) -> None:
+    """An ephemeral note to one clicker, in the channel (and thread) of the message they clicked."""
+    if services.poster is None or not payload.get("channel_id"):
+        return
+    services.poster.post_ephemeral(payload["channel_id"], payload["user_id"], notice(payload["text"]),
+                                   thread_ts=payload.get("thread_ts"))
 
 
 def _with_selection(ref: JudgmentRef, click: BlockActions) -> JudgmentRef:
