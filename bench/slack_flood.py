@@ -5,17 +5,20 @@ worker memory, the flood's answer times, and the clicks' acks, against the same 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
 import requests
 
 from bench.harness import database_option, running_relay, workdir
-from bench.judgment_ack import _judgment_env, _judgment_messages
+from bench.judgment_ack import judgment_env, judgment_messages
 from bench.memory import resident, settled
 from bench.report import machine_line, percentile, table
 from relay.config import Settings
@@ -43,6 +46,7 @@ class Flood:
     started: Any
     answers: dict[str, list[float]] = field(default_factory=lambda: {"Content-Length": [], "chunked": []})
     statuses: set[int] = field(default_factory=set)
+    cpu_seconds: float = 0.0
 
     def run(self, results: Any) -> None:
         """PER_PATH senders per Slack endpoint, in threads; `started` is set once each had an answer. The
@@ -56,7 +60,7 @@ class Flood:
             self.started.set()
         for sender in running:
             sender.result()  # a sender that failed says why
-        results.put((self.answers, self.statuses))
+        results.put((self.answers, self.statuses, time.process_time()))
 
     def send(self, path: str, chunked: bool) -> None:
         framing = "chunked" if chunked else "Content-Length"
@@ -82,23 +86,24 @@ def main(clicks: int, database_url: str | None) -> None:
     workers = gunicorn_options(Settings())["workers"]
     with workdir() as directory, FakeGate(identity=RELAY_IDENTITY) as gate, \
             running_relay(directory, database_url=database_url, slack_interval=0, relay_interval=0,
-                          env=_judgment_env(directory, gate)) as relay, requests.Session() as session:
+                          env=judgment_env(directory, gate)) as relay, requests.Session() as session:
         session.trust_env = False
         relay.slack.add_user(APPROVER, email=APPROVER_EMAIL)
         click.echo(f"relay database: {relay.database_url.split(':', 1)[0]}; {clicks} clicks at rest, then "
                    f"{clicks} under {PER_PATH} concurrent unsigned {FLOOD_BYTES // 2**20} MiB bodies to each "
                    f"of {len(PATHS)} Slack endpoints")
-        messages = _judgment_messages(relay, gate, session, 2 * clicks)
+        messages = judgment_messages(relay, gate, session, 2 * clicks)
         master = relay.server.pid
         at_rest = {pid: rss for pid, (role, rss) in settled(master, workers + 1).items()
                    if role == "gunicorn worker"}
 
-        def clicked(batch: list[Message]) -> tuple[list[float], float]:
+        def clicked(batch: list[Message]) -> tuple[list[float], float, float]:
+            cpu_before = _cpu_seconds(at_rest)
             with _Sampler(master, at_rest) as sampler:
                 timings = _click_all(session, relay, batch)
-            return timings, sampler.growth
+            return timings, sampler.growth, _cpu_seconds(at_rest) - cpu_before
 
-        rest_acks, rest_growth = clicked(messages[:clicks])
+        rest_acks, rest_growth, rest_cpu = clicked(messages[:clicks])
         # The flood runs in a process of its own, so that its threads do not delay the clicks' timing here.
         context = multiprocessing.get_context("spawn")
         flood = Flood(relay.server.url, context.Event(), context.Event())
@@ -108,12 +113,13 @@ def main(clicks: int, database_url: str | None) -> None:
         try:
             if not flood.started.wait(60):
                 raise SystemExit("the flood did not get under way")
-            flood_acks, flood_growth = clicked(messages[clicks:])
+            flood_acks, flood_growth, flood_cpu = clicked(messages[clicks:])
         finally:
             flood.stop.set()
-        flood.answers, flood.statuses = results.get(timeout=MAX_FLOOD_SECONDS)
+        flood.answers, flood.statuses, flood.cpu_seconds = results.get(timeout=MAX_FLOOD_SECONDS)
         flooding.join()
-    _report(rest_acks, flood_acks, rest_growth, flood_growth, flood)
+    _report(rest_acks, flood_acks, flood, [["at rest (clicks only)", rest_growth, rest_cpu],
+                                           ["under flood", flood_growth, flood_cpu]])
 
 
 class _Sampler:
@@ -155,8 +161,16 @@ def _click_all(session: requests.Session, relay, messages: list[Message]) -> lis
     return timings
 
 
-def _report(rest: list[float], flooded: list[float], rest_growth: float, flood_growth: float,
-            flood: Flood) -> None:
+def _cpu_seconds(pids: Iterable[int]) -> float:
+    """User and system CPU time the processes used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of proc(5)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _report(rest: list[float], flooded: list[float], flood: Flood, phases: list[list[object]]) -> None:
     phases = (("at rest: click acked", rest), ("under flood: click acked", flooded))
     rows = [[name, len(values), percentile(values, 0.5), percentile(values, 0.9), percentile(values, 0.99),
              max(values)] for name, values in phases]
@@ -167,8 +181,9 @@ def _report(rest: list[float], flooded: list[float], rest_growth: float, flood_g
     click.echo()
     click.echo(table(["measure", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows))
     click.echo()
-    click.echo(table(["phase", "peak worker RSS growth MiB"],
-                     [["at rest (clicks only)", rest_growth], ["under flood", flood_growth]]))
+    click.echo(table(["phase", "peak worker RSS growth MiB", "workers' CPU s"], phases))
+    click.echo(f"CPU used by the flood's senders (same machine): {flood.cpu_seconds:.1f} s")
+    flood_growth = phases[1][1]
     slowest = max(max(seconds) for seconds in flood.answers.values())
     p99 = percentile(flooded, 0.99)
     click.echo(f"\nflood answers: HTTP {sorted(flood.statuses)}")
