@@ -171,9 +171,9 @@ def _cpu_seconds(pids: Iterable[int]) -> float:
 
 
 def _report(rest: list[float], flooded: list[float], flood: Flood, phases: list[list[object]]) -> None:
-    phases = (("at rest: click acked", rest), ("under flood: click acked", flooded))
+    acks = (("at rest: click acked", rest), ("under flood: click acked", flooded))
     rows = [[name, len(values), percentile(values, 0.5), percentile(values, 0.9), percentile(values, 0.99),
-             max(values)] for name, values in phases]
+             max(values)] for name, values in acks]
     for framing, seconds in flood.answers.items():
         ms = [value * 1000 for value in seconds]
         rows.append([f"flood, {framing}: answered", len(ms), percentile(ms, 0.5), percentile(ms, 0.9),
