@@ -52,6 +52,14 @@ def test_slack_endpoints_refuse_a_signed_body_over_the_limit_too(served: Served,
     assert (response.status_code, response.json()) == (413, {"error": TOO_LARGE})
 
 
+def test_slack_interactions_read_a_signed_body_of_exactly_the_limit(served: Served) -> None:
+    raw = b"payload=" + b"x" * (MIB - len(b"payload="))
+
+    response = served.post("/slack/interactions", raw, signed(raw))
+
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "bad_request")  # read, not JSON
+
+
 def test_slack_commands_answer_slacks_unsigned_ssl_check(served: Served) -> None:
     response = served.post("/slack/commands", b"ssl_check=1&token=deprecated-verification-token", FORM)
 
