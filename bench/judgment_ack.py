@@ -47,13 +47,13 @@ def main(judgments: int, database_url: str | None) -> None:
     with workdir() as directory, FakeGate(identity=RELAY_IDENTITY) as gate, \
             running_baseline(directory, signing_secret=SIGNING_SECRET) as baseline, \
             running_relay(directory, database_url=database_url, slack_interval=0, relay_interval=0,
-                          env=_judgment_env(directory, gate)) as relay, requests.Session() as session:
+                          env=judgment_env(directory, gate)) as relay, requests.Session() as session:
         session.trust_env = False
         click.echo(f"relay database: {relay.database_url.split(':', 1)[0]}; {judgments} judgments, 2 clicks "
                    f"each, Gate answering every request after {GATE_DELAY:g}s")
         for user, email in ((APPROVER, APPROVER_EMAIL), (OTHER, OTHER_EMAIL)):
             relay.slack.add_user(user, email=email)
-        messages = _judgment_messages(relay, gate, session, judgments)
+        messages = judgment_messages(relay, gate, session, judgments)
         gate.fail_next("get_execution", status=None, delay=GATE_DELAY, count=1_000_000)
         gate.fail_next("judge", status=None, delay=GATE_DELAY, count=1_000_000)
         gate_calls_before = len(gate.calls)
@@ -82,13 +82,13 @@ def main(judgments: int, database_url: str | None) -> None:
                f"{TARGET_P99_MS:.0f} ms target; Slack allows 3 s)")
 
 
-def _judgment_env(directory: Path, gate: FakeGate) -> dict[str, str]:
+def judgment_env(directory: Path, gate: FakeGate) -> dict[str, str]:
     config = directory / "relay.yaml"
     config.write_text(f"approvers:\n  compute:\n    users: [{APPROVER}, {OTHER}]\n")
     return {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "GATE_URL": gate.url, "RELAY_CONFIG": str(config)}
 
 
-def _judgment_messages(relay, gate: FakeGate, session: requests.Session, count: int) -> list[Message]:
+def judgment_messages(relay, gate: FakeGate, session: requests.Session, count: int) -> list[Message]:
     """Runs of their own reach their Manual Judgment stage; their messages with buttons, once all are up."""
     for number in range(count):
         run = events.execution(id=f"ack-run-{number:04d}")

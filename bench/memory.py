@@ -44,13 +44,13 @@ def main(count: int, mix: str, database_url: str | None) -> None:
 
 def _measure(name: str, url: str, master: int, batch: list[dict[str, Any]], count: int,
              processes: int) -> list[list[object]]:
-    at_rest = _settled(master, processes)
+    at_rest = settled(master, processes)
     bodies = (body(batch[n % len(batch)], event_id=f"memory-{n}", run_id=f"memory-run-{n // len(batch)}")
               for n in range(count))
     failed = [status for status in post_all(url, bodies, senders=SENDERS) if status not in (200, 202)]
     if failed:
         raise SystemExit(f"{name}: {len(failed)} of {count} events failed ({sorted(set(failed))})")
-    after = _resident(master)
+    after = resident(master)
     rows = []
     for role in ("gunicorn worker", "dispatcher"):
         pids = [pid for pid, (kind, _) in at_rest.items() if kind == role and pid in after]
@@ -64,12 +64,12 @@ def _measure(name: str, url: str, master: int, batch: list[dict[str, Any]], coun
     return rows
 
 
-def _settled(master: int, processes: int) -> dict[int, tuple[str, float]]:
+def settled(master: int, processes: int) -> dict[int, tuple[str, float]]:
     """RSS once all `processes` children run and none changed over half a second (imports are done)."""
     deadline = time.monotonic() + 60
     previous: dict[int, tuple[str, float]] = {}
     while True:
-        current = _resident(master)
+        current = resident(master)
         if len(current) == processes and current == previous:
             return current
         if time.monotonic() > deadline:
@@ -78,7 +78,7 @@ def _settled(master: int, processes: int) -> dict[int, tuple[str, float]]:
         time.sleep(0.5)  # the interval over which "at rest" is judged
 
 
-def _resident(master: int) -> dict[int, tuple[str, float]]:
+def resident(master: int) -> dict[int, tuple[str, float]]:
     """The master's children as {pid: (role, RSS in MiB)}; the dispatcher is the `worker` command."""
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     found = {}

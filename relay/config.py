@@ -52,6 +52,7 @@ class Settings:
     max_event_bytes: int = 16 * 1024 * 1024
     max_addresses_per_event: int = 50
     join_channels: bool = True
+    max_slack_bytes: int = 1024 * 1024
     message_per_run: bool = True
     channel_interval: float = 1.0
     delivery_max_attempts: int = 12
@@ -113,6 +114,7 @@ class Settings:
             max_addresses_per_event=_number(env, "RELAY_MAX_ADDRESSES_PER_EVENT", int,
                                             cls.max_addresses_per_event, minimum=1),
             join_channels=_flag(env, "RELAY_JOIN_CHANNELS", True),
+            max_slack_bytes=_number(env, "RELAY_MAX_SLACK_BYTES", int, cls.max_slack_bytes, minimum=1),
             message_per_run=_flag(env, "RELAY_MESSAGE_PER_RUN", True),
             channel_interval=_number(env, "RELAY_CHANNEL_INTERVAL", float, cls.channel_interval),
             delivery_max_attempts=_number(env, "RELAY_DELIVERY_MAX_ATTEMPTS", int, cls.delivery_max_attempts,

@@ -39,7 +39,8 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         # Longer than a load balancer's idle timeout (60 s for ingress-nginx and AWS ALB), so the balancer,
         # not the relay, closes idle connections and never sends a request into one being closed.
         "keepalive": 75,
-        # The request line and headers are bounded here; bodies by RELAY_MAX_EVENT_BYTES in the app.
+        # The request line and headers are bounded here; bodies by RELAY_MAX_EVENT_BYTES and
+        # RELAY_MAX_SLACK_BYTES in the app.
         "limit_request_line": 8190,
         "limit_request_fields": 100,
         "limit_request_field_size": 8190,

@@ -1,7 +1,8 @@
 """Socket Mode: Slack's interactions and slash commands over its WebSocket, for a relay Slack cannot reach.
 
 Payloads go to the same handlers as the HTTP endpoints; the socket is authenticated, so there is no
-signature to check. Every envelope is acknowledged, with the handler's answer when there is one.
+signature to check. Every envelope is acknowledged, with the handler's answer when there is one; one Slack
+delivers again (its acknowledgement was lost) is acknowledged without taking effect twice.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from relay.commands.slash import handle_command
 from relay.errors import RelayError
+from relay.web.replays import first_envelope
 
 if TYPE_CHECKING:
     from relay.services import Services
@@ -55,6 +57,9 @@ class SocketModeRelay:
     def _on_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:
         ack = None
         try:
+            if not first_envelope(self.services, request.envelope_id):
+                log.info("envelope %s was delivered before; acknowledged again only", request.envelope_id)
+                return
             ack = self.answer(request.type, request.payload if isinstance(request.payload, dict) else {})
         except (ValidationError, RelayError) as err:
             log.warning("refused a %s envelope: %s", request.type, err)

@@ -72,6 +72,7 @@ class FakeSocketMode:
         self._connections: list[_Connection] = []
         self._sent: dict[str, float] = {}
         self._acks: dict[str, Ack] = {}
+        self._attempts: dict[str, int] = {}
         self._messages: list[dict[str, Any]] = []
         self.errors: list[BaseException] = []
         self.url = ""
@@ -124,15 +125,21 @@ class FakeSocketMode:
         with self._lock:
             return len(self._connections)
 
-    def send_envelope(self, kind: str, payload: dict[str, Any], *,
-                      accepts_response_payload: bool = True) -> str:
-        """Push one envelope down the newest open connection; returns its envelope_id."""
-        envelope_id = str(uuid.uuid4())
+    def send_envelope(self, kind: str, payload: dict[str, Any], *, accepts_response_payload: bool = True,
+                      redeliver: str | None = None) -> str:
+        """Push one envelope down the newest open connection; returns its envelope_id. `redeliver` sends
+        the envelope with that id again, as Slack does when it got no ack, with its next retry_attempt."""
+        envelope_id = redeliver or str(uuid.uuid4())
         connection = self.wait_for(lambda: (self.connections or [None])[-1], description="an open connection")
         with self._lock:
             self._sent[envelope_id] = time.monotonic()
-        connection.send_json({"envelope_id": envelope_id, "type": kind, "payload": payload,
-                              "accepts_response_payload": accepts_response_payload})
+            self._acks.pop(envelope_id, None)
+            attempt = self._attempts[envelope_id] = self._attempts.get(envelope_id, -1) + 1
+        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload,
+                    "accepts_response_payload": accepts_response_payload}
+        if attempt:
+            envelope.update(retry_attempt=attempt, retry_reason="timeout")
+        connection.send_json(envelope)
         return envelope_id
 
     def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> Ack:

@@ -23,6 +23,7 @@ def test_config_defaults_from_an_empty_environment() -> None:
     assert settings.notification_types == frozenset({"slack"})
     assert settings.bind == "0.0.0.0:8080"
     assert settings.max_event_bytes == 16 * 1024 * 1024
+    assert settings.max_slack_bytes == 1024 * 1024
     assert settings.message_per_run is True
     assert settings.channel_interval == 1.0
     assert settings.delivery_max_attempts == 12
@@ -46,6 +47,7 @@ def test_config_reads_every_variable(tmp_path: Path) -> None:
             "RELAY_CONFIG": str(rules),
             "RELAY_BIND": "127.0.0.1:9000",
             "RELAY_MAX_EVENT_BYTES": "1024",
+            "RELAY_MAX_SLACK_BYTES": "4096",
             "RELAY_MESSAGE_PER_RUN": "off",
             "RELAY_CHANNEL_INTERVAL": "0.25",
             "RELAY_DELIVERY_MAX_ATTEMPTS": "3",
@@ -71,6 +73,7 @@ def test_config_reads_every_variable(tmp_path: Path) -> None:
         0.25,
     )
     assert (settings.delivery_max_attempts, settings.lease_seconds, settings.log_format) == (3, 5.0, "json")
+    assert settings.max_slack_bytes == 4096
 
 
 @pytest.mark.parametrize(
@@ -98,6 +101,8 @@ def test_config_reads_flags(raw: str, expected: bool) -> None:
         pytest.param({"RELAY_MAX_EVENT_BYTES": "1.5"}, "RELAY_MAX_EVENT_BYTES", id="not-an-integer"),
         pytest.param({"RELAY_MAX_EVENT_BYTES": "0"}, "RELAY_MAX_EVENT_BYTES", id="zero-bytes"),
         pytest.param({"RELAY_MAX_EVENT_BYTES": "-1"}, "RELAY_MAX_EVENT_BYTES", id="negative"),
+        pytest.param({"RELAY_MAX_SLACK_BYTES": "0"}, "RELAY_MAX_SLACK_BYTES", id="zero-slack-bytes"),
+        pytest.param({"RELAY_MAX_SLACK_BYTES": "1MiB"}, "RELAY_MAX_SLACK_BYTES", id="slack-bytes-with-unit"),
         pytest.param({"RELAY_CHANNEL_INTERVAL": "nan"}, "RELAY_CHANNEL_INTERVAL", id="nan"),
         pytest.param({"RELAY_CHANNEL_INTERVAL": "inf"}, "RELAY_CHANNEL_INTERVAL", id="infinite"),
         pytest.param({"RELAY_CHANNEL_INTERVAL": "-0.5"}, "RELAY_CHANNEL_INTERVAL", id="negative-interval"),

@@ -227,7 +227,7 @@ def test_judgment_rejected_through_the_reason_modal(world: World) -> None:
     assert world.judgments()[0].reason == "Canary *failed* <!channel>"
 
 
-def test_judgment_rejected_without_reason_when_slack_refuses_the_modal(world: World) -> None:
+def test_judgment_reject_asks_to_click_again_when_slack_refuses_the_modal(world: World) -> None:
     message = world.start_judgment()
     world.slack.fail_next("views.open", error="expired_trigger_id")
 
@@ -235,7 +235,9 @@ def test_judgment_rejected_without_reason_when_slack_refuses_the_modal(world: Wo
     world.drain()
 
     assert world.slack.views() == []
-    assert [(j.decision, j.reason, j.status) for j in world.judgments()] == [("stop", None, "decided")]
+    assert world.judgments() == [] and world.gate.calls_to("judge") == []
+    assert world.told(APPROVER) == [":warning: Nothing was rejected: Slack did not open the form for your "
+                                    "reason (expired_trigger_id). Click the button again."]
 
 
 def test_judgment_with_many_options_needs_one_picked(tmp_path: Path) -> None:

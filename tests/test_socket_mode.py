@@ -53,6 +53,18 @@ def test_socket_mode_answers_a_slash_command_in_its_ack(slack: FakeSlack, server
     assert slack.calls_to("apps.connections.open")[0].headers["authorization"] == f"Bearer {slack.app_token}"
 
 
+def test_socket_mode_answers_a_redelivered_envelope_without_acting_again(
+        slack: FakeSlack, server: FakeSocketMode, relay: SocketModeRelay) -> None:
+    envelope = server.send_envelope("slash_commands", command_fields(slack, "help"))
+    first = server.wait_for_ack(envelope)
+
+    server.send_envelope("slash_commands", command_fields(slack, "help"), redeliver=envelope)
+    again = server.wait_for_ack(envelope)
+
+    assert "/spinnaker run &lt;application&gt; &lt;pipeline&gt;" in first.payload["text"]
+    assert again.payload is None
+
+
 def test_socket_mode_sends_interactions_to_the_http_handlers(slack: FakeSlack, server: FakeSocketMode,
                                                              relay: SocketModeRelay) -> None:
     context = {"application": "compute", "pipeline": "Deploy", "channel_id": slack.channel_id("#deploys"),

@@ -1,5 +1,5 @@
 """Manual Judgments clicked in Slack, the fast side: record the click (Reject first asks for a reason in a
-modal) and answer Slack at once. The dispatcher resolves it later through relay/judgments/resolution.py."""
+modal) and answer Slack at once. The dispatcher resolves it later through relay/judgments/resolve.py."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ from relay.judgments.blocks import (
     reason_modal,
 )
 from relay.judgments.resolve import resolve
+from relay.judgments.updates import private_note
 from relay.models import BlockActions, ClickOrigin, JudgmentRef, ReasonRequest
 from relay.rules.policy import JUDGE
 from relay.store import RECEIVED
+from schemas.mrkdwn import escape
 from schemas.slack import BLOCK_ACTIONS_SCHEMA, MAX_CHOICES, VIEW_SUBMISSION_SCHEMA
 
 if TYPE_CHECKING:
@@ -86,17 +88,26 @@ def on_reason(services: Services, payload: dict[str, Any]) -> None:
 
 
 def _ask_reason(services: Services, click: BlockActions, ref: JudgmentRef) -> None:
-    """views.open now, inside the ack: the trigger_id is good for three seconds. If Slack will not show the
-    modal, the rejection (already confirmed in its dialog) goes ahead without a reason."""
+    """views.open now, inside the ack: the trigger_id is good for three seconds. A rejection is only ever
+    recorded from the submitted modal; if Slack will not show it, the clicker is told to click again."""
+    if services.poster is None:
+        log.warning("a Reject was clicked, but without SLACK_BOT_TOKEN the relay cannot ask for a reason")
+        return
     view = reason_modal(ReasonRequest(ref=ref, origin=click.origin))
-    if services.poster is not None and click.trigger_id:
+    error = "the click carried no trigger_id"
+    if click.trigger_id:
         try:
             services.poster.open_view(click.trigger_id, view)
             return
-        except Exception as err:  # a modal Slack refuses must not lose the click
-            log.warning("could not open the reason modal (%s); rejecting without a reason",
-                        classify(err).error)
-    _record(services, ref, decision="stop", user_id=click.user_id, origin=click.origin)
+        except Exception as err:  # a modal Slack refuses (an expired trigger_id) rejects nothing
+            error = classify(err).error
+    log.warning("could not open the reason modal for %s (%s); nothing was rejected", click.user_id, error)
+    text = (f":warning: Nothing was rejected: Slack did not open the form for your reason ({escape(error)}). "
+            "Click the button again.")
+    origin = click.origin
+    note = private_note(text, user_id=click.user_id, channel_id=origin.channel_id, thread_ts=origin.thread_ts,
+                        key=f"reason-note:{click.user_id}")
+    services.store.queue_deliveries(note, now=services.clock())
 
 
 def _with_selection(ref: JudgmentRef, click: BlockActions) -> JudgmentRef:

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from relay.access.authorization import actor, may_judge
 from relay.clients.gate import GateError
 from relay.delivery.retry import JobRetry
+from relay.judgments.blocks import judgment_choices
 from relay.judgments import decide as steps
 from relay.judgments import notes
-from relay.judgments.blocks import judgment_choices
-from relay.judgments.messages import decision_label, judgment_direct_message, judgment_report, notice
+from relay.judgments.messages import decision_label, judgment_direct_message, judgment_report
 from relay.judgments.updates import (
     FINAL_RANK,
     IN_FLIGHT_RANK,
@@ -29,6 +29,7 @@ from relay.judgments.updates import (
     claim_key,
     judgment_message_key,
     message_updates,
+    private_note,
 )
 from relay.rules.policy import Verdict
 from relay.spinnaker.execution import stage_by_id, triggered_by
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GIVE_UP_SECONDS = 600.0  # how long an unreachable Gate is retried before the judgment is reopened
-NOTE_TEMPLATE = "judgment.note"
 
 Execution = dict[str, Any]
 
@@ -271,11 +271,8 @@ class _Runner:
     def _note(self, text: str) -> list[DeliveryDraft]:
         """A private note to the clicker, in the channel (and thread) they clicked in."""
         j = self.judgment
-        if not j.channel_id:
-            return []
-        return [DeliveryDraft(thread_key=f"judgment-note:{j.id}", channel=j.channel_id, action="ephemeral",
-                              template=NOTE_TEMPLATE,
-                              payload={"user": j.user_id, "thread_ts": j.thread_ts, "message": notice(text)})]
+        return private_note(text, user_id=j.user_id, channel_id=j.channel_id, thread_ts=j.thread_ts,
+                            key=f"judgment-note:{j.id}")
 
     def _updates(self, execution: Execution, rank: int, *, judgment: Judgment | None = None,
                  note: str | None = None) -> list[DeliveryDraft]:

@@ -19,6 +19,7 @@ from relay.store import DeliveryDraft, Judgment, Store
 from schemas.messages import MESSAGE_SCHEMA
 
 AWAITING_TEMPLATE = "judgment.awaiting"
+NOTE_TEMPLATE = "judgment.note"
 UPDATE_TEMPLATE = "judgment.update"
 REOPENED_RANK, IN_FLIGHT_RANK, FINAL_RANK = 1, 1, 2
 EVENT_STATUSES = {"complete": "SUCCEEDED", "failed": "TERMINAL"}
@@ -103,3 +104,13 @@ def _preference(stage: dict[str, Any], address: str) -> dict[str, Any]:
         if isinstance(preference, dict) and str(preference.get("address") or "").strip() == address:
             return preference
     return {}
+
+
+def private_note(text: str, *, user_id: str, channel_id: str | None, thread_ts: str | None,
+                 key: str) -> list[DeliveryDraft]:
+    """A note only `user_id` sees, in the channel (and thread) they clicked in; none without a channel.
+    `key` orders it among the outbox's deliveries (a note waits for nothing else)."""
+    if not channel_id:
+        return []
+    return [DeliveryDraft(thread_key=key, channel=channel_id, action="ephemeral", template=NOTE_TEMPLATE,
+                          payload={"user": user_id, "thread_ts": thread_ts, "message": {"text": text}})]

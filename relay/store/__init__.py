@@ -1,5 +1,5 @@
 """The relay's state in SQL (SQLite or PostgreSQL): events seen, the delivery outbox, the message map,
-background jobs and the Manual Judgments made from Slack.
+background jobs, the Manual Judgments made from Slack and the Slack requests taken (against replays).
 
 Every SQL statement the relay runs lives here. Deliveries and jobs are leased so any number of workers
 can share the outbox: taking a lease is a row update, and an expired lease makes the row available again.
@@ -29,6 +29,7 @@ from sqlalchemy import (
     and_,
     case,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -138,6 +139,12 @@ judgments = Table(
     UniqueConstraint("claim", name="uq_judgments_claim"),
 )
 Index("ix_judgments_stage", judgments.c.execution_id, judgments.c.stage_id)
+
+slack_requests = Table(
+    "slack_requests", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False, index=True),
+)
 
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
@@ -338,6 +345,11 @@ class Store:
         with self._reading() as conn:
             return bool(conn.execute(select(or_(mapped, queued))).scalar())
 
+    def queue_deliveries(self, drafts: list[DeliveryDraft], *, now: float) -> None:
+        """Queue deliveries that answer no event (a note to someone who clicked, say)."""
+        with self.transaction() as conn:
+            self._insert_drafts(conn, drafts, event_id=None, now=now)
+
     def _insert_drafts(self, conn: Connection, drafts: list[DeliveryDraft], *, event_id: str | None,
                        now: float) -> None:
         for channel in sorted({d.channel for d in drafts}):
@@ -496,6 +508,19 @@ class Store:
                                   .where(deliveries.c.status == SENDING)).scalar()
         times = [t for t in (pending, leased) if t is not None]
         return min(times) if times else None
+
+    # --- Slack requests taken -----------------------------------------------------------------------
+
+    def take_slack_request(self, key: str, *, expires_at: float, now: float) -> bool:
+        """Remember a Slack request (a signature's or an envelope's hash) until `expires_at`; False if it
+        was taken before, on any replica. Expired ones are pruned on the way."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(slack_requests).where(slack_requests.c.expires_at < now))
+                conn.execute(insert(slack_requests), {"key": key, "expires_at": expires_at})
+        except IntegrityError:
+            return False
+        return True
 
     # --- jobs ---------------------------------------------------------------------------------------
 

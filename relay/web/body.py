@@ -1,12 +1,18 @@
-"""Request bodies as the relay reads them: JSON with strict rules, or a 400 naming the problem."""
+"""Request bodies as the relay reads them: within a bound (413 past it, before more is read), as JSON with
+strict rules, or as a form's fields; a 4xx naming the problem otherwise."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
-from relay.errors import BadRequest
+from flask import request
+
+from relay.errors import BadRequest, PayloadTooLarge
 from schemas.strict_json import strict_loads
+
+CHUNK_BYTES = 64 * 1024
 
 
 def parse_json(raw: bytes) -> Any:
@@ -15,3 +21,29 @@ def parse_json(raw: bytes) -> Any:
         return strict_loads(raw.decode(json.detect_encoding(raw)))
     except ValueError as err:
         raise BadRequest("the body is not valid JSON", details=str(err)[:200]) from None
+
+
+def bounded_body(limit: int, *, what: str, setting: str) -> bytes:
+    """The raw body, read in chunks up to `limit` + 1 bytes whether its length is declared or chunked;
+    PayloadTooLarge as soon as it is known to exceed `limit`."""
+    refusal = f"{what} larger than {limit} bytes are refused ({setting})"
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(refusal)
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = request.stream.read(min(CHUNK_BYTES, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise PayloadTooLarge(refusal)
+    return b"".join(chunks)
+
+
+def form_fields(raw: bytes) -> dict[str, str]:
+    """The fields of a form-encoded body (the first value of a repeated name), undecodable bytes replaced."""
+    fields: dict[str, str] = {}
+    for name, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
+        fields.setdefault(name, value)
+    return fields

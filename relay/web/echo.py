@@ -9,9 +9,9 @@ import hmac
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from relay.config import Settings
-from relay.errors import PayloadTooLarge, Unauthorized
+from relay.errors import Unauthorized
 from relay.notifications.plan import receive
-from relay.web.body import parse_json
+from relay.web.body import bounded_body, parse_json
 from schemas.echo import EVENT_SCHEMA
 
 bp = Blueprint("echo", __name__)
@@ -24,7 +24,7 @@ def echo_events() -> tuple[Response, int]:
     services = current_app.extensions["relay"]
     settings: Settings = services.settings
     check_echo_auth(settings, request.headers.get("Authorization"))
-    raw = _read_body(settings.max_event_bytes)
+    raw = bounded_body(settings.max_event_bytes, what="events", setting="RELAY_MAX_EVENT_BYTES")
     event = EVENT_SCHEMA.load(parse_json(raw))
     outcome = receive(event, raw, settings=settings, store=services.store, clock=services.clock)
     services.metrics.event(event.type, outcome.result)
@@ -72,11 +72,3 @@ def _basic_matches(credential: str, settings: Settings) -> bool:
 def _same(given: bytes, expected: bytes) -> bool:
     return hmac.compare_digest(given, expected)
 
-
-def _read_body(limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"events larger than {limit} bytes are refused (RELAY_MAX_EVENT_BYTES)")
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"events larger than {limit} bytes are refused (RELAY_MAX_EVENT_BYTES)")
-    return raw
