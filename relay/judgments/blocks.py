@@ -16,7 +16,17 @@ from marshmallow import ValidationError
 
 from relay.models import JudgmentRef, ReasonRequest
 from relay.spinnaker.execution import stage_by_id
-from schemas.mrkdwn import escape, truncate
+from schemas.blocks import (
+    button,
+    confirmation,
+    input_block,
+    modal,
+    option,
+    section,
+    static_select,
+    text_input,
+)
+from schemas.mrkdwn import escape
 from schemas.slack import JUDGMENT_REF_SCHEMA, MAX_CHOICES, REASON_REQUEST_SCHEMA
 
 ACTION_PREFIX = "judgment."
@@ -27,8 +37,6 @@ OPTION = "judgment.option"  # the select menu of choices, read from the message 
 REASON_VIEW = "judgment.reason"
 REASON_BLOCK, REASON_INPUT = "reason", "reason_text"
 MAX_CHOICE_BUTTONS = 3
-MAX_BUTTON_TEXT = 75
-MAX_OPTION_TEXT = 75
 MAX_REASON = 2000
 
 
@@ -59,23 +67,22 @@ def judgment_actions(execution: dict[str, Any], stage_id: str, *, channel: str) 
     run = f"*{escape(execution.get('name') or 'the pipeline')}*"
     name = f"*{escape(stage.get('name') or 'this stage')}*"
     choices = judgment_choices(stage)[:MAX_CHOICES]
-    reject_button = _button(REJECT, reject, ref, style="danger", confirm=_confirm(
+    reject_button = _button(REJECT, reject, ref, style="danger", confirm=confirmation(
         reject, f"Stop {run} at {name}? You can give a reason next."))
     if not choices:
         approve_button = _button(APPROVE, approve, ref, style="primary",
-                                 confirm=_confirm(approve, f"Let {run} continue past {name}?"))
+                                 confirm=confirmation(approve, f"Let {run} continue past {name}?"))
         return approve_button, reject_button
     if len(choices) <= MAX_CHOICE_BUTTONS:
         buttons = tuple(
             _button(f"{CHOOSE}{index}", f"{approve}: {choice}", dataclasses.replace(ref, choice=index),
                     style="primary" if index == 0 else None,
-                    confirm=_confirm(approve, f"Continue {run} past {name} with “{escape(choice)}”?"))
+                    confirm=confirmation(approve, f"Continue {run} past {name} with “{escape(choice)}”?"))
             for index, choice in enumerate(choices))
         return (*buttons, reject_button)
-    select = {"type": "static_select", "action_id": OPTION, "placeholder": _plain("Choose an option"),
-              "options": [{"text": _plain(choice, MAX_OPTION_TEXT), "value": str(index)}
-                          for index, choice in enumerate(choices)]}
-    approve_button = _button(APPROVE, approve, ref, style="primary", confirm=_confirm(
+    select = static_select(action_id=OPTION, placeholder="Choose an option",
+                           options=[option(choice, str(index)) for index, choice in enumerate(choices)])
+    approve_button = _button(APPROVE, approve, ref, style="primary", confirm=confirmation(
         approve, f"Let {run} continue past {name} with the option you chose?"))
     return select, approve_button, reject_button
 
@@ -92,19 +99,13 @@ def decode_ref(value: str | None) -> JudgmentRef:
 def reason_modal(request: ReasonRequest) -> dict[str, Any]:
     """The modal Reject opens: an optional reason; submitting it rejects the stage."""
     metadata = json.dumps(REASON_REQUEST_SCHEMA.dump(request), separators=(",", ":"))
-    return {
-        "type": "modal", "callback_id": REASON_VIEW, "private_metadata": metadata,
-        "title": _plain("Reject"), "submit": _plain("Reject"), "close": _plain("Cancel"),
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": (
-                "Stop the pipeline at this Manual Judgment. The reason is shown in the channel and kept in "
-                "the relay's audit log.")}},
-            {"type": "input", "block_id": REASON_BLOCK, "optional": True,
-             "label": _plain("Reason"),
-             "element": {"type": "plain_text_input", "action_id": REASON_INPUT, "multiline": True,
-                         "max_length": MAX_REASON, "placeholder": _plain("Why stop here?")}},
-        ],
-    }
+    reason = text_input(action_id=REASON_INPUT, multiline=True, max_length=MAX_REASON,
+                        placeholder="Why stop here?")
+    return modal("Reject", [
+        section("Stop the pipeline at this Manual Judgment. The reason is shown in the channel and kept in "
+                "the relay's audit log."),
+        input_block("Reason", reason, block_id=REASON_BLOCK, optional=True),
+    ], callback_id=REASON_VIEW, submit="Reject", private_metadata=metadata)
 
 
 def decode_reason_request(metadata: str) -> ReasonRequest:
@@ -123,18 +124,4 @@ def _loads(schema: Any, raw: str | None, name: str) -> Any:
 
 def _button(action_id: str, label: str, ref: JudgmentRef, *, style: str | None,
             confirm: dict[str, Any]) -> dict[str, Any]:
-    button = {"type": "button", "action_id": action_id, "text": _plain(label, MAX_BUTTON_TEXT),
-              "value": encode_ref(ref), "confirm": confirm}
-    if style:
-        button["style"] = style
-    return button
-
-
-def _confirm(label: str, question: str) -> dict[str, Any]:
-    """The dialog Slack shows before sending the click: `<label>?`, the question, `<label>` or Cancel."""
-    return {"title": _plain(f"{label}?", 100), "text": {"type": "mrkdwn", "text": truncate(question, 300)},
-            "confirm": _plain(label, 30), "deny": _plain("Cancel", 30)}
-
-
-def _plain(text: str, limit: int = 150) -> dict[str, Any]:
-    return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
+    return button(label, action_id=action_id, value=encode_ref(ref), style=style, confirm=confirm)

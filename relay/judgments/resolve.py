@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from relay.access.authorization import actor, may_judge
 from relay.clients.gate import GateError
 from relay.delivery.retry import JobRetry
-from relay.judgments.blocks import judgment_choices
 from relay.judgments import decide as steps
 from relay.judgments import notes
+from relay.judgments.blocks import judgment_choices
 from relay.judgments.messages import decision_label, judgment_direct_message, judgment_report
 from relay.judgments.updates import (
     FINAL_RANK,
