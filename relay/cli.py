@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import click
 import yaml
@@ -19,6 +19,7 @@ from relay import migrate
 from relay.config import Settings
 from relay.echo_setup import echo_config_text
 from relay.errors import ConfigError
+from relay.failures import explain
 from relay.jsonbody import reject_constant
 from relay.logs import configure_logging
 from relay.manifest import APP_NAME, app_manifest
@@ -56,8 +57,24 @@ def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
     return store
 
 
-@click.group()
-def cli() -> None:
+class RelayGroup(click.Group):
+    """Commands whose every failure ends in one line naming the problem and the fix (and exit status 1);
+    `--debug` lets the traceback through instead."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as err:
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(explain(err)) from None
+
+
+@click.group(cls=RelayGroup)
+@click.option("--debug", is_flag=True, help="Show the full traceback when a command fails.")
+def cli(debug: bool) -> None:
     """SlackOps Relay: Spinnaker pipelines in Slack."""
 
 
@@ -67,9 +84,10 @@ def cli() -> None:
 @click.option("--no-dispatcher", is_flag=True, help="Serve HTTP only; run `slackops-relay worker` elsewhere.")
 def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     """Run the relay under Gunicorn, with the delivery dispatcher beside it."""
-    from relay.serving import RelayServer, gunicorn_options
+    from relay.serving import RelayServer, check_bind, gunicorn_options
 
     settings = load_settings()
+    check_bind(bind or settings.bind, key="--bind" if bind else "RELAY_BIND")
     _ready_store(settings, upgrade=upgrade).engine.dispose()
     if settings.dry_run:
         click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, "
@@ -87,9 +105,11 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
 def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
     """Run the delivery dispatcher alone (any number of workers may share one database). SIGTERM lets the
     delivery in flight finish and hands the rest back to the queue."""
-    from relay.serving import start_ops_server
+    from relay.serving import check_bind, start_ops_server
 
     settings = load_settings()
+    if ops_bind:
+        check_bind(ops_bind, key="--ops-bind")
     _ready_store(settings, upgrade=upgrade).engine.dispose()
     services = Services.from_settings(settings)
     stop = threading.Event()
@@ -207,7 +227,7 @@ def db_current(store: Store) -> None:
 @click.option("--ops-bind", metavar="HOST:PORT", help="Serve /healthz, /readyz and /metrics here.")
 def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
     """Receive Slack's clicks and commands over Socket Mode (SLACK_APP_TOKEN), with no public endpoint."""
-    from relay.serving import start_ops_server
+    from relay.serving import check_bind, start_ops_server
     from relay.socket_mode import SocketModeRelay
 
     settings = load_settings()
@@ -216,13 +236,20 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
                                    "connections:write")
     if settings.dry_run:
         raise click.ClickException("SLACK_BOT_TOKEN must be set: Socket Mode answers in Slack")
+    if ops_bind:
+        check_bind(ops_bind, key="--ops-bind")
     _ready_store(settings, upgrade=False).engine.dispose()
     services = Services.from_settings(settings)
+    _check_gate(settings)
     relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
     try:
         relay.connect()
     except SlackApiError as err:
         raise click.ClickException(f"Slack refused a Socket Mode connection: {classify(err).error}") from None
+    except OSError as err:
+        raise click.ClickException(f"cannot reach Slack at {settings.slack_api_url} "
+                                   f"({getattr(err, 'reason', err)}): check SLACK_API_URL and the network "
+                                   "(a proxy?)") from None
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -238,6 +265,21 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
             ops_server.shutdown()
 
 
+def _check_gate(settings: Settings) -> None:
+    """Clicks and commands all need Gate: a GATE_URL that does not answer stops `socket` at startup."""
+    from relay.gate import GateError
+    from relay.services import gate_client
+
+    gate = gate_client(settings, deadline=0)
+    if gate is None:
+        return
+    try:
+        gate.ping()
+    except GateError as err:
+        raise click.ClickException(f"GATE_URL {settings.gate_url}: {err}; check the address and the "
+                                   "relay's Gate credentials (`slackops-relay doctor` tells more)") from None
+
+
 @cli.command()
 @click.option("--url", help="The relay's public HTTPS address, which Slack calls (not with --socket-mode).")
 @click.option("--socket-mode", is_flag=True, help="Slack delivers clicks and commands over Socket Mode.")
@@ -249,6 +291,8 @@ def manifest(url: str | None, socket_mode: bool, name: str, output: str) -> None
         raise click.BadParameter("Slack only calls https:// URLs", param_hint="--url")
     if not url and not socket_mode:
         raise click.UsageError("give --url (the relay's public HTTPS address), or use --socket-mode")
+    if url and socket_mode:
+        raise click.UsageError("give --url or --socket-mode, not both: with Socket Mode Slack calls no URL")
     if not 0 < len(name) <= 35:
         raise click.BadParameter("must be 1 to 35 characters", param_hint="--name")
     document = app_manifest(url=url, socket_mode=socket_mode, name=name)
@@ -262,7 +306,7 @@ def manifest(url: str | None, socket_mode: bool, name: str, output: str) -> None
 @click.option("--url", required=True, help="The relay's address as Echo reaches it (http://relay:8080).")
 def echo_config(url: str) -> None:
     """Print Echo's configuration (echo-local.yml, and a SpinnakerService) with the relay's credentials."""
-    if not url.startswith(("http://", "https://")):
+    if not url.startswith(("http://", "https://")) or not urlsplit(url).netloc:
         raise click.BadParameter("must be an http:// or https:// URL", param_hint="--url")
     click.echo(echo_config_text(load_settings(), url), nl=False)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +16,8 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from relay.config import Settings
+from relay.config import Settings, parse_bind
+from relay.errors import ConfigError
 from relay.metrics import reset_multiprocess_dir
 from relay.services import Services
 
@@ -106,6 +108,20 @@ class RelayServer(BaseApplication):
             self.dispatcher.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.dispatcher.kill()
+
+
+def check_bind(bind: str, *, key: str) -> None:
+    """Refuse in one line, before anything starts, an address that is malformed or cannot be listened on."""
+    address = parse_bind(bind, key=key)
+    if address is None:
+        return
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    try:
+        socket.create_server(address, family=family).close()
+    except OSError as err:
+        reason = err.strerror or " ".join(str(err).split())
+        raise ConfigError(f"{key}: cannot listen on {bind}: {reason}; choose a free port on an address of "
+                          "this machine") from None
 
 
 class _QuietHandler(WSGIRequestHandler):
