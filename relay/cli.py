@@ -17,14 +17,15 @@ from slack_sdk.errors import SlackApiError
 
 from relay import migrate
 from relay.config import Settings
+from relay.dispatcher import describe_delivery
 from relay.echo_setup import echo_config_text
 from relay.errors import ConfigError
 from relay.failures import explain
+from relay.ingest import plan
 from relay.jsonbody import reject_constant
 from relay.logs import configure_logging
 from relay.manifest import APP_NAME, app_manifest
 from relay.matching import decide
-from relay.rendering import render
 from relay.services import Services
 from relay.slack import classify
 from relay.store import FAILED, Store
@@ -147,11 +148,17 @@ def preview(event_file) -> None:
     if not decision.notifications:
         click.echo(f"no message: {decision.reason}")
         return
+    # The relay's own planning, against an empty store: the messages a run seen for the first time gets.
+    store = Store.from_url("sqlite://")
+    store.create_schema()
     for notification in decision.notifications:
-        body = render(notification, settings.spinnaker_ui_url)
         click.echo(f"# {notification.template} to {notification.address} (when {notification.when})")
-        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
-        click.echo(BLOCK_KIT_BUILDER + quote(json.dumps({"blocks": body["blocks"]}, separators=(",", ":"))))
+        for draft in plan((notification,), settings=settings, store=store):
+            click.echo(f"## {describe_delivery(draft.action, draft.channel, draft.payload)}")
+            click.echo(json.dumps(draft.payload, indent=2, ensure_ascii=False))
+            blocks = {"blocks": draft.payload.get("blocks") or []}
+            click.echo(BLOCK_KIT_BUILDER + quote(json.dumps(blocks, separators=(",", ":"))))
+    store.engine.dispose()
 
 
 @cli.command()

@@ -341,7 +341,10 @@ class _Resolution:
         """An ephemeral note to the clicker only; Slack does not guarantee these, so failures are logged."""
         j = self.judgment
         poster = self.services.poster
-        if poster is None or not j.channel_id:
+        if poster is None:
+            log.info("dry-run ephemeral to %s in %s: %s", j.user_id, j.channel_id, text)
+            return
+        if not j.channel_id:
             return
         try:
             poster.post_ephemeral(j.channel_id, j.user_id, notice(text), thread_ts=j.thread_ts)

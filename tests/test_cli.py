@@ -34,8 +34,9 @@ def run(*args: str, **environ: str) -> Result:
 def test_cli_preview_prints_block_kit_and_a_builder_link() -> None:
     result = run("preview", str(EVENT_FILE), SPINNAKER_UI_URL="https://deck.example.com")
     assert result.exit_code == 0, result.stdout
-    header, *lines = result.stdout.splitlines()
+    header, message, *lines = result.stdout.splitlines()
     assert header == "# pipeline.starting to #deploys (when pipeline.starting)"
+    assert message == "## the run's message in #deploys, posted once and then updated in place"
     body = json.loads("\n".join(lines[:-1]))
     assert body["text"] == "Compute's Simple Wait Pipeline pipeline is starting"
     assert "https://deck.example.com/#/applications/compute/executions/details/" in json.dumps(body)
@@ -55,6 +56,22 @@ def test_cli_preview_prints_one_message_per_address(tmp_path: Path) -> None:
     assert headers == [
         "# pipeline.complete to #a (when pipeline.complete)",
         "# pipeline.complete to #b (when pipeline.complete)",
+    ]
+    assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
+
+
+def test_cli_preview_shows_the_runs_message_and_the_thread_reply(tmp_path: Path) -> None:
+    preference = {"type": "slack", "address": "#deploys", "when": ["stage.complete"]}
+    event_file = tmp_path / "event.json"
+    context = {"sendNotifications": True, "notifications": [preference]}
+    event_file.write_text(json.dumps(stage_event("complete", context=context)))
+    result = run("preview", str(event_file))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.startswith("#")] == [
+        "# stage.complete to #deploys (when stage.complete)",
+        "## the run's message in #deploys, posted once and then updated in place",
+        "## a reply in the run's thread in #deploys",
     ]
     assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
 
