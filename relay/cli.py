@@ -23,6 +23,7 @@ from relay.errors import ConfigError
 from relay.failures import explain
 from relay.ingest import plan
 from relay.jsonbody import reject_constant
+from relay.listings import deliveries_table, judgments_table
 from relay.logs import configure_logging
 from relay.manifest import APP_NAME, app_manifest
 from relay.matching import decide
@@ -173,10 +174,8 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
             raise click.ClickException(f"delivery {retry_id} is not a failed delivery")
         click.echo(f"delivery {retry_id} queued again")
         return
-    for row in store.list_deliveries(status=FAILED if failed else None, limit=limit):
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["created_at"]))
-        click.echo(f"{row['id']:>6}  {created}  {row['status']:<10} {row['template']:<20} "
-                   f"{row['channel']:<24} attempts={row['attempts']}  {row['last_error'] or ''}")
+    for line in deliveries_table(store.list_deliveries(status=FAILED if failed else None, limit=limit)):
+        click.echo(line)
 
 
 @cli.command()
@@ -184,16 +183,8 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
 def judgments(limit: int) -> None:
     """List Manual Judgments made from Slack: who, what, why, and what Spinnaker answered."""
     store = _ready_store(load_settings(), upgrade=False)
-    for row in store.list_judgments(limit=limit):
-        received = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.received_at))
-        who = row.user_email or row.user_id
-        choice = f" [{row.judgment_input}]" if row.judgment_input else ""
-        reason = f" reason={json.dumps(row.reason)}" if row.reason else ""
-        gate = f" gate={row.gate_status}" if row.gate_status else ""
-        stage = f" stage={row.stage_status}" if row.stage_status else ""
-        click.echo(f"{row.id:>6}  {received}  {row.status:<11} {row.decision:<8}{choice} by {who}  "
-                   f"{row.application or '?'} {row.execution_id}/{row.stage_id}{gate}{stage}{reason}"
-                   f"  {row.detail or ''}".rstrip())
+    for line in judgments_table(store.list_judgments(limit=limit)):
+        click.echo(line)
 
 
 @cli.group()

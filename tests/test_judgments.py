@@ -549,11 +549,14 @@ def test_judgments_cli_lists_the_audit_trail(world: World) -> None:
         "RELAY_DATABASE_URL": world.services.settings.database_url, "RELAY_CONFIG": ""})
 
     assert result.exit_code == 0, result.output
-    newest, oldest = result.output.splitlines()
+    header, newest, oldest = result.output.splitlines()
+    assert header.split() == ["ID", "RECEIVED", "(UTC)", "STATUS", "DECISION", "BY", "APPLICATION",
+                              "EXECUTION/STAGE", "OUTCOME"]
     assert "decided" in oldest and "stop" in oldest and APPROVER_EMAIL in oldest
     assert 'reason="canary red"' in oldest and "gate=200 stage=TERMINAL" in oldest
-    assert f"compute {RUN_ID}/{STAGE_ID}" in oldest
+    assert f"compute      {RUN_ID}/{STAGE_ID}" in oldest
     assert "stale" in newest and "stranger@example.com" not in newest and STRANGER in newest
+    assert "<" not in result.output and "?" not in result.output
 
 
 def test_judgment_setup_problems_are_said_at_startup(caplog: pytest.LogCaptureFixture) -> None:
