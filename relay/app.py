@@ -15,9 +15,10 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None,
-               ops_only: bool = False) -> Flask:
+               ops_only: bool = False, announce: bool = True) -> Flask:
     """Build the relay's app; tests pass settings and services, production reads the environment.
-    `ops_only` serves just the operator endpoints (a standalone worker's health and metrics)."""
+    `ops_only` serves just the operator endpoints (a standalone worker's health and metrics); `announce`
+    logs the setup warnings (off in Gunicorn's workers: the master says them once)."""
     if services is None:
         services = Services.from_settings(settings or Settings.from_env())
     app = Flask(__name__)
@@ -28,8 +29,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.register_blueprint(interactions.bp)
         app.register_blueprint(commands.bp)
     app.register_blueprint(ops.bp)
+    if announce:
+        log_setup_warnings(services)
+    return app
+
+
+def log_setup_warnings(services: Services) -> None:
+    """What the configuration leaves out (no Slack token, no Gate, no approvers), said once at startup."""
     if services.settings.dry_run:
         log.warning("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered and stored, not sent")
     for warning in judgments.setup_warnings(services):
         log.warning("%s", warning)
-    return app

@@ -86,14 +86,15 @@ def cli(debug: bool) -> None:
 @click.option("--no-dispatcher", is_flag=True, help="Serve HTTP only; run `slackops-relay worker` elsewhere.")
 def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     """Run the relay under Gunicorn, with the delivery dispatcher beside it."""
+    from relay.app import log_setup_warnings
     from relay.serving import RelayServer, check_bind, gunicorn_options
 
     settings = load_settings()
     check_bind(bind or settings.bind, key="--bind" if bind else "RELAY_BIND")
     _ready_store(settings, upgrade=upgrade).engine.dispose()
-    if settings.dry_run:
-        click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, "
-                   "not sent.")
+    services = Services.from_settings(settings)
+    log_setup_warnings(services)  # once here; Gunicorn's workers build the app without repeating them
+    services.store.engine.dispose()
     options = gunicorn_options(settings, bind=bind)
     if options["workers"] > 1 and not settings.metrics_dir:
         click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")

@@ -53,6 +53,8 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         "accesslog": None,
         "logger_class": "relay.logs.GunicornLogger",
         "on_starting": lambda _server: reset_multiprocess_dir(settings.metrics_dir),
+        # Gunicorn 25.1+ opens a control socket under $HOME (and says so); the relay does not use it.
+        "control_socket_disable": True,
     }
 
 
@@ -85,7 +87,8 @@ class RelayServer(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # settings this Gunicorn version does not have are left out
+                self.cfg.set(key, value)
         if self.with_dispatcher:
             self.cfg.set("when_ready", self._start_dispatcher)
             self.cfg.set("on_exit", self._stop_dispatcher)
@@ -93,7 +96,7 @@ class RelayServer(BaseApplication):
     def load(self):
         from relay.app import create_app
 
-        return create_app()
+        return create_app(announce=False)
 
     def _start_dispatcher(self, _server) -> None:
         command = [sys.executable, "-m", "relay.cli", "worker", "--parent-pid", str(os.getpid())]
