@@ -6,8 +6,10 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import click
@@ -308,6 +310,25 @@ def echo_config(url: str) -> None:
     if not url.startswith(("http://", "https://")) or not urlsplit(url).netloc:
         raise click.BadParameter("must be an http:// or https:// URL", param_hint="--url")
     click.echo(echo_config_text(load_settings(), url), nl=False)
+
+
+@cli.command()
+@click.option("--approve", "choice", flag_value="approve", help="Approve the judgment without asking.")
+@click.option("--reject", "choice", flag_value="reject", help="Reject the judgment without asking.")
+def demo(choice: str | None) -> None:
+    """Show the whole loop with no Slack and no Spinnaker: a sample run's messages, its Manual Judgment
+    clicked, and the run finishing."""
+    from relay.demo import DemoFailed, run_demo
+
+    def ask() -> str:
+        return choice or click.prompt("Approve or Reject?", type=click.Choice(["approve", "reject"]),
+                                      default="approve")
+
+    with tempfile.TemporaryDirectory(prefix="slackops-relay-demo-") as workdir:
+        try:
+            run_demo(choose=ask, out=click.echo, workdir=Path(workdir))
+        except DemoFailed as err:
+            raise click.ClickException(f"the demo stopped: {err}") from None
 
 
 @cli.command()

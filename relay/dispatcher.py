@@ -140,6 +140,9 @@ class Dispatcher:
             action = "post" if existing is None else "update"
             self.store.remember_message(key, MessageRef(delivery.channel, DRY_RUN, delivery.rank),
                                         now=self.clock())
+        elif delivery.message_key:  # a judgment message, which later updates rewrite
+            self.store.remember_message(delivery.message_key, MessageRef(delivery.channel, DRY_RUN,
+                                                                         delivery.rank), now=self.clock())
         log.info("dry-run delivery %d (%s): %s: %s", delivery.id, delivery.template,
                  describe_delivery(action, delivery.channel, delivery.payload), delivery.payload.get("text"))
         log.debug("dry-run delivery %d body: %s", delivery.id, json.dumps(delivery.payload))

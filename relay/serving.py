@@ -127,7 +127,7 @@ def check_bind(bind: str, *, key: str) -> None:
                           "this machine") from None
 
 
-class _QuietHandler(WSGIRequestHandler):
+class QuietHandler(WSGIRequestHandler):
     """The app logs each request itself."""
 
     def log_request(self, *args: Any) -> None:
@@ -141,7 +141,7 @@ def start_ops_server(services: Services, bind: str) -> BaseWSGIServer:
     host, _, port = bind.rpartition(":")
     app = create_app(services=services, ops_only=True)
     server = make_server(host.strip("[]") or "0.0.0.0", int(port), app, threaded=True,
-                         request_handler=_QuietHandler)
+                         request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, name="ops-server", daemon=True).start()
     log.info("worker health and metrics on http://%s/metrics", bind)
     return server
