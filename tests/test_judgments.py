@@ -6,6 +6,7 @@ dispatcher by hand with a shared clock, so waiting for Spinnaker is a clock adva
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,6 +234,20 @@ def test_judgment_with_many_options_needs_one_picked(tmp_path: Path) -> None:
 
 
 # --- who may judge ---------------------------------------------------------------------------------------
+
+
+def test_judgment_refusal_in_dry_run_is_logged_as_the_ephemeral_it_would_be(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    message = world.start_judgment()
+    world.services.poster = None  # from here on the relay runs without a bot token
+
+    world.click(message, "judgment.choose.0", user=STRANGER)
+    with caplog.at_level(logging.INFO, logger="relay.resolution"):
+        world.drain()
+
+    assert world.slack.ephemerals() == []
+    [line] = [record.getMessage() for record in caplog.records if "ephemeral" in record.getMessage()]
+    assert line.startswith(f"dry-run ephemeral to {STRANGER} in {message.channel}: :no_entry: You cannot")
 
 
 def test_judgment_refused_by_policy_reaches_only_the_clicker(world: World) -> None:
