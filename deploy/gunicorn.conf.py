@@ -10,7 +10,6 @@ from relay.app import log_setup_warnings
 from relay.config import Settings
 from relay.errors import ConfigError
 from relay.logs import configure_logging
-from relay.services import Services
 from relay.serving import gunicorn_options
 
 try:
@@ -19,7 +18,7 @@ except ConfigError as err:
     raise SystemExit(f"slackops-relay: {err.message}") from None
 configure_logging(settings)
 globals().update(gunicorn_options(settings))
-log_setup_warnings(Services.from_settings(settings))  # once, here in the master, not in every worker
+log_setup_warnings(settings)  # once, here in the master, not in every worker
 
 wsgi_app = "relay.app:create_app(announce=False)"
 # Worker heartbeats on a memory filesystem: a container's disk may be slow, or read-only.

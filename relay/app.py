@@ -30,13 +30,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.register_blueprint(commands.bp)
     app.register_blueprint(ops.bp)
     if announce:
-        log_setup_warnings(services)
+        log_setup_warnings(services.settings)
     return app
 
 
-def log_setup_warnings(services: Services) -> None:
+def log_setup_warnings(settings: Settings) -> None:
     """What the configuration leaves out (no Slack token, no Gate, no approvers), said once at startup."""
-    if services.settings.dry_run:
+    if settings.dry_run:
         log.warning("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered and stored, not sent")
-    for warning in judgments.setup_warnings(services):
+    for warning in judgments.setup_warnings(settings):
         log.warning("%s", warning)

@@ -94,9 +94,7 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     settings = load_settings()
     check_bind(bind or settings.bind, key="--bind" if bind else "RELAY_BIND")
     _ready_store(settings, upgrade=upgrade).engine.dispose()
-    services = Services.from_settings(settings)
-    log_setup_warnings(services)  # once here; Gunicorn's workers build the app without repeating them
-    services.store.engine.dispose()
+    log_setup_warnings(settings)  # once here; Gunicorn's workers build the app without repeating them
     options = gunicorn_options(settings, bind=bind)
     if options["workers"] > 1 and not settings.metrics_dir:
         click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")

@@ -21,13 +21,13 @@ from relay.judgment_blocks import (
     reason_modal,
 )
 from relay.models import BlockActions, ClickOrigin, JudgmentRef, ReasonRequest
-from relay.policy import JUDGE
 from relay.resolution import resolve
 from relay.slack import classify
 from relay.store import RECEIVED
 from schemas.slack import BLOCK_ACTIONS_SCHEMA, MAX_CHOICES, VIEW_SUBMISSION_SCHEMA
 
 if TYPE_CHECKING:
+    from relay.config import Settings
     from relay.routing import Routes
     from relay.services import Services
 
@@ -43,15 +43,15 @@ def register(routes: Routes) -> None:
     routes.job(JOB_KIND, resolve)
 
 
-def setup_warnings(services: Services) -> list[str]:
+def setup_warnings(settings: Settings) -> list[str]:
     """What keeps judgments from working, said once at startup."""
     warnings = []
-    if not services.settings.slack_signing_secret:
+    if not settings.slack_signing_secret:
         warnings.append("SLACK_SIGNING_SECRET is not set: every Slack interaction is refused with 401, "
                         "so nobody can judge from Slack")
-    if not services.settings.gate_url:
+    if not settings.gate_url:
         warnings.append("GATE_URL is not set: judgments clicked in Slack cannot reach Spinnaker")
-    if not services.policy.rules.get(JUDGE):
+    if not settings.rules.approvers:
         warnings.append("the configuration has no `approvers` policy: no one may judge from Slack in any "
                         "application")
     return warnings
