@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import signal
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -242,7 +245,8 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
     _check_gate(settings)
     relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
     try:
-        relay.connect()
+        with _quiet("slack_sdk"):  # its own error line would repeat the one below
+            relay.connect()
     except SlackApiError as err:
         raise click.ClickException(f"Slack refused a Socket Mode connection: {classify(err).error}") from None
     except OSError as err:
@@ -262,6 +266,18 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
         relay.close()
         if ops_server is not None:
             ops_server.shutdown()
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence a library's logger for a call whose failure the command reports itself."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _check_gate(settings: Settings) -> None:

@@ -33,14 +33,12 @@ def run(*args: str, **environ: str) -> Result:
 
 
 def assert_one_line(result: Result, *fragments: str) -> None:
-    """The command ends with exit 1 and one `Error:` line holding `fragments`, and shows no traceback (a
-    library may have logged a line before it)."""
+    """The command ends with exit 1 and one `Error:` line holding `fragments`, and nothing else on stderr."""
     assert result.exit_code == 1, result.output
-    *_, last = result.stderr.splitlines()
-    assert last.startswith("Error: ")
-    assert "Traceback" not in result.output
+    assert result.stderr.startswith("Error: ")
+    assert result.stderr.count("\n") == 1, result.stderr
     for fragment in fragments:
-        assert fragment in last
+        assert fragment in result.stderr
 
 
 @pytest.fixture
