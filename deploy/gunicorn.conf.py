@@ -6,6 +6,7 @@ The defaults are relay.serving.gunicorn_options (the ones `slackops-relay serve`
 container needs is added here. Every setting can still be overridden on the command line.
 """
 
+from relay.app import log_setup_warnings
 from relay.config import Settings
 from relay.errors import ConfigError
 from relay.logs import configure_logging
@@ -17,10 +18,8 @@ except ConfigError as err:
     raise SystemExit(f"slackops-relay: {err.message}") from None
 configure_logging(settings)
 globals().update(gunicorn_options(settings))
+log_setup_warnings(settings)  # once, here in the master, not in every worker
 
-wsgi_app = "relay.app:create_app()"
+wsgi_app = "relay.app:create_app(announce=False)"
 # Worker heartbeats on a memory filesystem: a container's disk may be slow, or read-only.
 worker_tmp_dir = "/dev/shm"
-# Gunicorn 25.1+ opens a control socket under $HOME; nothing in a container uses it
-# (older versions ignore this setting).
-control_socket_disable = True

@@ -17,9 +17,10 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None,
-               ops_only: bool = False) -> Flask:
+               ops_only: bool = False, announce: bool = True) -> Flask:
     """Build the relay's app; tests pass settings and services, production reads the environment.
-    `ops_only` serves just the operator endpoints (a standalone worker's health and metrics)."""
+    `ops_only` serves just the operator endpoints (a standalone worker's health and metrics); `announce`
+    logs the setup warnings (off in Gunicorn's workers: the master says them once)."""
     if services is None:
         services = build_services(settings or Settings.from_env())
     app = Flask(__name__)
@@ -30,8 +31,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.register_blueprint(interactions.bp)
         app.register_blueprint(commands.bp)
     app.register_blueprint(ops.bp)
-    if services.settings.dry_run:
-        log.warning("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered and stored, not sent")
-    for warning in judgments.setup_warnings(services):
-        log.warning("%s", warning)
+    if announce:
+        log_setup_warnings(services.settings)
     return app
+
+
+def log_setup_warnings(settings: Settings) -> None:
+    """What the configuration leaves out (no Slack token, no Gate, no approvers), said once at startup."""
+    if settings.dry_run:
+        log.warning("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered and stored, not sent")
+    for warning in judgments.setup_warnings(settings):
+        log.warning("%s", warning)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
-from urllib.parse import quote
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import click
 import yaml
@@ -20,11 +24,14 @@ from relay.access.authorization import scope_warnings
 from relay.clients.directory import SlackDirectory
 from relay.clients.slack import build_client, classify
 from relay.config import Settings
+from relay.delivery.dispatcher import describe_delivery
 from relay.errors import ConfigError
 from relay.logs import configure_logging
 from relay.notifications.match import decide
-from relay.notifications.render import render
+from relay.notifications.plan import plan
 from relay.setup.echo_setup import echo_config_text
+from relay.setup.failures import explain
+from relay.setup.listings import deliveries_table, judgments_table
 from relay.setup.manifest import APP_NAME, app_manifest
 from relay.store import FAILED, Store, migrate
 from relay.wiring import build_services
@@ -69,8 +76,24 @@ def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
     return store
 
 
-@click.group()
-def cli() -> None:
+class RelayGroup(click.Group):
+    """Commands whose every failure ends in one line naming the problem and the fix (and exit status 1);
+    `--debug` lets the traceback through instead."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as err:
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(explain(err)) from None
+
+
+@click.group(cls=RelayGroup)
+@click.option("--debug", is_flag=True, help="Show the full traceback when a command fails.")
+def cli(debug: bool) -> None:
     """SlackOps Relay: Spinnaker pipelines in Slack."""
 
 
@@ -80,13 +103,13 @@ def cli() -> None:
 @click.option("--no-dispatcher", is_flag=True, help="Serve HTTP only; run `slackops-relay worker` elsewhere.")
 def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     """Run the relay under Gunicorn, with the delivery dispatcher beside it."""
-    from relay.serving import RelayServer, gunicorn_options
+    from relay.app import log_setup_warnings
+    from relay.serving import RelayServer, check_bind, gunicorn_options
 
     settings = load_settings()
+    check_bind(bind or settings.bind, key="--bind" if bind else "RELAY_BIND")
     _ready_store(settings, upgrade=upgrade).engine.dispose()
-    if settings.dry_run:
-        click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, "
-                   "not sent.")
+    log_setup_warnings(settings)  # once here; Gunicorn's workers build the app without repeating them
     _warn_about_scopes(settings)
     options = gunicorn_options(settings, bind=bind)
     if options["workers"] > 1 and not settings.metrics_dir:
@@ -101,9 +124,11 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
 def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
     """Run the delivery dispatcher alone (any number of workers may share one database). SIGTERM lets the
     delivery in flight finish and hands the rest back to the queue."""
-    from relay.serving import start_ops_server
+    from relay.serving import check_bind, start_ops_server
 
     settings = load_settings()
+    if ops_bind:
+        check_bind(ops_bind, key="--ops-bind")
     _ready_store(settings, upgrade=upgrade).engine.dispose()
     if not parent_pid:  # `serve` said it already for the worker it starts
         _warn_about_scopes(settings)
@@ -143,11 +168,17 @@ def preview(event_file) -> None:
     if not decision.notifications:
         click.echo(f"no message: {decision.reason}")
         return
+    # The relay's own planning, against an empty store: the messages a run seen for the first time gets.
+    store = Store.from_url("sqlite://")
+    store.create_schema()
     for notification in decision.notifications:
-        body = render(notification, settings.spinnaker_ui_url)
         click.echo(f"# {notification.template} to {notification.address} (when {notification.when})")
-        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
-        click.echo(BLOCK_KIT_BUILDER + quote(json.dumps({"blocks": body["blocks"]}, separators=(",", ":"))))
+        for draft in plan((notification,), settings=settings, store=store):
+            click.echo(f"## {describe_delivery(draft.action, draft.channel, draft.payload)}")
+            click.echo(json.dumps(draft.payload, indent=2, ensure_ascii=False))
+            blocks = {"blocks": draft.payload.get("blocks") or []}
+            click.echo(BLOCK_KIT_BUILDER + quote(json.dumps(blocks, separators=(",", ":"))))
+    store.engine.dispose()
 
 
 @cli.command()
@@ -162,10 +193,8 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
             raise click.ClickException(f"delivery {retry_id} is not a failed delivery")
         click.echo(f"delivery {retry_id} queued again")
         return
-    for row in store.list_deliveries(status=FAILED if failed else None, limit=limit):
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["created_at"]))
-        click.echo(f"{row['id']:>6}  {created}  {row['status']:<10} {row['template']:<20} "
-                   f"{row['channel']:<24} attempts={row['attempts']}  {row['last_error'] or ''}")
+    for line in deliveries_table(store.list_deliveries(status=FAILED if failed else None, limit=limit)):
+        click.echo(line)
 
 
 @cli.command()
@@ -173,16 +202,8 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
 def judgments(limit: int) -> None:
     """List Manual Judgments made from Slack: who, what, why, and what Spinnaker answered."""
     store = _ready_store(load_settings(), upgrade=False)
-    for row in store.list_judgments(limit=limit):
-        received = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.received_at))
-        who = row.user_email or row.user_id
-        choice = f" [{row.judgment_input}]" if row.judgment_input else ""
-        reason = f" reason={json.dumps(row.reason)}" if row.reason else ""
-        gate = f" gate={row.gate_status}" if row.gate_status else ""
-        stage = f" stage={row.stage_status}" if row.stage_status else ""
-        click.echo(f"{row.id:>6}  {received}  {row.status:<11} {row.decision:<8}{choice} by {who}  "
-                   f"{row.application or '?'} {row.execution_id}/{row.stage_id}{gate}{stage}{reason}"
-                   f"  {row.detail or ''}".rstrip())
+    for line in judgments_table(store.list_judgments(limit=limit)):
+        click.echo(line)
 
 
 @cli.group()
@@ -223,7 +244,7 @@ def db_current(store: Store) -> None:
 @click.option("--ops-bind", metavar="HOST:PORT", help="Serve /healthz, /readyz and /metrics here.")
 def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
     """Receive Slack's clicks and commands over Socket Mode (SLACK_APP_TOKEN), with no public endpoint."""
-    from relay.serving import start_ops_server
+    from relay.serving import check_bind, start_ops_server
     from relay.socket_mode import SocketModeRelay
 
     settings = load_settings()
@@ -232,14 +253,22 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
                                    "connections:write")
     if settings.dry_run:
         raise click.ClickException("SLACK_BOT_TOKEN must be set: Socket Mode answers in Slack")
+    if ops_bind:
+        check_bind(ops_bind, key="--ops-bind")
     _ready_store(settings, upgrade=False).engine.dispose()
-    _warn_about_scopes(settings)
     services = build_services(settings)
+    _check_gate(settings)
     relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
     try:
-        relay.connect()
+        with _quiet("slack_sdk"):  # its own error line would repeat the one below
+            relay.connect()
     except SlackApiError as err:
         raise click.ClickException(f"Slack refused a Socket Mode connection: {classify(err).error}") from None
+    except OSError as err:
+        raise click.ClickException(f"cannot reach Slack at {settings.slack_api_url} "
+                                   f"({getattr(err, 'reason', err)}): check SLACK_API_URL and the network "
+                                   "(a proxy?)") from None
+    _warn_about_scopes(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -255,6 +284,33 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
             ops_server.shutdown()
 
 
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence a library's logger for a call whose failure the command reports itself."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _check_gate(settings: Settings) -> None:
+    """Clicks and commands all need Gate: a GATE_URL that does not answer stops `socket` at startup."""
+    from relay.clients.gate import GateError
+    from relay.services import gate_client
+
+    gate = gate_client(settings, deadline=0)
+    if gate is None:
+        return
+    try:
+        gate.ping()
+    except GateError as err:
+        raise click.ClickException(f"GATE_URL {settings.gate_url}: {err}; check the address and the "
+                                   "relay's Gate credentials (`slackops-relay doctor` tells more)") from None
+
+
 @cli.command()
 @click.option("--url", help="The relay's public HTTPS address, which Slack calls (not with --socket-mode).")
 @click.option("--socket-mode", is_flag=True, help="Slack delivers clicks and commands over Socket Mode.")
@@ -266,6 +322,8 @@ def manifest(url: str | None, socket_mode: bool, name: str, output: str) -> None
         raise click.BadParameter("Slack only calls https:// URLs", param_hint="--url")
     if not url and not socket_mode:
         raise click.UsageError("give --url (the relay's public HTTPS address), or use --socket-mode")
+    if url and socket_mode:
+        raise click.UsageError("give --url or --socket-mode, not both: with Socket Mode Slack calls no URL")
     if not 0 < len(name) <= 35:
         raise click.BadParameter("must be 1 to 35 characters", param_hint="--name")
     document = app_manifest(url=url, socket_mode=socket_mode, name=name)
@@ -279,9 +337,28 @@ def manifest(url: str | None, socket_mode: bool, name: str, output: str) -> None
 @click.option("--url", required=True, help="The relay's address as Echo reaches it (http://relay:8080).")
 def echo_config(url: str) -> None:
     """Print Echo's configuration (echo-local.yml, and a SpinnakerService) with the relay's credentials."""
-    if not url.startswith(("http://", "https://")):
+    if not url.startswith(("http://", "https://")) or not urlsplit(url).netloc:
         raise click.BadParameter("must be an http:// or https:// URL", param_hint="--url")
     click.echo(echo_config_text(load_settings(), url), nl=False)
+
+
+@cli.command()
+@click.option("--approve", "choice", flag_value="approve", help="Approve the judgment without asking.")
+@click.option("--reject", "choice", flag_value="reject", help="Reject the judgment without asking.")
+def demo(choice: str | None) -> None:
+    """Show the whole loop with no Slack and no Spinnaker: a sample run's messages, its Manual Judgment
+    clicked, and the run finishing."""
+    from relay.demo.run import DemoFailed, run_demo
+
+    def ask() -> str:
+        return choice or click.prompt("Approve or Reject?", type=click.Choice(["approve", "reject"]),
+                                      default="approve")
+
+    with tempfile.TemporaryDirectory(prefix="slackops-relay-demo-") as workdir:
+        try:
+            run_demo(choose=ask, out=click.echo, workdir=Path(workdir))
+        except DemoFailed as err:
+            raise click.ClickException(f"the demo stopped: {err}") from None
 
 
 @cli.command()

@@ -15,12 +15,13 @@ from sqlalchemy.exc import ArgumentError
 
 from relay.errors import ConfigError
 from relay.models import RelayRules
-from schemas.config import RELAY_CONFIG_SCHEMA, first_error
+from schemas.config import RELAY_CONFIG_SCHEMA, config_error
 
 DEFAULT_DATABASE_URL = "sqlite:///slackops-relay.sqlite3"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DATABASE_BACKENDS = ("sqlite", "postgresql")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+NUMBER_KINDS = {int: "a whole number", float: "a number"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class Settings:
             gate_timeout=_number(env, "GATE_TIMEOUT", float, cls.gate_timeout),
             gate_user_header=_flag(env, "GATE_SEND_USER_HEADER", False),
             fiat_url=(env.get("RELAY_FIAT_URL") or "").rstrip("/") or None,
-            database_url=env.get("RELAY_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=database_url(env.get("RELAY_DATABASE_URL") or DEFAULT_DATABASE_URL),
             echo_username=env.get("RELAY_ECHO_USERNAME") or None,
             echo_password=env.get("RELAY_ECHO_PASSWORD") or None,
             echo_token=env.get("RELAY_ECHO_TOKEN") or None,
@@ -147,6 +148,7 @@ class Settings:
             if url is not None and not _is_http_url(url):
                 raise ConfigError(f"{key}: {url!r} is not an http:// or https:// URL")
         _check_database_url(self.database_url)
+        parse_bind(self.bind, key="RELAY_BIND")
 
 
 def load_rules(path: str) -> RelayRules:
@@ -163,7 +165,7 @@ def load_rules(path: str) -> RelayRules:
     try:
         return RELAY_CONFIG_SCHEMA.load(document)
     except ValidationError as err:
-        raise ConfigError(f"RELAY_CONFIG: {path}: {first_error(err.messages)}") from None
+        raise ConfigError(f"RELAY_CONFIG: {path}: {config_error(err.messages)}") from None
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:
@@ -178,6 +180,26 @@ def _is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def database_url(url: str) -> str:
+    """`postgres://` and `postgresql://` (as hosting platforms hand them out) mean PostgreSQL through
+    psycopg, the driver the relay installs; other URLs are kept as given."""
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+def parse_bind(bind: str, *, key: str) -> tuple[str, int] | None:
+    """HOST:PORT (or [IPv6]:PORT) as (host, port); None for Gunicorn's `unix:PATH`. Raises ConfigError."""
+    if bind.startswith("unix:"):
+        return None
+    host, separator, port = bind.rpartition(":")
+    if not separator or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{key}: {bind!r} is not HOST:PORT with a port from 1 to 65535 "
+                          "(e.g. 0.0.0.0:8080)")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
 def _check_database_url(url: str) -> None:
     """A SQLAlchemy URL for a supported backend; errors never repeat the URL, which may hold a password."""
     try:
@@ -186,7 +208,8 @@ def _check_database_url(url: str) -> None:
         raise ConfigError("RELAY_DATABASE_URL: not a database URL (sqlite:///relay.sqlite3 or "
                           "postgresql+psycopg://user@host/db)") from None
     if backend not in DATABASE_BACKENDS:
-        raise ConfigError(f"RELAY_DATABASE_URL: {backend} is not supported; use SQLite or PostgreSQL")
+        raise ConfigError(f"RELAY_DATABASE_URL: {backend} is not supported; use sqlite:///relay.sqlite3 "
+                          "or postgresql://user@host/db")
 
 
 def _csv(env: Mapping[str, str], key: str, default: str) -> frozenset[str]:
@@ -203,7 +226,7 @@ def _number(env: Mapping[str, str], key: str, kind: type, default: float, *, min
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{key}: {raw!r} is not a {kind.__name__}") from None
+        raise ConfigError(f"{key}: {raw!r} is not {NUMBER_KINDS[kind]}") from None
     if not math.isfinite(value) or value < minimum:
         raise ConfigError(f"{key}: must be a number of at least {minimum}")
     return value

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +16,8 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from relay.config import Settings
+from relay.config import Settings, parse_bind
+from relay.errors import ConfigError
 from relay.metrics import reset_multiprocess_dir
 from relay.services import Services
 
@@ -52,6 +54,8 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         "accesslog": None,
         "logger_class": "relay.logs.GunicornLogger",
         "on_starting": lambda _server: reset_multiprocess_dir(settings.metrics_dir),
+        # Gunicorn 25.1+ opens a control socket under $HOME (and says so); the relay does not use it.
+        "control_socket_disable": True,
     }
 
 
@@ -84,7 +88,8 @@ class RelayServer(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # settings this Gunicorn version does not have are left out
+                self.cfg.set(key, value)
         if self.with_dispatcher:
             self.cfg.set("when_ready", self._start_dispatcher)
             self.cfg.set("on_exit", self._stop_dispatcher)
@@ -92,7 +97,7 @@ class RelayServer(BaseApplication):
     def load(self):
         from relay.app import create_app
 
-        return create_app()
+        return create_app(announce=False)
 
     def _start_dispatcher(self, _server) -> None:
         command = [sys.executable, "-m", "relay.cli", "worker", "--parent-pid", str(os.getpid())]
@@ -109,7 +114,21 @@ class RelayServer(BaseApplication):
             self.dispatcher.kill()
 
 
-class _QuietHandler(WSGIRequestHandler):
+def check_bind(bind: str, *, key: str) -> None:
+    """Refuse in one line, before anything starts, an address that is malformed or cannot be listened on."""
+    address = parse_bind(bind, key=key)
+    if address is None:
+        return
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    try:
+        socket.create_server(address, family=family).close()
+    except OSError as err:
+        reason = err.strerror or " ".join(str(err).split())
+        raise ConfigError(f"{key}: cannot listen on {bind}: {reason}; choose a free port on an address of "
+                          "this machine") from None
+
+
+class QuietHandler(WSGIRequestHandler):
     """The app logs each request itself."""
 
     def log_request(self, *args: Any) -> None:
@@ -123,7 +142,7 @@ def start_ops_server(services: Services, bind: str) -> BaseWSGIServer:
     host, _, port = bind.rpartition(":")
     app = create_app(services=services, ops_only=True)
     server = make_server(host.strip("[]") or "0.0.0.0", int(port), app, threaded=True,
-                         request_handler=_QuietHandler)
+                         request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, name="ops-server", daemon=True).start()
     log.info("worker health and metrics on http://%s/metrics", bind)
     return server

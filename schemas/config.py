@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import Any
+
 from marshmallow import Schema, fields, post_load, validate
 
 from relay.models import ApproverPolicy, RelayRules, Route
@@ -74,3 +77,57 @@ def first_error(messages: dict | list | str, path: str = "") -> str:
     if isinstance(messages, list) and messages:
         return first_error(messages[0], path)
     return f"{path}: {messages}" if path else str(messages)
+
+
+UNKNOWN_FIELD = "Unknown field."
+
+
+def config_error(messages: dict, schema: Schema = RELAY_CONFIG_SCHEMA) -> str:
+    """The file's first problem as one line. An unknown key comes first, with the known key nearest to it,
+    since it is usually a typo that also caused the other errors (a `chanel:` leaves `channel` missing)."""
+    problems = list(_problems(messages, schema, ""))
+    for path, message, known in problems:
+        if message == UNKNOWN_FIELD:
+            where, _, key = path.rpartition(".")
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f" (known keys: {', '.join(known)})"
+            return f"{where + ': ' if where else ''}unknown key {key}{hint}"
+    path, message, _ = problems[0]
+    return f"{path}: {message}" if path else message
+
+
+def _problems(messages: Any, node: Any, path: str):
+    """(key.path, message, sibling keys) for every message, walking the schema beside the error tree;
+    a Dict's `value` level is left out of the path (`approvers.payments.users`)."""
+    if isinstance(messages, list):
+        for message in messages:
+            yield from _problems(message, node, path)
+        return
+    if not isinstance(messages, dict):
+        known = sorted(node.fields) if isinstance(node, Schema) else []
+        yield path, str(messages), known
+        return
+    for key, value in messages.items():
+        child = _child(node, key)
+        if isinstance(node, fields.Dict) and isinstance(value, dict) and "value" in value:
+            value = value["value"]
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(node, Schema) and key not in node.fields:
+            yield where, UNKNOWN_FIELD, sorted(node.fields)
+        else:
+            yield from _problems(value, child, where)
+
+
+def _child(node: Any, key: Any) -> Any:
+    """The schema or field that validated `key` under `node`."""
+    if isinstance(node, Schema):
+        return _unwrap(node.fields.get(key))
+    if isinstance(node, fields.List):
+        return _unwrap(node.inner)
+    if isinstance(node, fields.Dict):
+        return _unwrap(node.value_field)
+    return None
+
+
+def _unwrap(field: Any) -> Any:
+    return field.schema if isinstance(field, fields.Nested) else field

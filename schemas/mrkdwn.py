@@ -129,3 +129,19 @@ def slack_date(epoch_seconds: float) -> str:
     epoch = int(min(max(epoch_seconds, 0), MAX_EPOCH_SECONDS))
     fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+
+# A date (its fallback), a link with a label, a mention or channel (kept with its sigil), a broadcast.
+_SLACK_TOKEN = re.compile(r"<!date\^[^|>]*\|(?P<date>[^>]*)>|<[^|>]*\|(?P<label>[^>]*)>|<(?P<ref>[@#][^|>]*)>"
+                          r"|<!(?P<broadcast>[a-z]+)[^>]*>|<(?P<url>[^>]*)>")
+
+
+def plain_text(mrkdwn: str) -> str:
+    """Slack markup as a terminal shows it: dates as their fallback, links as their label, `@here` for a
+    broadcast; HTML escapes undone."""
+    def _plain(match: re.Match) -> str:
+        if match["broadcast"]:
+            return "@" + match["broadcast"]
+        return next(value for value in match.groups() if value is not None)
+    return _unescape_html(_SLACK_TOKEN.sub(_plain, mrkdwn))

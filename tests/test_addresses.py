@@ -19,6 +19,7 @@ from relay.models import RelayRules, Route
 from relay.rules.addresses import join_refusal, permitted
 from relay.services import Services
 from relay.store import Store, migrate
+from relay.wiring import build_services
 from tests.events import execution, pipeline_event
 from tests.fakes import FakeSlack
 from tests.live import serving
@@ -32,7 +33,7 @@ def relay_services(slack: FakeSlack, tmp_path: Path, **options: Any) -> Services
     migrate.upgrade(Store.from_url(url))
     settings = Settings(slack_bot_token=slack.token, slack_api_url=slack.api_url, echo_token=ECHO_TOKEN,
                         database_url=url, channel_interval=0.0, **options)
-    return Services.from_settings(settings)
+    return build_services(settings)
 
 
 def send(relay_url: str, addresses: list[str], *, application: str = "compute") -> requests.Response:

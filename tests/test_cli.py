@@ -33,8 +33,9 @@ def run(*args: str, **environ: str) -> Result:
 def test_cli_preview_prints_block_kit_and_a_builder_link() -> None:
     result = run("preview", str(EVENT_FILE), SPINNAKER_UI_URL="https://deck.example.com")
     assert result.exit_code == 0, result.stdout
-    header, *lines = result.stdout.splitlines()
+    header, message, *lines = result.stdout.splitlines()
     assert header == "# pipeline.starting to #deploys (when pipeline.starting)"
+    assert message == "## the run's message in #deploys, posted once and then updated in place"
     body = json.loads("\n".join(lines[:-1]))
     assert body["text"] == "Compute's Simple Wait Pipeline pipeline is starting"
     assert "https://deck.example.com/#/applications/compute/executions/details/" in json.dumps(body)
@@ -54,6 +55,22 @@ def test_cli_preview_prints_one_message_per_address(tmp_path: Path) -> None:
     assert headers == [
         "# pipeline.complete to #a (when pipeline.complete)",
         "# pipeline.complete to #b (when pipeline.complete)",
+    ]
+    assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
+
+
+def test_cli_preview_shows_the_runs_message_and_the_thread_reply(tmp_path: Path) -> None:
+    preference = {"type": "slack", "address": "#deploys", "when": ["stage.complete"]}
+    event_file = tmp_path / "event.json"
+    context = {"sendNotifications": True, "notifications": [preference]}
+    event_file.write_text(json.dumps(stage_event("complete", context=context)))
+    result = run("preview", str(event_file))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.startswith("#")] == [
+        "# stage.complete to #deploys (when stage.complete)",
+        "## the run's message in #deploys, posted once and then updated in place",
+        "## a reply in the run's thread in #deploys",
     ]
     assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
 
@@ -128,7 +145,10 @@ def outbox(database_url: str) -> Store:
 
 
 def delivery_lines(output: str) -> list[list[str]]:
-    return [line.split() for line in output.splitlines()]
+    header, *rows = output.splitlines()
+    assert header.split() == ["ID", "CREATED", "(UTC)", "STATUS", "TEMPLATE", "CHANNEL", "ATTEMPTS", "LAST",
+                              "ERROR"]
+    return [line.split() for line in rows]
 
 
 def test_cli_deliveries_lists_every_delivery_with_its_reason(database_url: str, outbox: Store) -> None:
@@ -138,14 +158,14 @@ def test_cli_deliveries_lists_every_delivery_with_its_reason(database_url: str, 
     assert [(row[0], row[3], row[4], row[5], row[-1]) for row in rows] == [
         ("3", "failed", "pipeline.starting", "#old", "is_archived"),
         ("2", "failed", "pipeline.starting", "#gone", "channel_not_found"),
-        ("1", "sent", "pipeline.starting", "#deploys", "attempts=0"),
+        ("1", "sent", "pipeline.starting", "#deploys", "0"),
     ]
 
 
 def test_cli_deliveries_failed_only(database_url: str, outbox: Store) -> None:
     result = run("deliveries", "--failed", RELAY_DATABASE_URL=database_url)
     assert [row[0] for row in delivery_lines(result.stdout)] == ["3", "2"]
-    assert "attempts=1  channel_not_found" in result.stdout
+    assert delivery_lines(result.stdout)[1][-2:] == ["1", "channel_not_found"]
 
 
 def test_cli_deliveries_retry_queues_a_failed_delivery_again(database_url: str, outbox: Store) -> None:
@@ -216,3 +236,23 @@ def test_cli_configuration_errors_are_one_line(environ: dict[str, str], message:
     assert result.stderr.startswith(message)
     assert result.stderr.count("\n") == 1
     assert "xoxb-secret" not in result.output
+
+
+def test_cli_judgments_listing_is_plain_text_with_unknown_applications() -> None:
+    from relay.setup.listings import judgments_table
+    from relay.store import Judgment
+    from schemas.mrkdwn import link, slack_date
+
+    judgment = Judgment(
+        id=7, execution_id="01RUN", stage_id="02STAGE", address="#deploys", application=None,
+        decision="continue", input_index=None, judgment_input=None, reason=None, user_id="U0APPROVER",
+        user_email=None,
+        channel_id="C1", message_ts="1.1", thread_ts=None, status="stale", claim=None, gate_status=None,
+        gate_user=None, stage_status=None, snapshot=None, received_at=1_700_000_000,
+        claimed_at=None, patched_at=None,
+        finished_at=None,
+        detail=f"judged by <@U0OTHER> at {slack_date(1_700_000_000)} in {link('https://deck/r', 'the run')}",
+    )
+    header, line = judgments_table([judgment])
+    assert line.split()[3:] == ["stale", "continue", "U0APPROVER", "unknown", "01RUN/02STAGE", "judged", "by",
+                                "@U0OTHER", "at", "2023-11-14", "22:13", "UTC", "in", "the", "run"]

@@ -127,6 +127,9 @@ def test_config_reads_flags(raw: str, expected: bool) -> None:
         pytest.param({"SLACK_API_URL": "ftp://slack.example.com/"}, "SLACK_API_URL", id="slack-url-scheme"),
         pytest.param({"GATE_URL": "gate:8084"}, "GATE_URL", id="gate-url-without-scheme"),
         pytest.param({"RELAY_CONFIG": "/nonexistent/relay.yml"}, "RELAY_CONFIG", id="missing-rules-file"),
+        pytest.param({"RELAY_BIND": "nonsense"}, "RELAY_BIND", id="bind-without-port"),
+        pytest.param({"RELAY_BIND": "0.0.0.0:99999"}, "RELAY_BIND", id="bind-port-out-of-range"),
+        pytest.param({"RELAY_BIND": "0.0.0.0:http"}, "RELAY_BIND", id="bind-port-not-a-number"),
     ],
 )
 def test_config_errors_name_the_key(environ: dict[str, str], key: str) -> None:
@@ -231,10 +234,21 @@ def test_config_empty_rules_file_means_no_rules(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param("route:\n  - channel: '#x'\n", "route: Unknown field.", id="unknown-top-level-key"),
+        pytest.param("route:\n  - channel: '#x'\n", "unknown key route; did you mean routes?",
+                     id="unknown-top-level-key"),
+        pytest.param(
+            "routes:\n  - when: [pipeline.failed]\n    chanel: '#x'\n",
+            "routes.0: unknown key chanel; did you mean channel?",
+            id="misspelt-route-key",
+        ),
+        pytest.param(
+            "approvers:\n  '*': {user: [alice@example.com]}\n",
+            "approvers.*: unknown key user; did you mean users?",
+            id="misspelt-approver-key",
+        ),
         pytest.param(
             "routes:\n  - when: [pipeline.failed]\n    channel: '#x'\n    colour: red\n",
-            "routes.0.colour: Unknown field.",
+            "routes.0: unknown key colour (known keys: application, channel, pipeline, when)",
             id="unknown-route-key",
         ),
         pytest.param(
@@ -271,14 +285,14 @@ def test_config_empty_rules_file_means_no_rules(tmp_path: Path) -> None:
         pytest.param("routes: {}\n", "routes: Not a valid list.", id="routes-not-a-list"),
         pytest.param(
             "approvers:\n  payments:\n    anyone: perhaps\n",
-            "approvers.payments.value.anyone: Not a valid",
+            "approvers.payments.anyone: Not a valid",
             id="approver-not-a-boolean",
         ),
-        pytest.param("channels:\n  payments: []\n", "channels.payments.value: Shorter than minimum length 1.",
+        pytest.param("channels:\n  payments: []\n", "channels.payments: Shorter than minimum length 1.",
                      id="channels-empty-list"),
-        pytest.param("channels:\n  payments: '#payments'\n", "channels.payments.value: Not a valid list.",
+        pytest.param("channels:\n  payments: '#payments'\n", "channels.payments: Not a valid list.",
                      id="channels-not-a-list"),
-        pytest.param("channels:\n  payments: ['']\n", "channels.payments.value.0: Shorter than",
+        pytest.param("channels:\n  payments: ['']\n", "channels.payments.0: Shorter than",
                      id="channels-empty-glob"),
         pytest.param("- routes\n", "must hold a mapping", id="top-level-list"),
         pytest.param("routes: [\n", "is not valid YAML", id="broken-yaml"),
@@ -292,3 +306,34 @@ def test_config_rules_errors_are_one_clear_line(tmp_path: Path, text: str, expec
     assert message.startswith("RELAY_CONFIG: ")
     assert expected in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://relay:pw@db:5432/relay", "postgresql+psycopg://relay:pw@db:5432/relay"),
+        ("postgresql://relay@db/relay?sslmode=require", "postgresql+psycopg://relay@db/relay?sslmode=require"),
+        ("postgresql+psycopg://relay@db/relay", "postgresql+psycopg://relay@db/relay"),
+        ("sqlite:///relay.sqlite3", "sqlite:///relay.sqlite3"),
+    ],
+)
+def test_config_database_url_maps_postgres_schemes_to_psycopg(url: str, expected: str) -> None:
+    assert Settings.from_env({"RELAY_DATABASE_URL": url}).database_url == expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"RELAY_WEB_WORKERS": "x"}, "RELAY_WEB_WORKERS: 'x' is not a whole number"),
+        ({"GATE_TIMEOUT": "soon"}, "GATE_TIMEOUT: 'soon' is not a number"),
+    ],
+)
+def test_config_number_errors_read_as_english(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(environ)
+    assert raised.value.message == message
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:8080", "127.0.0.1:1", "[::1]:65535", "unix:/run/relay.sock"])
+def test_config_accepts_listen_addresses(bind: str) -> None:
+    assert Settings.from_env({"RELAY_BIND": bind}).bind == bind

@@ -501,6 +501,26 @@ def test_delivery_dry_run_stores_and_logs_without_calling_slack(
     assert slack.calls == []
 
 
+def test_delivery_dry_run_logs_tell_a_new_message_from_an_edit(
+    database_url: str, slack: FakeSlack, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(slack_api_url=slack.api_url, database_url=database_url, spinnaker_ui_url=UI)
+    services = build_services(settings)
+    client = create_app(services=services).test_client()
+    run = Run()
+    with caplog.at_level(logging.INFO, logger="relay.delivery.dispatcher"):
+        for status in ("starting", "complete"):
+            assert client.post("/echo/events/", json=run.pipeline_event(status)).status_code == 202
+            assert services.dispatcher(clock=clock).run_once() == 1
+            clock.advance(settings.channel_interval)
+    lines = [record.getMessage() for record in caplog.records if "dry-run delivery" in record.getMessage()]
+    assert [line.split(": ")[1] for line in lines] == [
+        "a new message in #deploys",
+        "an update of the run's message in #deploys",
+    ]
+    assert slack.calls == []
+
+
 @pytest.mark.slow
 def test_delivery_burst_to_one_channel_is_complete_without_a_429_storm(database_url: str) -> None:
     interval = 0.02

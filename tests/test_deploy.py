@@ -252,7 +252,7 @@ def test_gunicorn_config_uses_the_shared_defaults_and_serves_the_app_factory(
             assert config[key] == value, key
     assert callable(config["on_starting"])
     module, _, call = config["wsgi_app"].partition(":")
-    assert (module, call) == ("relay.app", "create_app()")
+    assert (module, call) == ("relay.app", "create_app(announce=False)")
     assert config["worker_class"] == "gthread" and config["accesslog"] is None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -17,8 +18,8 @@ BASE = {"RELAY_CONFIG": "", "SLACK_BOT_TOKEN": "", "RELAY_ECHO_TOKEN": "", "RELA
         "RELAY_ECHO_PASSWORD": ""}
 
 
-def echo_config(**env: str) -> tuple[str, list[dict]]:
-    result = CliRunner().invoke(cli, ["echo-config", "--url", "http://relay:8080/"], env={**BASE, **env})
+def echo_config(url: str = "http://relay:8080/", **env: str) -> tuple[str, list[dict]]:
+    result = CliRunner().invoke(cli, ["echo-config", "--url", url], env={**BASE, **env})
     assert result.exit_code == 0, result.output
     return result.output, list(yaml.safe_load_all(result.output))
 
@@ -51,6 +52,19 @@ def test_echo_config_warns_when_the_relay_takes_events_from_anyone() -> None:
 
     assert "WARNING: the relay accepts events without credentials" in output
     assert set(profile["rest"]["endpoints"][0]) == {"url", "retryCount"}
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://relay:8080", "http://relay:8080/echo/events"),
+    ("http://relay:8080/echo/events", "http://relay:8080/echo/events"),
+    ("http://relay:8080/echo/events/", "http://relay:8080/echo/events"),
+    ("https://proxy.example.com/relay/", "https://proxy.example.com/relay/echo/events"),
+    ("https://proxy.example.com/relay?key=abc", "https://proxy.example.com/relay/echo/events?key=abc"),
+])
+def test_echo_config_takes_the_base_or_the_full_webhook_url(url: str, expected: str) -> None:
+    _, (profile, _) = echo_config(url)
+
+    assert profile["rest"]["endpoints"][0]["url"] == expected
 
 
 def test_echo_config_needs_an_http_url() -> None:

@@ -6,6 +6,7 @@ dispatcher by hand with a shared clock, so waiting for Spinnaker is a clock adva
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -263,6 +264,20 @@ def test_judgment_with_many_options_needs_one_picked(tmp_path: Path) -> None:
 
 
 # --- who may judge ---------------------------------------------------------------------------------------
+
+
+def test_judgment_refusal_in_dry_run_is_logged_as_the_ephemeral_it_would_be(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    message = world.start_judgment()
+    world.dispatcher.poster = None  # from here on the relay runs without a bot token
+
+    world.click(message, "judgment.choose.0", user=STRANGER)
+    with caplog.at_level(logging.INFO, logger="relay.delivery.dispatcher"):
+        world.drain()
+
+    assert world.slack.ephemerals() == []
+    [line] = [record.getMessage() for record in caplog.records if "judgment.note" in record.getMessage()]
+    assert f"a note only {STRANGER} sees, in {message.channel}: :no_entry: You cannot judge" in line
 
 
 def test_judgment_refused_by_policy_reaches_only_the_clicker(world: World) -> None:
@@ -563,11 +578,14 @@ def test_judgments_cli_lists_the_audit_trail(world: World) -> None:
         "RELAY_DATABASE_URL": world.services.settings.database_url, "RELAY_CONFIG": ""})
 
     assert result.exit_code == 0, result.output
-    newest, oldest = result.output.splitlines()
+    header, newest, oldest = result.output.splitlines()
+    assert header.split() == ["ID", "RECEIVED", "(UTC)", "STATUS", "DECISION", "BY", "APPLICATION",
+                              "EXECUTION/STAGE", "OUTCOME"]
     assert "decided" in oldest and "stop" in oldest and APPROVER_EMAIL in oldest
     assert 'reason="canary red"' in oldest and "gate=200 stage=TERMINAL" in oldest
-    assert f"compute {RUN_ID}/{STAGE_ID}" in oldest
+    assert f"compute      {RUN_ID}/{STAGE_ID}" in oldest
     assert "stale" in newest and "stranger@example.com" not in newest and STRANGER in newest
+    assert "<" not in result.output and "?" not in result.output
 
 
 def test_judgment_setup_problems_are_said_at_startup(caplog: pytest.LogCaptureFixture) -> None:

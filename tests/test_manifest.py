@@ -81,6 +81,7 @@ def test_manifest_scopes_come_from_one_list() -> None:
 @pytest.mark.parametrize("args, message", [
     (["--url", "http://relay.example.com"], "Slack only calls https:// URLs"),
     ([], "give --url"),
+    (["--socket-mode", "--url", "https://relay.example.com"], "give --url or --socket-mode, not both"),
     (["--socket-mode", "--name", "n" * 36], "must be 1 to 35 characters"),
 ])
 def test_manifest_refuses_what_slack_would(args: list[str], message: str) -> None:
@@ -88,3 +89,16 @@ def test_manifest_refuses_what_slack_would(args: list[str], message: str) -> Non
 
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.parametrize("url, interactions", [
+    ("https://relay.example.com/base/", "https://relay.example.com/base/slack/interactions"),
+    ("https://relay.example.com?key=abc", "https://relay.example.com/slack/interactions?key=abc"),
+    ("https://relay.example.com/r/?key=a%2Fb#top", "https://relay.example.com/r/slack/interactions?key=a%2Fb"),
+])
+def test_manifest_urls_keep_the_base_path_and_query(url: str, interactions: str) -> None:
+    manifest = manifest_from_cli("--url", url)
+
+    assert manifest["settings"]["interactivity"]["request_url"] == interactions
+    commands = interactions.replace("interactions", "commands")
+    assert manifest["features"]["slash_commands"][0]["url"] == commands

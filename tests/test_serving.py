@@ -96,3 +96,19 @@ def test_worker_serves_health_and_metrics_and_stops_on_sigterm(sqlite_url: str, 
     finally:
         assert worker.stop(signal.SIGTERM) == 0
     assert "released 0 deliveries" in worker.log.read_text()
+
+
+def test_serve_says_setup_warnings_once_and_no_control_socket(sqlite_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    serve = Relay(["serve", "--bind", f"127.0.0.1:{port}", "--no-dispatcher"],
+                  environment(sqlite_url, RELAY_WEB_WORKERS="3", HOME=str(tmp_path)), tmp_path / "serve.log")
+    try:
+        wait_until(lambda: http_status(f"http://127.0.0.1:{port}/readyz") == 200, 30, "serve to be ready",
+                   [serve])
+        wait_until(lambda: serve.log.read_text().count("Booting worker") == 3, 30, "three workers", [serve])
+    finally:
+        assert serve.stop(signal.SIGTERM) == 0
+    output = serve.log.read_text()
+    assert output.count("SLACK_BOT_TOKEN is not set: dry-run mode") == 1
+    assert output.count("GATE_URL is not set") == 1
+    assert "ontrol socket" not in output

@@ -112,8 +112,7 @@ class Dispatcher:
 
     def _deliver(self, delivery: Delivery) -> None:
         if self.poster is None:
-            log.info("dry-run delivery %d to %s: %s", delivery.id, delivery.channel,
-                     json.dumps(delivery.payload))
+            self._dry_run(delivery)
             self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=None,
                                  status=DRY_RUN)
             self.on_result(delivery, DRY_RUN)
@@ -131,13 +130,32 @@ class Dispatcher:
         log.info("delivered %d (%s) to %s ts=%s", delivery.id, delivery.template, delivery.channel, ts)
         self.on_result(delivery, "sent")
 
+    def _dry_run(self, delivery: Delivery) -> None:
+        """Log what would have been sent, telling a new message from an edit of one already shown."""
+        action = delivery.action
+        if action == "upsert":
+            key = delivery.message_key or delivery.thread_key
+            existing = self.store.message(key)
+            if existing is not None and existing.rank > delivery.rank:
+                log.info("dry-run delivery %d (%s): left out, the run's message in %s shows a later state",
+                         delivery.id, delivery.template, delivery.channel)
+                return
+            action = "post" if existing is None else "update"
+            self.store.remember_message(key, MessageRef(delivery.channel, DRY_RUN, delivery.rank),
+                                        now=self.clock())
+        elif delivery.message_key:  # a judgment message, which later updates rewrite
+            self.store.remember_message(delivery.message_key, MessageRef(delivery.channel, DRY_RUN,
+                                                                         delivery.rank), now=self.clock())
+        log.info("dry-run delivery %d (%s): %s: %s", delivery.id, delivery.template,
+                 describe_delivery(action, delivery.channel, delivery.payload), delivery.payload.get("text"))
+        log.debug("dry-run delivery %d body: %s", delivery.id, json.dumps(delivery.payload))
+
     def _send(self, delivery: Delivery) -> str | None:
         if delivery.action == "upsert":
             return self._upsert(delivery)
-        if delivery.action == "ephemeral":
+        if delivery.action == "ephemeral":  # the payload names its one reader and thread beside the text
             note = delivery.payload
-            self.poster.post_ephemeral(delivery.channel, note["user"], note["message"],
-                                       thread_ts=note.get("thread_ts"))
+            self.poster.post_ephemeral(delivery.channel, note["user"], note, thread_ts=note.get("thread_ts"))
             return None
         parent = self.store.message(delivery.parent_key) \
             if delivery.action == "reply" and delivery.parent_key else None
@@ -216,3 +234,17 @@ class Dispatcher:
             return reason
         log.info("joined %s", channel)
         return None
+
+
+def describe_delivery(action: str, channel: str, body: dict) -> str:
+    """What a delivery does in Slack, in words: for dry-run logs and `preview`."""
+    if action == "upsert":
+        return f"the run's message in {channel}, posted once and then updated in place"
+    if action == "update":
+        return f"an update of the run's message in {channel}"
+    if action == "reply":
+        shown = ", also shown in the channel" if body.get("reply_broadcast") else ""
+        return f"a reply in the run's thread in {channel}{shown}"
+    if action == "ephemeral":
+        return f"a note only {body.get('user')} sees, in {channel}"
+    return f"a new message in {channel}"

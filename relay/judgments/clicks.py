@@ -24,12 +24,12 @@ from relay.judgments.blocks import (
 from relay.judgments.resolve import resolve
 from relay.judgments.updates import private_note
 from relay.models import BlockActions, ClickOrigin, JudgmentRef, ReasonRequest
-from relay.rules.policy import JUDGE
 from relay.store import RECEIVED
 from schemas.mrkdwn import escape
 from schemas.slack import BLOCK_ACTIONS_SCHEMA, MAX_CHOICES, VIEW_SUBMISSION_SCHEMA
 
 if TYPE_CHECKING:
+    from relay.config import Settings
     from relay.services import Handlers, Services
 
 log = logging.getLogger(__name__)
@@ -44,15 +44,15 @@ def register(handlers: Handlers) -> None:
     handlers.job(JOB_KIND, resolve)
 
 
-def setup_warnings(services: Services) -> list[str]:
+def setup_warnings(settings: Settings) -> list[str]:
     """What keeps judgments from working, said once at startup."""
     warnings = []
-    if not services.settings.slack_signing_secret:
+    if not settings.slack_signing_secret:
         warnings.append("SLACK_SIGNING_SECRET is not set: every Slack interaction is refused with 401, "
                         "so nobody can judge from Slack")
-    if not services.settings.gate_url:
+    if not settings.gate_url:
         warnings.append("GATE_URL is not set: judgments clicked in Slack cannot reach Spinnaker")
-    if not services.policy.rules.get(JUDGE):
+    if not settings.rules.approvers:
         warnings.append("the configuration has no `approvers` policy: no one may judge from Slack in any "
                         "application")
     return warnings

@@ -113,4 +113,4 @@ def private_note(text: str, *, user_id: str, channel_id: str | None, thread_ts: 
     if not channel_id:
         return []
     return [DeliveryDraft(thread_key=key, channel=channel_id, action="ephemeral", template=NOTE_TEMPLATE,
-                          payload={"user": user_id, "thread_ts": thread_ts, "message": {"text": text}})]
+                          payload={"user": user_id, "thread_ts": thread_ts, "text": text})]

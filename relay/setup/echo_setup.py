@@ -6,6 +6,7 @@ Secrets appear as `${VARIABLE}` placeholders that Echo resolves from its own env
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -17,13 +18,22 @@ RETRY_COUNT = 3
 
 def rest_endpoint(settings: Settings, url: str) -> dict[str, Any]:
     """Echo's `rest.endpoints[]` entry: the relay's webhook and its credentials."""
-    endpoint: dict[str, Any] = {"url": url.rstrip("/") + EVENTS_PATH}
+    endpoint: dict[str, Any] = {"url": events_url(url)}
     if settings.echo_token:
         endpoint["headers"] = {"Authorization": "Bearer ${RELAY_ECHO_TOKEN}"}
     elif settings.echo_username:
         endpoint.update(username=settings.echo_username, password="${RELAY_ECHO_PASSWORD}")
     endpoint["retryCount"] = RETRY_COUNT
     return endpoint
+
+
+def events_url(url: str) -> str:
+    """The webhook's URL from the relay's address, given either as its base or already with the path."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if not path.endswith(EVENTS_PATH):
+        path += EVENTS_PATH
+    return urlunsplit(parts._replace(path=path, fragment=""))
 
 
 def echo_profile(settings: Settings, url: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 APP_NAME = "SlackOps Relay"
 COMMAND = "/spinnaker"
@@ -21,15 +22,14 @@ def app_manifest(*, url: str | None, socket_mode: bool, name: str = APP_NAME) ->
     needs no URL at all."""
     if not socket_mode and not url:
         raise ValueError("a relay that does not use Socket Mode needs the public URL Slack will call")
-    base = (url or "").rstrip("/")
     command: dict[str, Any] = {
         "command": COMMAND, "description": "Run, cancel and inspect Spinnaker pipelines",
         "usage_hint": "help | status <app> | pending | run <app> <pipeline> | cancel <id>",
         "should_escape": False}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if not socket_mode:
-        command["url"] = base + COMMANDS_PATH
-        interactivity["request_url"] = base + INTERACTIONS_PATH
+        command["url"] = endpoint(url, COMMANDS_PATH)
+        interactivity["request_url"] = endpoint(url, INTERACTIONS_PATH)
     return {
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {
@@ -49,3 +49,9 @@ def app_manifest(*, url: str | None, socket_mode: bool, name: str = APP_NAME) ->
             "token_rotation_enabled": False,
         },
     }
+
+
+def endpoint(base_url: str, path: str) -> str:
+    """`path` under the relay's base URL, keeping any query string (a proxy's key, say) after it."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path, fragment=""))
