@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 Subcommand = Callable[["Services", SlashCommand, str], "dict[str, Any] | None"]
 
 bp = Blueprint("commands", __name__)
+RATE_WINDOW = 60  # seconds; RELAY_COMMAND_RATE is a number of commands per person in this window
 
 
 @bp.post("/slack/commands")
@@ -48,6 +49,10 @@ def handle_command(services: Services, fields: Mapping[str, Any]) -> dict[str, A
     subcommand = SUBCOMMANDS.get(name.lower())
     if subcommand is None:
         return ephemeral(f"There is no `{escape(truncate(name, 50))}` command.\n\n{usage(command.command)}")
+    limit = services.settings.command_rate
+    if services.store.count_command(command.user_id, now=services.clock(), window=RATE_WINDOW) > limit:
+        return ephemeral(f":hourglass: You sent more than {limit} commands this minute, so the relay did not "
+                         "act on this one. Try again in a minute.")
     return subcommand(services, command, rest.strip())
 
 

@@ -1,5 +1,5 @@
 """The relay's state in SQL (SQLite or PostgreSQL): events seen, the delivery outbox, the message map,
-background jobs and the Manual Judgments made from Slack.
+background jobs, the Manual Judgments made from Slack, and how many commands each person sent this minute.
 
 Every SQL statement the relay runs lives here. Deliveries are claimed with leases so any number of
 workers can share the outbox: a claim is a row update, and an expired lease makes the row claimable again.
@@ -29,6 +29,7 @@ from sqlalchemy import (
     and_,
     case,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -138,6 +140,13 @@ judgments = Table(
     UniqueConstraint("claim", name="uq_judgments_claim"),
 )
 Index("ix_judgments_stage", judgments.c.execution_id, judgments.c.stage_id)
+
+command_counts = Table(
+    "command_counts", metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
 
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
@@ -491,6 +500,23 @@ class Store:
         times = [t for t in (pending, leased) if t is not None]
         return min(times) if times else None
 
+    # --- command rate -------------------------------------------------------------------------------
+
+    def count_command(self, user_id: str, *, now: float, window: int = 60) -> int:
+        """Count one command by `user_id` in the current `window` seconds and return the window's count so
+        far; every replica counts in the same row, and the user's earlier windows are dropped."""
+        start = int(now // window) * window
+        upsert = _dialect_insert(self.is_postgres)(command_counts).values(user_id=user_id, window_start=start,
+                                                                        count=1)
+        upsert = upsert.on_conflict_do_update(index_elements=[command_counts.c.user_id,
+                                                              command_counts.c.window_start],
+                                              set_={"count": command_counts.c.count + 1})
+        with self.engine.begin() as conn:
+            count = conn.execute(upsert.returning(command_counts.c.count)).scalar_one()
+            conn.execute(delete(command_counts).where(command_counts.c.user_id == user_id,
+                                                      command_counts.c.window_start < start))
+        return count
+
     # --- jobs ---------------------------------------------------------------------------------------
 
     def enqueue_job(self, kind: str, payload: dict[str, Any], *, now: float, delay: float = 0.0,
@@ -648,6 +674,11 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
             return {status: count for status, count in rows}
+
+
+def _dialect_insert(postgres: bool) -> Any:
+    """INSERT with ON CONFLICT, which SQLite and PostgreSQL spell the same way in SQLAlchemy."""
+    return postgresql.insert if postgres else sqlite.insert
 
 
 def _waits_for_earlier() -> Any:
