@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import requests
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
+from relay.app import create_app
 from relay.config import Settings
 from relay.models import ApproverPolicy, RelayRules
 from relay.services import Services
@@ -22,13 +28,16 @@ def only(*users: str) -> ApproverPolicy:
 
 
 def relay_services(slack: FakeSlack, tmp_path: Path, *, gate_url: str | None = None,
-                   rules: RelayRules | None = None) -> Services:
-    """Services on a fresh SQLite database, talking to the fake Slack (and a fake Gate when given)."""
+                   rules: RelayRules | None = None, database_url: str | None = None,
+                   command_rate: int = Settings.command_rate) -> Services:
+    """Services on a database (a fresh SQLite file unless given), talking to the fake Slack (and a fake Gate
+    when given)."""
     settings = Settings(slack_bot_token=slack.token, slack_signing_secret=SIGNING_SECRET,
                         slack_api_url=slack.api_url, slack_app_token=slack.app_token, gate_url=gate_url,
-                        echo_token="echo-token",
-                        database_url=f"sqlite:///{tmp_path / 'relay.sqlite3'}", channel_interval=0.0,
-                        spinnaker_ui_url="https://spinnaker.example.com", rules=rules or RelayRules())
+                        echo_token="echo-token", command_rate=command_rate,
+                        database_url=database_url or f"sqlite:///{tmp_path / 'relay.sqlite3'}",
+                        channel_interval=0.0, spinnaker_ui_url="https://spinnaker.example.com",
+                        rules=rules or RelayRules())
     services = Services.from_settings(settings)
     services.store.create_schema()
     slack.add_user(ALICE, email="alice@example.com", name="alice")
@@ -46,6 +55,25 @@ def command_fields(slack: FakeSlack, text: str, *, user: str = ALICE,
         "is_enterprise_install": "false", "response_url": slack.new_response_url(channel=channel, user=user),
         "trigger_id": slack.issue_trigger(),
     }
+
+
+@contextmanager
+def serving(services: Services) -> Iterator[str]:
+    """The app built on `services` behind a real HTTP server on 127.0.0.1 (no dispatcher: tests run jobs
+    with run_jobs); yields its base URL."""
+    server = make_server("127.0.0.1", 0, create_app(services=services), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def post_signed(url: str, body: bytes, *, timeout: float = 10.0) -> requests.Response:
+    """POST a body signed the way Slack signs it, over HTTP."""
+    return requests.post(url, data=body, headers=signed(body), timeout=timeout)
 
 
 def form_body(fields: dict[str, str]) -> bytes:
