@@ -23,6 +23,7 @@ def test_config_defaults_from_an_empty_environment() -> None:
     assert settings.notification_types == frozenset({"slack"})
     assert settings.bind == "0.0.0.0:8080"
     assert settings.max_event_bytes == 16 * 1024 * 1024
+    assert settings.command_rate == 20
     assert settings.message_per_run is True
     assert settings.channel_interval == 1.0
     assert settings.delivery_max_attempts == 12
@@ -98,6 +99,8 @@ def test_config_reads_flags(raw: str, expected: bool) -> None:
         pytest.param({"RELAY_CHANNEL_INTERVAL": "-0.5"}, "RELAY_CHANNEL_INTERVAL", id="negative-interval"),
         pytest.param({"RELAY_DELIVERY_MAX_ATTEMPTS": "0"}, "RELAY_DELIVERY_MAX_ATTEMPTS", id="no-attempts"),
         pytest.param({"RELAY_LEASE_SECONDS": "0"}, "RELAY_LEASE_SECONDS", id="no-lease"),
+        pytest.param({"RELAY_COMMAND_RATE": "0"}, "RELAY_COMMAND_RATE", id="no-commands"),
+        pytest.param({"RELAY_COMMAND_RATE": "lots"}, "RELAY_COMMAND_RATE", id="rate-not-a-number"),
         pytest.param({"RELAY_MESSAGE_PER_RUN": "maybe"}, "RELAY_MESSAGE_PER_RUN", id="not-a-flag"),
         pytest.param({"RELAY_NOTIFICATION_TYPES": " , ,"}, "RELAY_NOTIFICATION_TYPES", id="no-types"),
         pytest.param({"RELAY_LOG_FORMAT": "xml"}, "RELAY_LOG_FORMAT", id="log-format"),
