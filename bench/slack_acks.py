@@ -25,8 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import running_baseline  # noqa: E402
-from relay import migrate  # noqa: E402
-from relay.store import Store  # noqa: E402
+from relay.store import Store, migrate  # noqa: E402
 from tests.chatops import ALICE, command_fields, form_body  # noqa: E402
 from tests.fake_socket_mode import FakeSocketMode  # noqa: E402
 from tests.fakes import FakeSlack  # noqa: E402

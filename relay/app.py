@@ -6,10 +6,12 @@ import logging
 
 from flask import Flask
 
-from relay import commands, echo, interactions, judgments, ops
 from relay.config import Settings
 from relay.errors import register_error_handlers
+from relay.judgments import clicks as judgments
 from relay.services import Services
+from relay.web import commands, echo, interactions, ops
+from relay.wiring import build_services
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +21,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     """Build the relay's app; tests pass settings and services, production reads the environment.
     `ops_only` serves just the operator endpoints (a standalone worker's health and metrics)."""
     if services is None:
-        services = Services.from_settings(settings or Settings.from_env())
+        services = build_services(settings or Settings.from_env())
     app = Flask(__name__)
     app.extensions["relay"] = services
     register_error_handlers(app)

@@ -15,20 +15,19 @@ import yaml
 from marshmallow import ValidationError
 from slack_sdk.errors import SlackApiError
 
-from relay import migrate
+from relay.clients.slack import classify
 from relay.config import Settings
-from relay.echo_setup import echo_config_text
 from relay.errors import ConfigError
-from relay.jsonbody import reject_constant
 from relay.logs import configure_logging
-from relay.manifest import APP_NAME, app_manifest
-from relay.matching import decide
-from relay.rendering import render
-from relay.services import Services
-from relay.slack import classify
-from relay.store import FAILED, Store
+from relay.notifications.match import decide
+from relay.notifications.render import render
+from relay.setup.echo_setup import echo_config_text
+from relay.setup.manifest import APP_NAME, app_manifest
+from relay.store import FAILED, Store, migrate
+from relay.wiring import build_services
 from schemas.config import first_error
 from schemas.echo import EVENT_SCHEMA
+from schemas.strict_json import reject_constant
 
 BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
 
@@ -91,7 +90,7 @@ def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
 
     settings = load_settings()
     _ready_store(settings, upgrade=upgrade).engine.dispose()
-    services = Services.from_settings(settings)
+    services = build_services(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -217,7 +216,7 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
     if settings.dry_run:
         raise click.ClickException("SLACK_BOT_TOKEN must be set: Socket Mode answers in Slack")
     _ready_store(settings, upgrade=False).engine.dispose()
-    services = Services.from_settings(settings)
+    services = build_services(settings)
     relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
     try:
         relay.connect()
@@ -270,7 +269,7 @@ def echo_config(url: str) -> None:
 @cli.command()
 def doctor() -> None:
     """Check the setup end to end (Slack, secrets, Gate, Fiat, database, channels); exit 1 on failures."""
-    from relay.doctor import FAIL, diagnose, render
+    from relay.setup.doctor import FAIL, diagnose, render
 
     try:
         settings = Settings.from_env(validate=False)

@@ -5,24 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from relay.access.policy import CANCEL, JUDGE, RUN, Policy
+from relay.clients.directory import SlackDirectory
+from relay.clients.fiat import FiatClient
+from relay.clients.gate import GateAuth, GateClient
+from relay.clients.slack import SlackPoster, build_client
+from relay.clients.slack_signature import SlackVerifier
 from relay.config import Settings
-from relay.directory import SlackDirectory
-from relay.dispatcher import Dispatcher
-from relay.fiat import FiatClient
-from relay.gate import GateAuth, GateClient
+from relay.delivery.dispatcher import Dispatcher
 from relay.metrics import Metrics
-from relay.policy import CANCEL, JUDGE, RUN, Policy
-from relay.routing import Routes, default_routes
-from relay.slack import SlackPoster, build_client
 from relay.store import Store
-from relay.verification import SlackVerifier
 
 
 @dataclass
 class Services:
     """Settings, the store, Slack (None in dry-run), Gate (None without GATE_URL), Fiat (None without
-    RELAY_FIAT_URL), policy, routes, metrics, and the clock everything shares (tests drive their own)."""
+    RELAY_FIAT_URL), policy, the features' handlers, metrics, and the clock everything shares (tests drive
+    their own)."""
 
     settings: Settings
     store: Store
@@ -31,7 +32,7 @@ class Services:
     directory: SlackDirectory | None = None
     verifier: SlackVerifier = field(default_factory=lambda: SlackVerifier(None))
     policy: Policy = field(default_factory=lambda: Policy({}))
-    routes: Routes = field(default_factory=default_routes)
+    handlers: Handlers = field(default_factory=lambda: Handlers())
     metrics: Metrics = field(default_factory=Metrics)
     fiat: FiatClient | None = None
     clock: Callable[[], float] = time.time
@@ -62,8 +63,58 @@ class Services:
                    "channel_interval": self.settings.channel_interval,
                    "lease_seconds": self.settings.lease_seconds, "clock": self.clock,
                    "on_result": lambda delivery, result: self.metrics.delivery(delivery.template, result),
-                   "run_job": lambda kind, payload: self.routes.run_job(self, kind, payload)}
+                   "run_job": lambda kind, payload: self.handlers.run_job(self, kind, payload)}
         return Dispatcher(**{**options, **overrides})
+
+
+ActionHandler = Callable[["Services", dict, dict], dict | None]
+ViewHandler = Callable[["Services", dict], dict | None]
+JobHandler = Callable[["Services", dict], None]
+
+
+class Handlers:
+    """Where Slack interactions and background jobs go: handlers by block action_id prefix, view callback_id
+    and job kind; each feature registers its own."""
+
+    def __init__(self) -> None:
+        self.actions: dict[str, ActionHandler] = {}
+        self.views: dict[str, ViewHandler] = {}
+        self.jobs: dict[str, JobHandler] = {}
+
+    def action(self, prefix: str, handler: ActionHandler) -> None:
+        self.actions[prefix] = handler
+
+    def view(self, callback_id: str, handler: ViewHandler) -> None:
+        self.views[callback_id] = handler
+
+    def job(self, kind: str, handler: JobHandler) -> None:
+        self.jobs[kind] = handler
+
+    def handle_interaction(self, services: Services, payload: dict) -> dict | None:
+        """Route one interaction payload; returns the ack body (None for an empty 200)."""
+        kind = payload.get("type")
+        if kind == "block_actions":
+            actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []
+            for action in (a for a in actions if isinstance(a, dict)):  # foreign input: skip what is not one
+                handler = self._action_handler(str(action.get("action_id", "")))
+                if handler is not None:
+                    return handler(services, payload, action)
+            return None
+        if kind in ("view_submission", "view_closed"):
+            view = payload.get("view") if isinstance(payload.get("view"), dict) else {}
+            handler = self.views.get(str(view.get("callback_id", "")))
+            return handler(services, payload) if handler else None
+        return None
+
+    def run_job(self, services: Services, kind: str, payload: dict[str, Any]) -> None:
+        handler = self.jobs.get(kind)
+        if handler is None:
+            raise LookupError(f"no handler for job kind {kind!r}")
+        handler(services, payload)
+
+    def _action_handler(self, action_id: str) -> ActionHandler | None:
+        matches = [p for p in self.actions if action_id.startswith(p)]
+        return self.actions[max(matches, key=len)] if matches else None
 
 
 def gate_client(settings: Settings, **options) -> GateClient | None:

@@ -15,7 +15,7 @@ from slack_sdk.socket_mode import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from relay.commands import handle_command
+from relay.commands.slash import handle_command
 from relay.errors import RelayError
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class SocketModeRelay:
         if kind == "slash_commands":
             return handle_command(self.services, payload)
         if kind == "interactive":
-            return self.services.routes.handle_interaction(self.services, payload)
+            return self.services.handlers.handle_interaction(self.services, payload)
         return None
 
     def _on_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:

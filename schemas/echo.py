@@ -6,8 +6,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
-from relay.jsonbody import strict_loads
 from relay.models import EchoEvent
+from schemas.strict_json import strict_loads
 
 # Identifiers become keys in the store: execution and stage ids are ULIDs or UUIDs, far below these sizes.
 MAX_EVENT_ID = 255

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, post_dump
 
-from relay.mrkdwn import truncate
+from schemas.mrkdwn import truncate
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000

@@ -17,6 +17,7 @@ from relay.app import create_app
 from relay.config import Settings
 from relay.models import ApproverPolicy, RelayRules
 from relay.services import Services
+from relay.wiring import build_services
 from tests.fakes import FakeSlack
 from tests.slack_requests import SIGNING_SECRET, form, signed
 
@@ -38,7 +39,7 @@ def relay_services(slack: FakeSlack, tmp_path: Path, *, gate_url: str | None = N
                         database_url=database_url or f"sqlite:///{tmp_path / 'relay.sqlite3'}",
                         channel_interval=0.0, spinnaker_ui_url="https://spinnaker.example.com",
                         rules=rules or RelayRules())
-    services = Services.from_settings(settings)
+    services = build_services(settings)
     services.store.create_schema()
     slack.add_user(ALICE, email="alice@example.com", name="alice")
     slack.add_user(BOB, email="bob@example.com", name="bob")

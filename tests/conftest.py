@@ -11,11 +11,10 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from relay import migrate
 from relay.app import create_app
 from relay.models import RelayRules
 from relay.services import Services
-from relay.store import Store
+from relay.store import Store, migrate
 from tests.chatops import relay_services
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack

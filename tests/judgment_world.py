@@ -12,15 +12,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from relay import migrate
 from relay.app import create_app
+from relay.clients.gate import GateClient
+from relay.clients.slack_signature import SlackVerifier
 from relay.config import Settings
-from relay.dispatcher import Dispatcher
-from relay.gate import GateClient
+from relay.delivery.dispatcher import Dispatcher
 from relay.models import ApproverPolicy, RelayRules
 from relay.services import Services
-from relay.store import Judgment, Store
-from relay.verification import SlackVerifier
+from relay.store import Judgment, Store, migrate
+from relay.wiring import build_services
 from tests import events
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack, Message
@@ -167,7 +167,7 @@ def judgment_world(tmp_path: Path, *, gate_options: dict[str, Any] | None = None
         migrate.upgrade(store)
         gate_client = GateClient(gate.url, timeout=config.gate_timeout, deadline=0.0,
                                  user_header=config.gate_user_header)
-        services = Services.from_settings(config, store=store, clock=clock, gate=gate_client,
+        services = build_services(config, store=store, clock=clock, gate=gate_client,
                                           verifier=SlackVerifier(config.slack_signing_secret, clock=clock))
         app = create_app(config, services=services)
         yield World(slack=slack, gate=gate, clock=clock, services=services, app=app,

@@ -9,12 +9,11 @@ from urllib.parse import unquote
 import pytest
 from click.testing import CliRunner, Result
 
-from relay import migrate
 from relay.cli import BLOCK_KIT_BUILDER, cli
 from relay.config import Settings
-from relay.ingest import receive
-from relay.services import Services
-from relay.store import Store
+from relay.notifications.plan import receive
+from relay.store import Store, migrate
+from relay.wiring import build_services
 from schemas.echo import EVENT_SCHEMA
 from tests.events import PAYLOADS, execution, pipeline_event, stage_event
 from tests.fakes import FakeSlack
@@ -122,7 +121,7 @@ def outbox(database_url: str) -> Store:
             preference = {"type": "slack", "address": channel, "when": ["pipeline.starting"]}
             event = EVENT_SCHEMA.load(pipeline_event("starting", execution(notifications=[preference])))
             receive(event, b"", settings=settings, store=store)
-        dispatcher = Services.from_settings(settings).dispatcher()
+        dispatcher = build_services(settings).dispatcher()
         while dispatcher.run_once():
             pass
     return store

@@ -98,7 +98,7 @@ def test_commands_refuse_people_no_rule_names_in_the_ack(client: FlaskClient, sl
 
     assert body == {"response_type": "ephemeral", "text": f":no_entry: {reason}."}
     assert slack.calls_to("views.open") == slack.calls_to("users.info") == []
-    assert services.store.claim_jobs(worker="test", now=time.time(), lease=60) == []
+    assert services.store.lease_jobs(worker="test", now=time.time(), lease=60) == []
     assert gate.calls == []
 
 
@@ -127,7 +127,7 @@ def test_run_opens_the_form_within_the_request(client: FlaskClient, slack: FakeS
     assert json.loads(view["private_metadata"]) == {
         "application": "compute", "pipeline": "Simple Wait Pipeline", "channel_id": fields["channel_id"],
         "channel_name": "deploys", "response_url": fields["response_url"]}
-    [job] = services.store.claim_jobs(worker="test", now=time.time(), lease=60)
+    [job] = services.store.lease_jobs(worker="test", now=time.time(), lease=60)
     assert (job.kind, job.payload["view_id"]) == ("commands.run_form", view["id"])
 
 

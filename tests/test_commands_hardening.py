@@ -80,7 +80,7 @@ def submission(view: dict[str, Any], *, user: str) -> dict[str, Any]:
 
 
 def queued_jobs(services: Services) -> list[str]:
-    return [job.kind for job in services.store.claim_jobs(worker="test", now=time.time() + 3600, lease=1)]
+    return [job.kind for job in services.store.lease_jobs(worker="test", now=time.time() + 3600, lease=1)]
 
 
 # --- finding 3: the policy is checked against the application Gate names, ignoring case ----------------

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from relay.execution import parse_execution_ref
 from relay.models import RelayRules
 from relay.services import Services
+from relay.spinnaker.execution import parse_execution_ref
 from tests.chatops import ALICE, BOB, answers, block_texts, click_ephemeral, only, run_jobs, slash
 from tests.events import execution
 from tests.fake_gate import FakeGate

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from relay import migrate
 from relay.app import create_app
+from relay.clients.slack import SlackPoster, build_client
 from relay.config import Settings
-from relay.dispatcher import Dispatcher
+from relay.delivery.dispatcher import Dispatcher
 from relay.services import Services
-from relay.slack import SlackPoster, build_client
-from relay.store import Store
+from relay.store import Store, migrate
+from relay.wiring import build_services
 from schemas.config import WHEN_VALUES
 from tests import processes
 from tests.events import JUDGMENT_STAGE_ID, execution, pipeline_event, stage_event
@@ -103,7 +103,7 @@ def start_relay(
         echo_token=ECHO_TOKEN,
         **{"channel_interval": 1.0, **options},
     )
-    services = Services.from_settings(settings)
+    services = build_services(settings)
     return Relay(services, create_app(services=services).test_client(), services.dispatcher(clock=clock))
 
 
@@ -490,10 +490,10 @@ def test_delivery_dry_run_stores_and_logs_without_calling_slack(
     database_url: str, slack: FakeSlack, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = Settings(slack_api_url=slack.api_url, database_url=database_url, spinnaker_ui_url=UI)
-    services = Services.from_settings(settings)
+    services = build_services(settings)
     client = create_app(services=services).test_client()
     assert client.post("/echo/events/", json=Run().pipeline_event("starting")).status_code == 202
-    with caplog.at_level(logging.INFO, logger="relay.dispatcher"):
+    with caplog.at_level(logging.INFO, logger="relay.delivery.dispatcher"):
         assert services.dispatcher(clock=clock).run_once() == 1
     (delivery,) = services.store.list_deliveries()
     assert delivery["status"] == "dry_run"

@@ -24,6 +24,7 @@ from relay.config import Settings
 from relay.services import Services
 from relay.serving import gunicorn_options
 from relay.store import Store
+from relay.wiring import feature_handlers
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -82,7 +83,8 @@ def resolve_command(args: list[str]) -> click.Context:
 
 def url_map(*, ops_only: bool) -> Map:
     store = Store.from_url("sqlite://")
-    app = create_app(services=Services(settings=Settings(), store=store, poster=None), ops_only=ops_only)
+    app = create_app(services=Services(handlers=feature_handlers(),
+                                       settings=Settings(), store=store, poster=None), ops_only=ops_only)
     store.engine.dispose()
     return app.url_map
 

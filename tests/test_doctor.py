@@ -11,10 +11,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from relay import migrate
 from relay.cli import cli
-from relay.manifest import BOT_SCOPES
-from relay.store import Store
+from relay.setup.manifest import BOT_SCOPES
+from relay.store import Store, migrate
 from tests.fake_gate import FakeFiat, FakeGate
 from tests.fakes import FakeSlack
 

@@ -1,4 +1,4 @@
-"""Tests for relay/echo.py and schemas/echo.py: Echo's body shapes, answers, authentication, limits, junk."""
+"""Tests for relay/web/echo.py and schemas/echo.py: Echo's body shapes, answers, auth, limits, junk."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from relay.app import create_app
 from relay.config import Settings
 from relay.services import Services
 from relay.store import Store
+from relay.wiring import feature_handlers
 from tests.events import JUDGMENT_STAGE_ID, execution, flatten, payload, pipeline_event, stage_event, wrap
 
 PATH = "/echo/events/"
@@ -32,7 +33,8 @@ def store(tmp_path) -> Store:
 
 def relay_client(store: Store, **options) -> FlaskClient:
     settings = Settings(database_url=str(store.engine.url), **options)
-    return create_app(services=Services(settings=settings, store=store, poster=None)).test_client()
+    return create_app(services=Services(handlers=feature_handlers(),
+                                        settings=settings, store=store, poster=None)).test_client()
 
 
 @pytest.fixture
@@ -433,7 +435,8 @@ def test_echo_answers_413_past_the_size_limit(store: Store) -> None:
 @pytest.fixture
 def live_relay(store: Store) -> Iterator[tuple[str, int]]:
     """The app behind a real HTTP server, for requests the test client cannot make (chunked bodies)."""
-    app = create_app(services=Services(settings=Settings(max_event_bytes=50_000), store=store, poster=None))
+    app = create_app(services=Services(handlers=feature_handlers(),
+                                       settings=Settings(max_event_bytes=50_000), store=store, poster=None))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

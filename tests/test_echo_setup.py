@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from relay.cli import cli
 from relay.config import Settings
-from relay.echo_setup import echo_profile, spinnaker_service
+from relay.setup.echo_setup import echo_profile, spinnaker_service
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "kubernetes" / "examples"
 

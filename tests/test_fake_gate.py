@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from relay.gate import GateAuth, GateClient, GateError
+from relay.clients.gate import GateAuth, GateClient, GateError
 from tests import events
 from tests.fake_gate import FakeFiat, FakeGate
 from tests.judgment_world import Clock

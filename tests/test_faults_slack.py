@@ -10,11 +10,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from relay.app import create_app
+from relay.clients.slack import SlackPoster, build_client
 from relay.config import Settings
-from relay.dispatcher import MAX_BACKOFF_SECONDS, Dispatcher
+from relay.delivery.dispatcher import MAX_BACKOFF_SECONDS, Dispatcher
 from relay.services import Services
-from relay.slack import SlackPoster, build_client
 from relay.store import SENT, Store
+from relay.wiring import feature_handlers
 from tests.fakes import Call, FakeSlack
 from tests.judgment_world import Clock
 from tests.tally import run_id, run_started, tally
@@ -84,7 +85,8 @@ def relay(migrated_store: Store, slack: FakeSlack, clock: Clock) -> Relay:
     settings = Settings(database_url=store.engine.url.render_as_string(hide_password=False),
                         slack_bot_token=slack.token, slack_api_url=slack.api_url, channel_interval=0.0)
     poster = SlackPoster(build_client(token=slack.token, base_url=slack.api_url, timeout=SLACK_TIMEOUT))
-    services = Services(settings=settings, store=store, poster=poster, clock=clock)
+    services = Services(handlers=feature_handlers(),
+                        settings=settings, store=store, poster=poster, clock=clock)
     client = create_app(settings, services=services).test_client()
     return Relay(client=client, dispatcher=services.dispatcher(clock=clock), store=store, slack=slack,
                  clock=clock)

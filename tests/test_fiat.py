@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from relay.fiat import FiatClient, FiatUnavailable
+from relay.clients.fiat import FiatClient, FiatUnavailable
 from tests.fake_gate import FakeFiat
 
 

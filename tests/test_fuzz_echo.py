@@ -21,6 +21,7 @@ from relay.config import Settings
 from relay.models import EchoEvent
 from relay.services import Services
 from relay.store import Store, deliveries, events
+from relay.wiring import feature_handlers
 from schemas.echo import EVENT_SCHEMA
 from tests import events as echo_events
 from tests.fuzzing import DEEP, json_values, mutated, serialized
@@ -98,7 +99,8 @@ def relay(migrated_store: Store) -> Relay:
     store outlives hypothesis's examples on purpose; each example compares row counts before and after."""
     url = migrated_store.engine.url.render_as_string(hide_password=False)
     relay_settings = Settings(database_url=url, max_event_bytes=MAX_EVENT_BYTES)
-    services = Services(settings=relay_settings, store=migrated_store, poster=None)
+    services = Services(handlers=feature_handlers(),
+                        settings=relay_settings, store=migrated_store, poster=None)
     return Relay(create_app(relay_settings, services=services).test_client(), migrated_store)
 
 

@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from slack_sdk.models.blocks import ActionsBlock
 from slack_sdk.models.views import View
 
-from relay.judgment_blocks import (
+from relay.judgments.blocks import (
     APPROVE,
     CHOOSE,
     OPTION,

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from relay.app import create_app
 from relay.cli import cli
 from relay.config import Settings
+from relay.judgments.resolution import POLL_SECONDS, resolve
 from relay.models import ApproverPolicy, RelayRules
-from relay.resolution import POLL_SECONDS, resolve
-from relay.services import Services
 from relay.store import Store
+from relay.wiring import build_services
 from tests import events
 from tests.fake_gate import FakeFiat
 from tests.judgment_world import (
@@ -558,7 +558,7 @@ def test_judgments_cli_lists_the_audit_trail(world: World) -> None:
 
 def test_judgment_setup_problems_are_said_at_startup(caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings(database_url="sqlite://")
-    create_app(settings, services=Services.from_settings(settings, store=Store.from_url("sqlite://")))
+    create_app(settings, services=build_services(settings, store=Store.from_url("sqlite://")))
 
     warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
     assert any(w.startswith("SLACK_SIGNING_SECRET is not set") for w in warnings)

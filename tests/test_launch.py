@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from relay import launch
+from relay.commands import launch
 from relay.models import RelayRules
 from relay.services import Services
 from tests.chatops import ALICE, BOB, answers, only, run_jobs, slash

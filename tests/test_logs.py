@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from relay.app import create_app
+from relay.clients.slack import SlackPoster, build_client
 from relay.config import Settings
 from relay.logs import REDACTED, RelayFormatter, StderrHandler, configure_logging
 from relay.metrics import Metrics
 from relay.services import Services
-from relay.slack import SlackPoster, build_client
 from relay.store import Store
+from relay.wiring import feature_handlers
 from tests.events import execution, pipeline_event
 from tests.fakes import FakeSlack
 
@@ -50,7 +51,8 @@ def test_logs_never_contain_tokens_passwords_or_signatures(
         relay_logging(settings)
         metrics = Metrics()
         poster = SlackPoster(build_client(token=BOT_TOKEN, base_url=fake.api_url, metrics=metrics))
-        services = Services(settings=settings, store=migrated_store, poster=poster, metrics=metrics)
+        services = Services(handlers=feature_handlers(),
+                            settings=settings, store=migrated_store, poster=poster, metrics=metrics)
         client = create_app(services=services).test_client()
         basic = "Basic " + base64.b64encode(f"echo:{ECHO_PASSWORD}".encode()).decode()
         wrong = "Basic " + base64.b64encode(b"echo:not-the-password").decode()
@@ -81,7 +83,8 @@ def test_request_lines_are_json_with_the_request_id(migrated_store: Store, relay
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     settings = Settings(log_format="json")
     relay_logging(settings)
-    client = create_app(services=Services(settings=settings, store=migrated_store, poster=None)).test_client()
+    client = create_app(services=Services(handlers=feature_handlers(),
+                                          settings=settings, store=migrated_store, poster=None)).test_client()
     client.post("/echo/events", json=pipeline_event("starting"), headers={"X-Request-Id": "from-ingress-1"})
     client.get("/healthz")
     requests = [line for line in json_lines(capsys.readouterr().err) if line["logger"] == "relay.requests"]
@@ -96,7 +99,8 @@ def test_text_request_lines_keep_to_one_line(migrated_store: Store, relay_loggin
                                              capsys: pytest.CaptureFixture[str]) -> None:
     settings = Settings(log_format="text")
     relay_logging(settings)
-    client = create_app(services=Services(settings=settings, store=migrated_store, poster=None)).test_client()
+    client = create_app(services=Services(handlers=feature_handlers(),
+                                          settings=settings, store=migrated_store, poster=None)).test_client()
     client.get("/nowhere%0Aforged INFO line", headers={"X-Request-Id": "abc"})
     [line] = [line for line in capsys.readouterr().err.splitlines() if "relay.requests" in line]
     assert "[abc] GET /nowhere\\nforged INFO line 404" in line

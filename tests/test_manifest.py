@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from relay.app import create_app
 from relay.cli import cli
 from relay.config import Settings
-from relay.manifest import BOT_SCOPES, app_manifest
+from relay.setup.manifest import BOT_SCOPES, app_manifest
 
 SCHEMA = json.loads((Path(__file__).parent / "slack_app_manifest.schema.json").read_text())
 NEEDED_SCOPES = {"chat:write", "chat:write.public", "users:read", "users:read.email", "usergroups:read",

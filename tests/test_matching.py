@@ -1,4 +1,4 @@
-"""Tests for relay/matching.py: Echo's notification agent rules, Orca's Manual Judgment rules, routes."""
+"""Tests for relay/notifications/match.py: Echo's notification rules, Orca's judgment rules, routes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from relay.config import Settings
-from relay.matching import decide
 from relay.models import Route
+from relay.notifications.match import decide
 from schemas.echo import EVENT_SCHEMA
 from tests.events import JUDGMENT_STAGE_ID, execution, payload, pipeline_event, stage_event
 

@@ -15,10 +15,9 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import MetaData, Table, inspect, update
 
-from relay import migrate
 from relay.cli import cli
 from relay.errors import ConfigError
-from relay.store import PENDING, SENT, DeliveryDraft, Store, metadata
+from relay.store import PENDING, SENT, DeliveryDraft, Store, metadata, migrate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +73,7 @@ def test_migrations_keep_data_from_the_first_revision_to_head(db_url: str) -> No
                        execution_id="run-1", drafts=[draft()], now=100.0)
     migrate.upgrade(store)
     assert store.event_seen("e-1")
-    [delivery] = store.claim(worker="w", now=101.0, lease=30.0, interval=1.0)
+    [delivery] = store.lease_deliveries(worker="w", now=101.0, lease=30.0, interval=1.0)
     assert delivery.payload == {"text": "hello"}
     assert store.mark_sent(delivery.id, worker="w", now=102.0, ts="1.0")
     assert store.counts_by_status() == {SENT: 1}

@@ -8,17 +8,17 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay import migrate
 from relay.app import create_app
 from relay.config import Settings
 from relay.metrics import Metrics
 from relay.services import Services
-from relay.store import Store
+from relay.store import Store, migrate
+from relay.wiring import feature_handlers
 from tests.events import execution, pipeline_event
 
 
 def client_for(store: Store, **settings) -> FlaskClient:
-    services = Services(settings=Settings(**settings), store=store, poster=None)
+    services = Services(handlers=feature_handlers(), settings=Settings(**settings), store=store, poster=None)
     return create_app(services=services).test_client()
 
 
@@ -90,7 +90,7 @@ def test_metrics_count_events_and_read_the_queue_at_scrape_time(migrated_store: 
     assert scraped[("relay_database_up", ())] == 1
     route = (("method", "POST"), ("route", "/echo/events"), ("status", "202"))
     assert scraped[("relay_http_request_seconds_count", route)] == 3
-    [delivery, *_] = migrated_store.claim(worker="w", now=10**10, lease=30.0, interval=0.0)
+    [delivery, *_] = migrated_store.lease_deliveries(worker="w", now=10**10, lease=30.0, interval=0.0)
     migrated_store.mark_sent(delivery.id, worker="w", now=10**10, ts="1.1")
     assert samples(client.get("/metrics").data)[("relay_queue_depth", (("status", "pending"),))] == 2
 
@@ -139,7 +139,7 @@ def test_request_id_is_honoured_or_made_and_returned(migrated_store: Store) -> N
 
 
 def test_ops_only_app_serves_operator_endpoints_and_nothing_else(migrated_store: Store) -> None:
-    services = Services(settings=Settings(), store=migrated_store, poster=None)
+    services = Services(handlers=feature_handlers(), settings=Settings(), store=migrated_store, poster=None)
     client = create_app(services=services, ops_only=True).test_client()
     assert client.get("/readyz").status_code == 200
     assert client.get("/metrics").status_code == 200

@@ -1,4 +1,4 @@
-"""Tests for relay/rendering.py and schemas/messages.py: what messages say, escaping, Block Kit limits."""
+"""Tests for relay/notifications/render.py and schemas/messages.py: what messages say, escaping, limits."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
-from relay.matching import decide
-from relay.rendering import render, render_run_summary
+from relay.notifications.match import decide
+from relay.notifications.render import render, render_run_summary
 from schemas.config import WHEN_VALUES
 from schemas.echo import EVENT_SCHEMA
 from tests.events import JUDGMENT_STAGE_ID, execution, payload, pipeline_event, stage_event

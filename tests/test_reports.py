@@ -8,7 +8,7 @@ import time
 import pytest
 from flask.testing import FlaskClient
 
-from relay.judgment_updates import judgment_message_key
+from relay.judgments.updates import judgment_message_key
 from relay.models import RelayRules
 from relay.services import Services
 from relay.store import MessageRef

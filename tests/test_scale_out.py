@@ -17,8 +17,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay import migrate
-from relay.store import FAILED, PENDING, SENT, Store
+from relay.store import FAILED, PENDING, SENT, Store, migrate
 from tests.events import execution, pipeline_event, stage_event
 from tests.fakes import FakeSlack
 from tests.processes import ROOT, Relay, free_port, stop_all, wait_until
@@ -168,10 +167,12 @@ def queue_runs(fake_slack: FakeSlack, url: str, runs: int) -> None:
     from relay.app import create_app
     from relay.config import Settings
     from relay.services import Services
+    from relay.wiring import feature_handlers
 
     store = Store.from_url(url)
     settings = Settings(database_url=url, echo_token=ECHO_TOKEN)
-    client = create_app(services=Services(settings=settings, store=store, poster=None)).test_client()
+    client = create_app(services=Services(handlers=feature_handlers(),
+                                          settings=settings, store=store, poster=None)).test_client()
     for index in range(runs):
         run = run_with_steps(index, f"#lease-{index}")
         step = stage_event("complete", run, stage_id=run["stages"][0]["id"])

@@ -13,8 +13,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay import migrate
-from relay.store import Store
+from relay.store import Store, migrate
 from tests.events import execution, pipeline_event
 from tests.processes import ROOT, Relay, free_port, http_status, wait_until
 

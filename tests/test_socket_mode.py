@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from relay import migrate
+from relay.commands.run_form import form_view
 from relay.models import RelayRules
-from relay.run_form import form_view
 from relay.socket_mode import SocketModeRelay
-from relay.store import Store
+from relay.store import Store, migrate
 from tests.chatops import ALICE, command_fields, only, relay_services
 from tests.fake_socket_mode import FakeSocketMode
 from tests.fakes import FakeSlack

@@ -8,8 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from relay import migrate
-from relay.store import RECEIVED, DeliveryDraft, Store, metadata
+from relay.store import RECEIVED, DeliveryDraft, Store, metadata, migrate
 
 KEY = "01RUN/stage-1"
 
@@ -35,7 +34,7 @@ def test_store_migrations_build_exactly_the_tables_the_code_declares(store: Stor
 def test_store_records_a_click_with_its_job_in_one_go(store: Store) -> None:
     judgment_id = click(store)
 
-    [job] = store.claim_jobs(worker="w", now=100.0, lease=60.0)
+    [job] = store.lease_jobs(worker="w", now=100.0, lease=60.0)
     assert (job.kind, job.payload) == ("judgment", {"judgment": judgment_id})
     assert store.judgment(judgment_id).status == RECEIVED
 

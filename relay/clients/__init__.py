@@ -1,0 +1,1 @@
+"""HTTP clients of Slack, Gate and Fiat: auth, timeouts, error mapping."""

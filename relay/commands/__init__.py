@@ -1,0 +1,1 @@
+"""The `/spinnaker` slash command: status, pending, run, cancel, pause, resume."""

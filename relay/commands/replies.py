@@ -1,0 +1,34 @@
+"""What the relay answers a Slack user with: ephemeral replies now, or later through a response_url."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from relay.clients.slack import ResponseUrlRefused, respond
+from schemas.mrkdwn import truncate
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 3000
+NO_GATE = "The relay has no `GATE_URL`, so it cannot reach Spinnaker."
+
+
+def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A reply only the person who asked can see; `text` is the notification and screen-reader fallback."""
+    body: dict[str, Any] = {"response_type": "ephemeral", "text": truncate(text, MAX_TEXT)}
+    if blocks:
+        body["blocks"] = blocks
+    return body
+
+
+def tell(response_url: str | None, body: dict[str, Any]) -> None:
+    """Post a later answer to the response_url of the command or click it answers. A failure is logged, not
+    raised: the work it reports is done, and repeating that work to report it again would be worse."""
+    if not response_url:
+        log.warning("no response_url to answer with: %s", body.get("text"))
+        return
+    try:
+        respond(response_url, body)
+    except (ResponseUrlRefused, OSError) as err:
+        log.warning("could not answer through the response_url: %s", err)

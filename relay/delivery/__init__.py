@@ -1,0 +1,1 @@
+"""The outbox's worker: pacing, ordering and retries of Slack deliveries and jobs."""

@@ -1,0 +1,204 @@
+"""The outbox worker: leases deliveries, sends them to Slack in order and at Slack's pace, retries,
+gives up."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from relay.clients.slack import GONE_ERRORS, SlackFailure, SlackPoster, classify
+from relay.delivery.retry import JobRetry
+from relay.store import DRY_RUN, Delivery, Job, MessageRef, Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 300.0
+# The longest a worker sleeps: a new event is seen this soon, so it bounds the event-to-Slack latency when
+# nothing is queued (half of it on average), against one cheap look at the outbox per wait.
+IDLE_WAIT_SECONDS = 0.1
+MIN_WAIT_SECONDS = 0.005  # the shortest, so a delivery another worker is sending costs no busy loop
+
+
+def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: 1, 2, 4 … seconds, capped at five minutes, times 0.5-1.0."""
+    return min(MAX_BACKOFF_SECONDS, 2.0 ** attempts) * (0.5 + rng() / 2)
+
+
+class Dispatcher:
+    """Sends what the outbox holds. `run_once` does one lease-and-send pass; `run` loops until stopped."""
+
+    def __init__(self, *, store: Store, poster: SlackPoster | None, max_attempts: int = 12,
+                 channel_interval: float = 1.0, lease_seconds: float = 60.0,
+                 clock: Callable[[], float] = time.time, worker_id: str | None = None,
+                 on_result: Callable[[Delivery, str], None] | None = None,
+                 run_job: Callable[[str, dict], None] | None = None) -> None:
+        self.store = store
+        self.poster = poster
+        self.max_attempts = max_attempts
+        self.channel_interval = channel_interval
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.on_result = on_result or (lambda delivery, outcome: None)
+        self.run_job = run_job
+
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """Lease what is due and send it, then run due jobs; returns how many were leased. Once `stop`
+        is set, leased deliveries not yet started are left for `run` to release, and no job is taken."""
+        stopping = stop.is_set if stop is not None else lambda: False
+        leased = self.store.lease_deliveries(worker=self.worker_id, now=self.clock(),
+                                             lease=self.lease_seconds, interval=self.channel_interval)
+        for delivery in leased:
+            if stopping():
+                break
+            self._deliver(delivery)
+        jobs = self.store.lease_jobs(worker=self.worker_id, now=self.clock(), lease=self.lease_seconds) \
+            if self.run_job and not stopping() else []
+        for job in jobs:
+            if stopping():
+                break
+            self._run(job)
+        return len(leased) + len(jobs)
+
+    def _run(self, job: Job) -> None:
+        try:
+            self.run_job(job.kind, job.payload)
+        except Exception as err:  # a failing job is retried from the store, never lost with the worker
+            reason = str(err)[:500] or type(err).__name__
+            if job.attempts + 1 >= self.max_attempts:
+                self.store.finish_job(job.id, worker=self.worker_id, now=self.clock(), error=reason)
+                log.error("job %d (%s) failed for good: %s", job.id, job.kind, reason)
+                return
+            delay = err.delay \
+                if isinstance(err, JobRetry) and err.delay is not None else backoff(job.attempts)
+            self.store.retry_job(job.id, worker=self.worker_id, at=self.clock() + delay, error=reason)
+            log.warning("job %d (%s) will be retried in %.1fs: %s", job.id, job.kind, delay, reason)
+            return
+        self.store.finish_job(job.id, worker=self.worker_id, now=self.clock())
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until `stop` is set, then hand back anything still leased: a delivery in flight when
+        `stop` is set finishes, the rest go back to the queue for other workers."""
+        log.info("dispatcher %s started%s", self.worker_id, " (dry-run: nothing is sent to Slack)"
+                 if self.poster is None else "")
+        try:
+            while not stop.is_set():
+                try:
+                    wait = 0.0 if self.run_once(stop) else self._idle_wait()
+                except Exception:  # a database hiccup must not kill the worker
+                    log.exception("dispatcher pass failed")
+                    wait = IDLE_WAIT_SECONDS
+                if wait:
+                    stop.wait(wait)
+        finally:
+            released = self.store.release(self.worker_id)
+            log.info("dispatcher %s stopped, released %d deliveries", self.worker_id, released)
+
+    def _idle_wait(self) -> float:
+        """Until the next delivery is due (a channel's next slot, a retry), within the wait bounds."""
+        due = self.store.next_due()
+        if due is None:
+            return IDLE_WAIT_SECONDS
+        return min(IDLE_WAIT_SECONDS, max(MIN_WAIT_SECONDS, due - self.clock()))
+
+    def _deliver(self, delivery: Delivery) -> None:
+        if self.poster is None:
+            log.info("dry-run delivery %d to %s: %s", delivery.id, delivery.channel,
+                     json.dumps(delivery.payload))
+            self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=None,
+                                 status=DRY_RUN)
+            self.on_result(delivery, DRY_RUN)
+            return
+        try:
+            ts = self._send(delivery)
+        except Exception as err:  # every failure is sorted below; nothing escapes the worker
+            self._failed(delivery, classify(err))
+            return
+        finally:
+            # The lease reserved the channel's next slot, but the request may have reached Slack late: count
+            # the interval from now, so two posts never arrive closer together than the interval.
+            self.store.hold_channel(delivery.channel, self.clock() + self.channel_interval)
+        self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=ts)
+        log.info("delivered %d (%s) to %s ts=%s", delivery.id, delivery.template, delivery.channel, ts)
+        self.on_result(delivery, "sent")
+
+    def _send(self, delivery: Delivery) -> str | None:
+        if delivery.action == "upsert":
+            return self._upsert(delivery)
+        parent = self.store.message(delivery.parent_key) \
+            if delivery.action == "reply" and delivery.parent_key else None
+        channel, ts = self.poster.post(parent.channel if parent else delivery.channel, delivery.payload,
+                                       thread_ts=parent.ts if parent else None)
+        if delivery.message_key:
+            self.store.remember_message(delivery.message_key, MessageRef(channel, ts, delivery.rank),
+                                        now=self.clock())
+        return ts
+
+    def _upsert(self, delivery: Delivery) -> str | None:
+        """Post the run's parent message, or update it in place unless it already shows a later state."""
+        key = delivery.message_key or delivery.thread_key
+        existing = self.store.message(key)
+        if existing is not None:
+            if existing.rank > delivery.rank:
+                return existing.ts  # an older event arriving late must not roll the message back
+            try:
+                self.poster.update(existing.channel, existing.ts, delivery.payload)
+                self.store.remember_message(key, MessageRef(existing.channel, existing.ts, delivery.rank),
+                                            now=self.clock())
+                return existing.ts
+            except Exception as err:
+                if classify(err).error not in GONE_ERRORS:
+                    raise
+                log.warning("message %s in %s is gone; posting a new one", existing.ts, existing.channel)
+        channel, ts = self.poster.post(delivery.channel, delivery.payload)
+        self.store.remember_message(key, MessageRef(channel, ts, delivery.rank), now=self.clock())
+        return ts
+
+    def _failed(self, delivery: Delivery, failure: SlackFailure) -> None:
+        now = self.clock()
+        if failure.rate_limited:
+            wait = failure.retry_after if failure.retry_after is not None else self.channel_interval or 1.0
+            self.store.hold_channel(delivery.channel, now + wait)
+            self.store.reschedule(delivery.id, worker=self.worker_id, at=now + wait, error=failure.error,
+                                  count_attempt=False)
+            log.warning("Slack rate-limited delivery %d to %s; retrying in %.1fs", delivery.id,
+                        delivery.channel, wait)
+            self.on_result(delivery, "rate_limited")
+            return
+        if failure.error == "not_in_channel":
+            refusal = self._join(delivery.channel)
+            if refusal is None:
+                self.store.reschedule(delivery.id, worker=self.worker_id, at=now, error=failure.error)
+            else:
+                self._give_up(delivery, f"not_in_channel (cannot join: {refusal})")
+            return
+        if failure.permanent or delivery.attempts + 1 >= self.max_attempts:
+            self._give_up(delivery, failure.error)
+            return
+        delay = backoff(delivery.attempts)
+        self.store.reschedule(delivery.id, worker=self.worker_id, at=now + delay, error=failure.error)
+        log.warning("delivery %d to %s failed (%s); retry in %.1fs", delivery.id, delivery.channel,
+                    failure.error, delay)
+        self.on_result(delivery, "retry")
+
+    def _give_up(self, delivery: Delivery, error: str) -> None:
+        self.store.mark_failed(delivery.id, worker=self.worker_id, now=self.clock(), error=error)
+        log.error("delivery %d to %s failed for good: %s", delivery.id, delivery.channel, error)
+        self.on_result(delivery, "failed")
+
+    def _join(self, channel: str) -> str | None:
+        """Join a public channel the bot is not in; the reason when Slack refuses (e.g. a private channel)."""
+        try:
+            self.poster.join(channel)
+        except Exception as err:
+            reason = classify(err).error
+            log.error("cannot join %s: %s; invite the bot to it", channel, reason)
+            return reason
+        log.info("joined %s", channel)
+        return None

@@ -1,0 +1,1 @@
+"""Manual Judgments from Slack: clicks, messages, and resolution through Gate."""

@@ -1,0 +1,1 @@
+"""Echo events to Slack messages: match (Echo's rules), plan (who gets what), render."""

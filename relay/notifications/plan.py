@@ -1,0 +1,91 @@
+"""From an accepted Echo event to outbox rows: match, render, plan the run's parent message and thread, and
+rewrite judgment messages the event makes out of date."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from relay.config import Settings
+from relay.judgments.updates import AWAITING_TEMPLATE, event_updates, judgment_message_key, notification_body
+from relay.models import EchoEvent, Notification
+from relay.notifications.match import decide
+from relay.notifications.render import render, render_run_summary, render_thread_alert
+from relay.store import DeliveryDraft, DuplicateEvent, Store
+
+# Finished states that also reply in the run's thread, shown in the channel, so that people are notified.
+ALERTED_TEMPLATES = frozenset({"pipeline.failed", "pipeline.canceled"})
+# A parent message never goes back from a finished state to a running one.
+RANKS = {"pipeline.starting": 1, "pipeline.complete": 2, "pipeline.failed": 2, "pipeline.canceled": 2}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the webhook answers: `queued` (202), `ignored` or `duplicate` (200)."""
+
+    result: str
+    reason: str | None = None
+    notifications: int = 0
+    event_id: str | None = None
+
+
+def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Store,
+            clock: Callable[[], float] = time.time) -> Outcome:
+    """Decide what the event notifies, and which judgment messages it makes out of date, and commit it with
+    its deliveries in one transaction."""
+    decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
+    drafts = plan(decision.notifications, settings=settings, store=store)
+    drafts += event_updates(event, settings=settings, store=store)
+    if not drafts:
+        return Outcome("ignored", decision.reason, event_id=event.event_id)
+    event_id = event.event_id or "sha256:" + hashlib.sha256(raw_body).hexdigest()
+    try:
+        store.accept_event(event_id=event_id, type=event.type, application=event.application,
+                           execution_id=event.execution_id, drafts=drafts, now=clock())
+    except DuplicateEvent:
+        return Outcome("duplicate", "this eventId was accepted before", event_id=event_id)
+    return Outcome("queued", notifications=len(drafts), event_id=event_id)
+
+
+def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: Store) -> list[DeliveryDraft]:
+    """Deliveries for each notification: the run's parent message is posted once and updated in place,
+    stage and judgment messages reply in its thread, a failed or canceled run also replies there with a
+    broadcast (or everything is posted on its own when `message_per_run` is off)."""
+    drafts: list[DeliveryDraft] = []
+    for notification in notifications:
+        event = notification.event
+        channel = notification.address
+        run_key = f"{event.execution_id or event.event_id}@{channel}"
+        family, state = notification.template.split(".")
+        if family == "judgment":
+            body = notification_body(notification, state, settings=settings, store=store)
+        else:
+            body = render(notification, settings.spinnaker_ui_url)
+        # Only the awaiting message is mapped: it carries the buttons, and later updates rewrite it.
+        judgment_key = judgment_message_key(event.execution_id, event.content.get("stageId"), channel) \
+            if notification.template == AWAITING_TEMPLATE else None
+        if not settings.message_per_run:
+            drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="post",
+                                        template=notification.template, payload=body,
+                                        message_key=judgment_key))
+        elif family == "pipeline":
+            drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
+                                        template=notification.template, payload=body, message_key=run_key,
+                                        rank=RANKS.get(notification.template, 1)))
+            if notification.template in ALERTED_TEMPLATES:
+                drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="reply",
+                                            template=notification.template, payload=render_thread_alert(body),
+                                            parent_key=run_key))
+        else:
+            if not store.thread_started(run_key):
+                drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
+                                            template="pipeline.summary", message_key=run_key, rank=0,
+                                            payload=render_run_summary(event, settings.spinnaker_ui_url)))
+            if notification.template == AWAITING_TEMPLATE:
+                body = {**body, "reply_broadcast": True}
+            drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="reply",
+                                        template=notification.template, payload=body, parent_key=run_key,
+                                        message_key=judgment_key))
+    return drafts

@@ -1,0 +1,1 @@
+"""Installation helpers: doctor, the Slack app manifest, Echo's configuration."""

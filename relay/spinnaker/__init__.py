@@ -1,0 +1,1 @@
+"""Reading Spinnaker: what Orca's executions and stages say."""

@@ -1,0 +1,1 @@
+"""The Flask blueprints: thin adapters from HTTP to the features."""

@@ -1,0 +1,79 @@
+"""Blueprint for Echo's REST event listener: POST /echo/events (and the trailing-slash form Echo sends)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from relay.config import Settings
+from relay.errors import PayloadTooLarge, Unauthorized
+from relay.notifications.plan import receive
+from relay.web.body import parse_json
+from schemas.echo import EVENT_SCHEMA
+
+bp = Blueprint("echo", __name__)
+
+
+@bp.post("/echo/events")
+@bp.post("/echo/events/")
+def echo_events() -> tuple[Response, int]:
+    """Accept one Echo event: authenticate, bound, parse, match, queue; answer fast."""
+    services = current_app.extensions["relay"]
+    settings: Settings = services.settings
+    check_echo_auth(settings, request.headers.get("Authorization"))
+    raw = _read_body(settings.max_event_bytes)
+    event = EVENT_SCHEMA.load(parse_json(raw))
+    outcome = receive(event, raw, settings=settings, store=services.store, clock=services.clock)
+    services.metrics.event(event.type, outcome.result)
+    services.metrics.queued(outcome.notifications)
+    body = {"result": outcome.result, "eventId": outcome.event_id}
+    if outcome.reason:
+        body["reason"] = outcome.reason
+    if outcome.result == "queued":
+        body["notifications"] = outcome.notifications
+        return jsonify(body), 202
+    return jsonify(body), 200
+
+
+def check_echo_auth(settings: Settings, authorization: str | None) -> None:
+    """HTTP Basic (Echo's username/password) or a bearer token (Echo's headers), compared in constant time.
+    With neither configured (the dry-run default) the endpoint is open."""
+    if not settings.echo_auth_configured:
+        return
+    scheme, _, credential = (authorization or "").partition(" ")
+    scheme, credential = scheme.lower(), credential.strip()
+    token = settings.echo_token
+    if scheme == "bearer" and token and _same(credential.encode(), token.encode()):
+        return
+    if scheme == "basic" and settings.echo_username and _basic_matches(credential, settings):
+        return
+    raise Unauthorized("missing or wrong credentials for the Echo webhook")
+
+
+def _basic_matches(credential: str, settings: Settings) -> bool:
+    """Echo's OkHttp encodes `user:password` in ISO-8859-1, other clients in UTF-8: either is accepted."""
+    try:
+        given = base64.b64decode(credential, validate=True)
+    except ValueError:
+        return False
+    pair = f"{settings.echo_username}:{settings.echo_password}"
+    expected = [pair.encode("utf-8")]
+    with contextlib.suppress(UnicodeEncodeError):  # a password beyond ISO-8859-1 can only come as UTF-8
+        expected.append(pair.encode("latin-1"))
+    return any([_same(given, candidate) for candidate in expected])  # a list: every candidate is compared
+
+
+def _same(given: bytes, expected: bytes) -> bool:
+    return hmac.compare_digest(given, expected)
+
+
+def _read_body(limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"events larger than {limit} bytes are refused (RELAY_MAX_EVENT_BYTES)")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"events larger than {limit} bytes are refused (RELAY_MAX_EVENT_BYTES)")
+    return raw

@@ -1,0 +1,23 @@
+"""The composition root: every feature's handlers, and services built from settings with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relay.commands import slash
+from relay.config import Settings
+from relay.judgments import clicks
+from relay.services import Handlers, Services
+
+
+def feature_handlers() -> Handlers:
+    """The buttons, views and jobs of every feature."""
+    handlers = Handlers()
+    clicks.register(handlers)
+    slash.register(handlers)
+    return handlers
+
+
+def build_services(settings: Settings, **overrides: Any) -> Services:
+    """Services from settings, with every feature's handlers (keyword overrides replace any collaborator)."""
+    return Services.from_settings(settings, **{"handlers": feature_handlers(), **overrides})
