@@ -51,6 +51,8 @@ class Settings:
     bind: str = "0.0.0.0:8080"
     max_event_bytes: int = 16 * 1024 * 1024
     command_rate: int = 20
+    max_addresses_per_event: int = 50
+    join_channels: bool = True
     message_per_run: bool = True
     channel_interval: float = 1.0
     delivery_max_attempts: int = 12
@@ -110,6 +112,9 @@ class Settings:
             bind=env.get("RELAY_BIND") or cls.bind,
             max_event_bytes=_number(env, "RELAY_MAX_EVENT_BYTES", int, cls.max_event_bytes, minimum=1),
             command_rate=_number(env, "RELAY_COMMAND_RATE", int, cls.command_rate, minimum=1),
+            max_addresses_per_event=_number(env, "RELAY_MAX_ADDRESSES_PER_EVENT", int,
+                                            cls.max_addresses_per_event, minimum=1),
+            join_channels=_flag(env, "RELAY_JOIN_CHANNELS", True),
             message_per_run=_flag(env, "RELAY_MESSAGE_PER_RUN", True),
             channel_interval=_number(env, "RELAY_CHANNEL_INTERVAL", float, cls.channel_interval),
             delivery_max_attempts=_number(env, "RELAY_DELIVERY_MAX_ATTEMPTS", int, cls.delivery_max_attempts,

@@ -39,6 +39,10 @@ class Metrics:
         self.notifications_queued = Counter("relay_notifications_queued_total",
                                             "Slack deliveries queued for accepted events",
                                             registry=self.registry)
+        self.addresses = Counter("relay_addresses_refused_total",
+                                 "Addresses events named that were not notified, by reason "
+                                 "(overLimit, notAllowed)",
+                                 ["reason"], registry=self.registry)
         self.deliveries = Counter("relay_deliveries_total",
                                   "Delivery attempts by message template and result "
                                   "(sent, dry_run, retry, rate_limited, failed)",
@@ -63,6 +67,11 @@ class Metrics:
     def queued(self, count: int) -> None:
         """Deliveries planned for one accepted event."""
         self.notifications_queued.inc(count)
+
+    def addresses_refused(self, refused: dict[str, list[str]]) -> None:
+        """Addresses one event named that were not notified, by reason."""
+        for reason, addresses in refused.items():
+            self.addresses.labels(reason=reason).inc(len(addresses))
 
     def delivery(self, template: str, result: str) -> None:
         self.deliveries.labels(template=template, result=result).inc()

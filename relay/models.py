@@ -34,6 +34,8 @@ class RelayRules:
     approvers: dict[str, ApproverPolicy] = field(default_factory=dict)
     runners: dict[str, ApproverPolicy] = field(default_factory=dict)
     cancelers: dict[str, ApproverPolicy] = field(default_factory=dict)
+    # Application glob -> the channel globs (names or IDs) its events may notify; empty: any channel.
+    channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class MessageFacts:
     summary: str
     headline: str | None = None
     facts: tuple[tuple[str, str], ...] = ()
+    deployed: tuple[str, ...] = ()  # what the run deploys, one mrkdwn line each
     detail: str | None = None
     custom: str | None = None
     link: str | None = None

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from relay.access.addresses import join_refusal
 from relay.access.policy import CANCEL, JUDGE, RUN, Policy
 from relay.clients.directory import SlackDirectory
 from relay.clients.fiat import FiatClient
@@ -16,7 +17,7 @@ from relay.clients.slack_signature import SlackVerifier
 from relay.config import Settings
 from relay.delivery.dispatcher import Dispatcher
 from relay.metrics import Metrics
-from relay.store import Store
+from relay.store import Delivery, Store
 
 
 @dataclass
@@ -63,8 +64,14 @@ class Services:
                    "channel_interval": self.settings.channel_interval,
                    "lease_seconds": self.settings.lease_seconds, "clock": self.clock,
                    "on_result": lambda delivery, result: self.metrics.delivery(delivery.template, result),
-                   "run_job": lambda kind, payload: self.handlers.run_job(self, kind, payload)}
+                   "run_job": lambda kind, payload: self.handlers.run_job(self, kind, payload),
+                   "join_refusal": self.join_refusal}
         return Dispatcher(**{**options, **overrides})
+
+    def join_refusal(self, delivery: Delivery) -> str | None:
+        """Why the bot must not join a delivery's channel, judged for the application of its event."""
+        application = self.store.event_application(delivery.event_id) if delivery.event_id else None
+        return join_refusal(self.settings, delivery.channel, application)
 
 
 ActionHandler = Callable[["Services", dict, dict], dict | None]

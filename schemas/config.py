@@ -50,11 +50,17 @@ class RelayConfigSchema(Schema):
     approvers = fields.Dict(keys=fields.String(), values=fields.Nested(ApproverSchema), load_default=dict)
     runners = fields.Dict(keys=fields.String(), values=fields.Nested(ApproverSchema), load_default=dict)
     cancelers = fields.Dict(keys=fields.String(), values=fields.Nested(ApproverSchema), load_default=dict)
+    # Which channels each application's events may notify: globs over channel names (`#deploys-*`) and IDs.
+    channels = fields.Dict(keys=fields.String(validate=validate.Length(min=1)),
+                           values=fields.List(fields.String(validate=validate.Length(min=1)),
+                                              validate=validate.Length(min=1)),
+                           load_default=dict)
 
     @post_load
     def _to_rules(self, data: dict, **_) -> RelayRules:
         return RelayRules(routes=tuple(data["routes"]), approvers=dict(data["approvers"]),
-                          runners=dict(data["runners"]), cancelers=dict(data["cancelers"]))
+                          runners=dict(data["runners"]), cancelers=dict(data["cancelers"]),
+                          channels={glob: tuple(channels) for glob, channels in data["channels"].items()})
 
 
 RELAY_CONFIG_SCHEMA = RelayConfigSchema()

@@ -13,6 +13,8 @@ from schemas.strict_json import strict_loads
 MAX_EVENT_ID = 255
 MAX_APPLICATION = 255
 MAX_EXECUTION_ID = 120
+# How deep an Echo `template` may nest the event; templates wrap it in a field or two.
+MAX_TEMPLATE_DEPTH = 3
 
 
 def _printable(limit: int) -> validate.Validator:
@@ -71,14 +73,20 @@ class EventSchema(Schema):
 
 
 def _unwrap(data: dict) -> dict:
-    """`wrap: true` sends {eventName, <fieldName>: event}; find the event under whichever field holds it."""
-    if "details" in data or "eventName" not in data:
+    """`wrap: true` sends {eventName, <fieldName>: event}, and a `template` embeds the event anywhere in the
+    template's JSON (`{"myField": {{event}} }`): take the shallowest object holding `details`."""
+    if "details" in data:
         return data
-    for key, value in data.items():
-        if key != "eventName" and isinstance(value, dict) and "details" in value:
-            return value
-    raise ValidationError("a wrapped event must hold the event object beside eventName",
-                          field_name="_schema")
+    level = [value for value in data.values() if isinstance(value, dict)]
+    for _ in range(MAX_TEMPLATE_DEPTH):
+        found = next((value for value in level if "details" in value), None)
+        if found is not None:
+            return found
+        level = [value for parent in level for value in parent.values() if isinstance(value, dict)]
+    if "eventName" in data:
+        raise ValidationError("a wrapped event must hold the event object beside eventName",
+                              field_name="_schema")
+    return data
 
 
 def _unflatten(key: str, value: Any) -> Any:

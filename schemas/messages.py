@@ -24,6 +24,7 @@ class MessageSchema(Schema):
     headline = fields.String(allow_none=True)
     summary = fields.String()
     facts = fields.List(fields.Tuple((fields.String(), fields.String())))
+    deployed = fields.List(fields.String())
     detail = fields.String(allow_none=True)
     custom = fields.String(allow_none=True)
     link = fields.String(allow_none=True)
@@ -41,6 +42,8 @@ class MessageSchema(Schema):
             blocks.append({"type": "section", "fields": [
                 _mrkdwn(f"*{label}*\n{value}", MAX_FIELD_TEXT)
                 for label, value in data["facts"][:MAX_FIELDS]]})
+        if data.get("deployed"):
+            blocks.append(_section("\n".join(data["deployed"])))
         for key in ("detail", "custom"):
             if data.get(key):
                 blocks.append(_section(data[key]))

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
-from relay.app import create_app
 from relay.config import Settings
 from relay.models import ApproverPolicy, RelayRules
 from relay.services import Services
@@ -56,20 +51,6 @@ def command_fields(slack: FakeSlack, text: str, *, user: str = ALICE,
         "is_enterprise_install": "false", "response_url": slack.new_response_url(channel=channel, user=user),
         "trigger_id": slack.issue_trigger(),
     }
-
-
-@contextmanager
-def serving(services: Services) -> Iterator[str]:
-    """The app built on `services` behind a real HTTP server on 127.0.0.1 (no dispatcher: tests run jobs
-    with run_jobs); yields its base URL."""
-    server = make_server("127.0.0.1", 0, create_app(services=services), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def post_signed(url: str, body: bytes, *, timeout: float = 10.0) -> requests.Response:

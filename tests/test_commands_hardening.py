@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from relay.app import create_app
 from relay.models import RelayRules
 from relay.services import Services
 from tests.chatops import (
@@ -23,11 +24,11 @@ from tests.chatops import (
     post_signed,
     relay_services,
     run_jobs,
-    serving,
 )
 from tests.events import execution
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack
+from tests.live import serving
 from tests.processes import wait_until
 from tests.slack_requests import form
 
@@ -57,7 +58,7 @@ def relay(services: Services, slack: FakeSlack, gate: FakeGate) -> Iterator[str]
     # Orca keeps the application as it was written when the run started, in whatever case.
     gate.add_execution(execution(id=PAYMENTS_RUN, application="Payments", status="RUNNING"))
     gate.add_execution(execution(id=COMPUTE_RUN, application="compute", status="RUNNING"))
-    with serving(services) as url:
+    with serving(create_app(services=services)) as url:
         yield url
 
 
@@ -221,7 +222,8 @@ def test_commands_are_rate_limited_per_person_across_replicas(slack: FakeSlack, 
     replicas = [relay_services(slack, tmp_path, gate_url=gate.url, rules=RULES, database_url=db_url,
                                command_rate=3) for _ in range(2)]
     try:
-        with serving(replicas[0]) as first, serving(replicas[1]) as second:
+        with (serving(create_app(services=replicas[0])) as first,
+              serving(create_app(services=replicas[1])) as second):
             acks = [command(url, slack, "status compute")[0]["text"]
                     for url in (first, second, first, second)]
             other = command(second, slack, "status compute", user=MALLORY)[0]["text"]
@@ -281,7 +283,7 @@ def test_run_form_submission_acks_before_any_slow_lookup(relay: str, slack: Fake
     replica = relay_services(slack, tmp_path, gate_url=gate.url, rules=RULES,
                              database_url=services.settings.database_url)
     try:
-        with serving(replica) as other:
+        with serving(create_app(services=replica)) as other:
             acked = acked_while_slack_holds(slack, lambda: interact(other, submission(view, user=MALLORY)))
     finally:
         replica.store.engine.dispose()

@@ -27,7 +27,9 @@ def test_config_defaults_from_an_empty_environment() -> None:
     assert settings.message_per_run is True
     assert settings.channel_interval == 1.0
     assert settings.delivery_max_attempts == 12
+    assert (settings.max_addresses_per_event, settings.join_channels) == (50, True)
     assert settings.rules.routes == ()
+    assert settings.rules.channels == {}
 
 
 def test_config_reads_every_variable(tmp_path: Path) -> None:
@@ -50,9 +52,12 @@ def test_config_reads_every_variable(tmp_path: Path) -> None:
             "RELAY_DELIVERY_MAX_ATTEMPTS": "3",
             "RELAY_LEASE_SECONDS": "5",
             "RELAY_LOG_FORMAT": "json",
+            "RELAY_MAX_ADDRESSES_PER_EVENT": "5",
+            "RELAY_JOIN_CHANNELS": "off",
         }
     )
     assert not settings.dry_run
+    assert (settings.max_addresses_per_event, settings.join_channels) == (5, False)
     assert settings.echo_token == "t0ken"
     assert settings.slack_api_url == "http://127.0.0.1:9/api/"
     assert settings.spinnaker_ui_url == "https://deck.example.com"
@@ -101,6 +106,9 @@ def test_config_reads_flags(raw: str, expected: bool) -> None:
         pytest.param({"RELAY_LEASE_SECONDS": "0"}, "RELAY_LEASE_SECONDS", id="no-lease"),
         pytest.param({"RELAY_COMMAND_RATE": "0"}, "RELAY_COMMAND_RATE", id="no-commands"),
         pytest.param({"RELAY_COMMAND_RATE": "lots"}, "RELAY_COMMAND_RATE", id="rate-not-a-number"),
+        pytest.param({"RELAY_MAX_ADDRESSES_PER_EVENT": "0"}, "RELAY_MAX_ADDRESSES_PER_EVENT",
+                     id="no-addresses"),
+        pytest.param({"RELAY_JOIN_CHANNELS": "sometimes"}, "RELAY_JOIN_CHANNELS", id="join-not-a-flag"),
         pytest.param({"RELAY_MESSAGE_PER_RUN": "maybe"}, "RELAY_MESSAGE_PER_RUN", id="not-a-flag"),
         pytest.param({"RELAY_NOTIFICATION_TYPES": " , ,"}, "RELAY_NOTIFICATION_TYPES", id="no-types"),
         pytest.param({"RELAY_LOG_FORMAT": "xml"}, "RELAY_LOG_FORMAT", id="log-format"),
@@ -205,6 +213,15 @@ approvers:
     }
 
 
+def test_config_loads_the_channel_allow_list(tmp_path: Path) -> None:
+    settings = Settings.from_env(rules_file(tmp_path, """
+channels:
+  "payments*": ["#payments-*", C0123ABCD]
+  "*": ["#deploys"]
+"""))
+    assert settings.rules.channels == {"payments*": ("#payments-*", "C0123ABCD"), "*": ("#deploys",)}
+
+
 def test_config_empty_rules_file_means_no_rules(tmp_path: Path) -> None:
     assert Settings.from_env(rules_file(tmp_path, "")).rules.routes == ()
 
@@ -255,6 +272,12 @@ def test_config_empty_rules_file_means_no_rules(tmp_path: Path) -> None:
             "approvers.payments.value.anyone: Not a valid",
             id="approver-not-a-boolean",
         ),
+        pytest.param("channels:\n  payments: []\n", "channels.payments.value: Shorter than minimum length 1.",
+                     id="channels-empty-list"),
+        pytest.param("channels:\n  payments: '#payments'\n", "channels.payments.value: Not a valid list.",
+                     id="channels-not-a-list"),
+        pytest.param("channels:\n  payments: ['']\n", "channels.payments.value.0: Shorter than",
+                     id="channels-empty-glob"),
         pytest.param("- routes\n", "must hold a mapping", id="top-level-list"),
         pytest.param("routes: [\n", "is not valid YAML", id="broken-yaml"),
         pytest.param("routes:\n\t- when: x\n", "is not valid YAML", id="tab-indentation"),

@@ -122,6 +122,21 @@ def test_doctor_fails_a_broken_setup_and_says_how_to_fix_each_part(env: dict[str
                                                  "first posts", "/invite the bot in #lobby now")
 
 
+def test_doctor_fails_a_channel_the_bot_is_not_in_when_joining_is_off(env: dict[str, str], slack: FakeSlack,
+                                                                     tmp_path: Path) -> None:
+    slack.add_channel("lobby", member=False)
+    rules = tmp_path / "lobby.yml"
+    rules.write_text(yaml.safe_dump({"routes": [{"channel": "#lobby", "when": ["pipeline.failed"]}]}))
+    env.update(RELAY_CONFIG=str(rules), RELAY_JOIN_CHANNELS="off")
+
+    result, rows = doctor(env)
+
+    assert result.exit_code == 1
+    assert rows["channel #lobby"] == Row("FAIL", "the bot is not a member, and does not join channels "
+                                                 "(RELAY_JOIN_CHANNELS is off), so posts there fail",
+                                         "/invite the bot in #lobby")
+
+
 def test_doctor_reports_a_token_slack_refuses(env: dict[str, str]) -> None:
     env["SLACK_BOT_TOKEN"] = "xoxb-revoked"
 

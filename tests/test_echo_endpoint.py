@@ -68,6 +68,12 @@ def assert_error(response, status: int, code: str) -> dict:
         pytest.param(wrap, id="wrap"),
         pytest.param(lambda event: wrap(event, event_name="relay", field="event"), id="wrap-custom-names"),
         pytest.param(lambda event: wrap(flatten(event)), id="wrap-and-flatten"),
+        # Echo's `template` option, '{"myCustomEventField": {{event}} }', with more fields or without.
+        pytest.param(lambda event: {"myCustomEventField": event}, id="template"),
+        pytest.param(
+            lambda event: {"source": "spinnaker", "data": {"kind": "event", "event": flatten(event)}},
+            id="template-nested-and-flatten",
+        ),
         pytest.param(
             lambda event: wrap(flatten(event), event_name="x", field="body"), id="wrap-and-flatten-custom"
         ),

@@ -653,3 +653,150 @@ routes:
     awaiting, _ = decided(judgment("starting", send=UNSET), routes=settings.rules.routes)
     assert failed == [("#compute-deploys", "pipeline.failed", "pipeline.failed")]
     assert awaiting == [("#compute-deploys", "judgment.awaiting", "manualJudgment")]
+
+
+def echo_spec_event(event_type: str, status: str, notify_when: str | None, **extra: Any) -> dict:
+    """Echo's AbstractEventNotificationAgentSpec.fakePipelineEvent: `when` is a string (a GString there)."""
+    notifications = [{"type": "slack", "address": "#deploys", "when": notify_when}] if notify_when else []
+    run = {
+        "id": "01D4NH3V9D1RK8GX4036M8BAXV",
+        "name": "foo-pipeline",
+        "status": status,
+        "notifications": notifications,
+        **extra,
+    }
+    return {"details": {"type": event_type, "application": "foo"}, "content": {"execution": run}}
+
+
+# The rows of Echo's AbstractEventNotificationAgentSpec ("sends notifications based on status and
+# configuration"), with the relay's count. The two canceled rows differ on purpose: Echo drops canceled runs,
+# the relay tells preferences that asked for `pipeline.failed` (see relay/notifications/match.py).
+@pytest.mark.parametrize(
+    ("document", "echo_count", "relay_count"),
+    [
+        pytest.param(
+            echo_spec_event("whatever:pipeline:complete", "SUCCEEDED", "pipeline.complete"),
+            0,
+            0,
+            id="unknown-source",
+        ),
+        pytest.param(
+            echo_spec_event("orca:whatever:whatever", "SUCCEEDED", "pipeline.complete"),
+            0,
+            0,
+            id="unknown-sub-type",
+        ),
+        pytest.param(
+            echo_spec_event("orca:pipeline:complete", "SUCCEEDED", None), 0, 0, id="notifications-off"
+        ),
+        pytest.param(
+            echo_spec_event("orca:pipeline:complete", "SUCCEEDED", "pipeline.complete"),
+            1,
+            1,
+            id="succeeded-matching",
+        ),
+        pytest.param(
+            echo_spec_event("orca:pipeline:complete", "SUCCEEDED", "pipeline.failed"),
+            0,
+            0,
+            id="succeeded-not-matching",
+        ),
+        pytest.param(
+            echo_spec_event("orca:pipeline:failed", "TERMINAL", "pipeline.failed"), 1, 1, id="failed-matching"
+        ),
+        pytest.param(
+            echo_spec_event("orca:pipeline:failed", "TERMINAL", "pipeline.complete"),
+            0,
+            0,
+            id="failed-not-matching",
+        ),
+        pytest.param(
+            echo_spec_event("orca:pipeline:failed", "CANCELED", "pipeline.failed"),
+            0,
+            1,
+            id="canceled-status-deliberately-reported",
+        ),
+        pytest.param(
+            echo_spec_event("orca:pipeline:failed", "WHATEVER", "pipeline.failed", canceled=True),
+            0,
+            1,
+            id="canceled-flag-deliberately-reported",
+        ),
+    ],
+)
+def test_matching_follows_echo_agent_spec(document: dict, echo_count: int, relay_count: int) -> None:
+    notified, _ = decided(document)
+    assert len(notified) == relay_count
+    if relay_count != echo_count:
+        assert [template for _, template, _ in notified] == ["pipeline.canceled"]
+
+
+# The rows of Orca's ManualJudgmentStageSpec ("if deprecated notification configuration is in use, only send
+# notifications for awaiting judgment state"), plus `sendNotifications` values Groovy truth reads its way.
+@pytest.mark.parametrize(
+    ("send", "state", "status", "sent"),
+    [
+        (True, "manualJudgment", "starting", True),
+        (False, "manualJudgment", "starting", True),
+        (True, "manualJudgmentContinue", "complete", True),
+        (False, "manualJudgmentContinue", "complete", False),
+        (True, "manualJudgmentStop", "failed", True),
+        (False, "manualJudgmentStop", "failed", False),
+        ("false", "manualJudgmentContinue", "complete", True),  # a non-empty string is Groovy-true
+        ("", "manualJudgmentStop", "failed", False),
+        (1, "manualJudgmentContinue", "complete", True),
+        (0, "manualJudgmentContinue", "complete", False),
+        (UNSET, "manualJudgmentContinue", "complete", False),
+        (UNSET, "manualJudgment", "starting", True),
+    ],
+)
+def test_matching_follows_orca_manual_judgment_spec(send: Any, state: str, status: str, sent: bool) -> None:
+    notified, _ = decided(judgment(status, pref(state), send=send))
+    assert notified == ([("#deploys", JUDGMENT_TEMPLATE[state], state)] if sent else [])
+
+
+JUDGMENT_TEMPLATE = {
+    "manualJudgment": "judgment.awaiting",
+    "manualJudgmentContinue": "judgment.continued",
+    "manualJudgmentStop": "judgment.stopped",
+}
+
+
+@pytest.mark.parametrize(
+    ("send", "sent"),
+    [
+        (True, True),
+        ("true", True),
+        ("TRUE", True),
+        ("True", True),
+        (" true", False),
+        ("false", False),
+        ("yes", False),
+        (1, False),
+        (False, False),
+        (UNSET, False),
+    ],
+)
+def test_matching_stage_send_notifications_is_java_parse_boolean(send: Any, sent: bool) -> None:
+    notified, _ = decided(wait_stage("starting", pref("stage.starting"), send=send))
+    assert bool(notified) is sent
+
+
+@pytest.mark.parametrize(
+    ("content_flag", "details_flag", "notifies"),
+    [
+        (True, False, True),  # the legacy stageDetails flag, read last by Echo, decides
+        (False, True, False),
+        (True, None, False),
+        ("true", None, False),
+        (None, None, True),
+    ],
+)
+def test_matching_stage_details_synthetic_flag_takes_precedence(
+    content_flag: Any, details_flag: Any, notifies: bool
+) -> None:
+    context = {"stageDetails": {"isSynthetic": details_flag}} if details_flag is not None else {}
+    notified, _ = decided(
+        wait_stage("starting", pref("stage.starting"), isSynthetic=content_flag, context=context)
+    )
+    assert bool(notified) is notifies

@@ -373,8 +373,29 @@ def jenkins_trigger() -> dict:
                 "branch": "main",
                 "hash": "0123456789abcdef0123",
             },
-            "git relay main 0123456789ab",
-            id="git-commit",
+            "<https://github.com/acme/relay/commit/0123456789abcdef0123|git relay main 0123456789ab>",
+            id="git-commit-linked",
+        ),
+        pytest.param(
+            {"type": "git", "source": "stash", "project": "acme", "slug": "relay", "hash": "0123456789abc"},
+            "git relay 0123456789ab",
+            id="git-commit-unknown-host",
+        ),
+        pytest.param(
+            {"type": "docker", "repository": "acme/relay", "digest": "sha256:4f2a"},
+            "image acme/relay@sha256:4f2a",
+            id="image-digest",
+        ),
+        pytest.param({"type": "webhook", "source": "release-bot"}, "webhook release-bot", id="webhook"),
+        pytest.param(
+            {"type": "pubsub", "pubsubSystem": "google", "subscriptionName": "builds"},
+            "pubsub google builds",
+            id="pubsub",
+        ),
+        pytest.param(
+            {"type": "manual", "user": "[anonymous]", "runAsUser": "deploy-bot"},
+            "deploy-bot (manual)",
+            id="service-account",
         ),
         pytest.param(
             {"type": "docker", "registry": "index.docker.io", "repository": "acme/relay", "tag": "1.2.3"},
@@ -392,7 +413,10 @@ def jenkins_trigger() -> dict:
             "myUserName (manual)",
             id="un-flattened-trigger",
         ),
-        pytest.param({"type": "cron", "cronExpression": "0 30 16 ? * SUN"}, "cron", id="cron"),
+        pytest.param(
+            {"type": "cron", "cronExpression": "0 30 16 ? * SUN"}, "cron 0 30 16 ? * SUN", id="cron"
+        ),
+        pytest.param({"type": "cron"}, "cron", id="cron-without-expression"),
         pytest.param({}, "unknown", id="no-trigger"),
     ],
 )
@@ -474,6 +498,12 @@ def test_rendering_custom_message_replaces_the_body() -> None:
     body = message(pipeline_event("complete", finished("SUCCEEDED", preference=preference)))
     summary = body["blocks"][1]["text"]["text"]
     assert summary == f"Run {RUN_ID} is done: {RUN_URL} &lt;!channel&gt;"
+
+
+def test_rendering_custom_message_link_in_angle_brackets_is_a_link_as_in_echo() -> None:
+    preference = everything(customMessage="<{{link}}|Run {{executionId}}> is done")
+    body = message(pipeline_event("complete", finished("SUCCEEDED", preference=preference)))
+    assert body["blocks"][1]["text"]["text"] == f"<{RUN_URL}|Run {RUN_ID}> is done"
 
 
 def test_rendering_stage_custom_message_from_stage_context() -> None:
@@ -724,3 +754,65 @@ def test_rendering_survives_wrong_types_anywhere(
     for document in documents:
         for body in messages(document):
             assert_valid_block_kit(body)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "authentication", "expected"),
+    [
+        pytest.param(
+            {"type": "manual", "user": "[anonymous]"},
+            {"user": "bob@example.com"},
+            "bob@example.com (manual)",
+            id="anonymous-trigger-authenticated-user",
+        ),
+        pytest.param(
+            {"type": "cron", "user": "[anonymous]", "cronExpression": "0 0 * * * ?"},
+            {"user": "[anonymous]"},
+            "cron 0 0 * * * ?",
+            id="nobody",
+        ),
+        pytest.param(
+            {"type": "webhook", "source": "ci"},
+            {"user": "carol@example.com"},
+            "webhook ci by carol@example.com",
+            id="webhook-by-user",
+        ),
+    ],
+)
+def test_rendering_names_who_triggered_as_deck_does(
+    trigger: dict, authentication: dict, expected: str
+) -> None:
+    body = message(
+        pipeline_event("complete", finished("SUCCEEDED", trigger=trigger, authentication=authentication))
+    )
+    assert fields(body)["Trigger"] == expected
+
+
+def real_failed_run() -> dict:
+    """Orca's real TERMINAL run: the error sits on a STOPPED synthetic child of a STOPPED stage."""
+    run_ = payload("orca_execution_with_manualJudgment_in_parent.json")
+    run_["notifications"] = [everything()]
+    return run_
+
+
+def test_rendering_failed_run_names_the_failed_synthetic_stage_and_its_error() -> None:
+    body = message(pipeline_event("failed", real_failed_run()))
+    url = f"{UI}/#/applications/tracks/executions/details/3e0c2e5c-fd3c-4e4d-934e-e315066cbde9?refId=7"
+    assert f"*Failed stage:* <{url}|Create New ASG › Deploy in us-east-1>" in shown(body)
+    assert f"*Error:* No _valueDeserializer assigned (<{url}|full error>)" in shown(body)
+    assert_valid_block_kit(body)
+
+
+def test_rendering_failed_stage_event_shows_the_error_of_its_synthetic_child() -> None:
+    run_ = real_failed_run()
+    run_["canceled"] = False  # Orca marks this run canceled; its stage events then notify nobody
+    owner = next(s for s in run_["stages"] if s["name"] == "Create New ASG")
+    owner["context"].update(sendNotifications=True, notifications=[everything()])
+    body = message(stage_event("failed", run_, stage_id=owner["id"]))
+    assert "*Error:* No _valueDeserializer assigned" in shown(body)
+
+
+def test_rendering_long_error_is_cut_with_a_link_to_the_whole_text() -> None:
+    body = message(pipeline_event("failed", failed_run("x" * 5000)))
+    (detail,) = [text for text in shown(body).split("\n") if text.startswith("*Error:*")]
+    assert len(detail) < 500 and detail.endswith(f"…(<{RUN_URL}?refId=1|full error>)".replace("…(", "… ("))

@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -27,6 +28,9 @@ PERMANENT_ERRORS = frozenset({
 })
 # A modal opened while Slack waits for the command's ack: the trigger_id lasts 3 seconds, and so does Slack.
 OPEN_VIEW_TIMEOUT = 2
+# Where Slack's response_urls point; the origin of SLACK_API_URL is trusted too (a proxy, or a test double).
+SLACK_HOOKS_ORIGIN = ("https", "hooks.slack.com", 443)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 # chat.update errors that mean "post a new message instead".
 GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
@@ -144,15 +148,44 @@ class SlackPoster:
 
 
 class ResponseUrlRefused(Exception):
-    """Slack did not take a response_url post (expired, used five times, or a malformed body)."""
+    """Slack did not take a response_url post (expired, used five times, or a malformed body), or the URL
+    is not Slack's and was not followed."""
 
 
-def respond(response_url: str, body: dict[str, Any], *, timeout: float = 10.0) -> None:
-    """POST a message to an interaction's response_url. WebhookClient returns errors instead of raising them,
-    so a refusal is raised here; the URL stays out of the error, since it lets anyone post."""
+def respond(response_url: str, body: dict[str, Any], *, slack_api_url: str, timeout: float = 10.0) -> None:
+    """POST a message to an interaction's response_url, if it points at Slack. WebhookClient returns errors
+    instead of raising them, so a refusal is raised here; the URL stays out of the error, since it lets
+    anyone post."""
+    if not is_slack_url(response_url, slack_api_url=slack_api_url):
+        raise ResponseUrlRefused(f"the response_url points at {_origin_text(response_url)}, not at Slack "
+                                 "(hooks.slack.com or SLACK_API_URL's host), so it was not followed")
     response = WebhookClient(response_url, timeout=int(timeout)).send_dict(body)
     if response.status_code != 200:
         raise ResponseUrlRefused(f"response_url answered {response.status_code}: {str(response.body)[:200]}")
+
+
+def is_slack_url(url: str, *, slack_api_url: str) -> bool:
+    """Whether `url` is on https://hooks.slack.com or on the scheme, host and port of SLACK_API_URL. Anyone
+    who can get a request signed, or edit a stored job, chooses a response_url: nothing else is followed."""
+    origin = _origin(url)
+    return origin is not None and origin in (SLACK_HOOKS_ORIGIN, _origin(slack_api_url))
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL without userinfo; None for anything else or unparsable."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
+        return None
+    return parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme]
+
+
+def _origin_text(url: str) -> str:
+    origin = _origin(url)
+    return f"{origin[0]}://{origin[1]}:{origin[2]}" if origin else "something that is not an http(s) URL"
 
 
 def _seconds(value: Any) -> float | None:

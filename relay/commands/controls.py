@@ -88,7 +88,8 @@ def prepare_job(services: Services, payload: dict[str, Any]) -> None:
                   ButtonElement(text=control.button, action_id=CONFIRM, value=value, style=control.style),
                   ButtonElement(text="Never mind", action_id=DISMISS, value=execution["id"]),
               ]).to_dict()]
-    tell(payload["response_url"], ephemeral(f"{control.verb.capitalize()} {execution.get('name')}?", blocks))
+    tell(services, payload["response_url"],
+         ephemeral(f"{control.verb.capitalize()} {execution.get('name')}?", blocks))
 
 
 def on_click(services: Services, payload: dict[str, Any], action: dict[str, Any]) -> None:
@@ -127,14 +128,16 @@ def execute_job(services: Services, payload: dict[str, Any]) -> None:
             services.gate.resume(execution["id"], user=who)
     except GateError as err:
         what = _describe(services, execution)
-        _answer(payload, f":x: Spinnaker did not {control.verb} {what}: {escape(err)}", replace=True)
+        _answer(services, payload, f":x: Spinnaker did not {control.verb} {what}: {escape(err)}",
+                replace=True)
         return
     what = _describe(services, execution)
-    _answer(payload, f":white_check_mark: <@{payload['user_id']}> {control.past} {what}.", replace=True)
+    _answer(services, payload, f":white_check_mark: <@{payload['user_id']}> {control.past} {what}.",
+            replace=True)
 
 
 def dismiss_job(services: Services, payload: dict[str, Any]) -> None:
-    tell(payload["response_url"], {"delete_original": True})
+    tell(services, payload["response_url"], {"delete_original": True})
 
 
 def _checked_execution(services: Services, control: Control, payload: dict[str, Any], *,
@@ -146,7 +149,7 @@ def _checked_execution(services: Services, control: Control, payload: dict[str, 
         execution = services.gate.execution(execution_id)
     except GateError as err:
         reason = "Spinnaker knows no such run" if err.status == 404 else escape(err)
-        _answer(payload, f":x: `{escape(execution_id)}`: {reason}.", replace=replace)
+        _answer(services, payload, f":x: `{escape(execution_id)}`: {reason}.", replace=replace)
         return None
     application = str(execution.get("application") or "")
     if not application:
@@ -154,17 +157,17 @@ def _checked_execution(services: Services, control: Control, payload: dict[str, 
                 replace=replace)
         return None
     if payload.get("application") and payload["application"] != application:
-        _answer(payload, f":x: `{escape(execution_id)}` belongs to {escape(application)}, not to "
-                         f"{escape(payload['application'])}.", replace=replace)
+        _answer(services, payload, f":x: `{escape(execution_id)}` belongs to {escape(application)}, not to "
+                                   f"{escape(payload['application'])}.", replace=replace)
         return None
     answer = verdict(services, CANCEL, application, payload["user_id"])
     if not answer.allowed:
-        _answer(payload, f":no_entry: {escape(answer.reason)}.", replace=replace)
+        _answer(services, payload, f":no_entry: {escape(answer.reason)}.", replace=replace)
         return None
     status = str(execution.get("status") or "")
     if status not in control.statuses:
-        _answer(payload, f"{_describe(services, execution)} is `{escape(status)}`: there is nothing to "
-                         f"{control.verb}.", replace=replace)
+        _answer(services, payload, f"{_describe(services, execution)} is `{escape(status)}`: there is "
+                                   f"nothing to {control.verb}.", replace=replace)
         return None
     return execution
 
@@ -178,11 +181,11 @@ def _describe(services: Services, execution: dict[str, Any]) -> str:
     return f"*{link(url, execution.get('name') or execution.get('id'))}* in *{escape(application)}*{since}"
 
 
-def _answer(payload: dict[str, Any], text: str, *, replace: bool) -> None:
+def _answer(services: Services, payload: dict[str, Any], text: str, *, replace: bool) -> None:
     body = ephemeral(text)
     if replace:
         body["replace_original"] = True
-    tell(payload["response_url"], body)
+    tell(services, payload["response_url"], body)
 
 
 def register(handlers: Handlers) -> None:

@@ -124,19 +124,21 @@ def trigger_job(services: Services, payload: dict[str, Any]) -> None:
     email = services.directory.email(payload["user_id"]) if answer.allowed and services.directory else None
     if not answer.allowed or not email:
         refusal = f":no_entry: {escape(answer.reason)}." if not answer.allowed else f":no_entry: {NO_EMAIL}"
-        tell(payload.get("response_url"), ephemeral(refusal))
+        tell(services, payload.get("response_url"), ephemeral(refusal))
         return
     trigger = {"type": "manual", "user": email, "parameters": payload["parameters"]}
     try:
         started = services.gate.trigger(application, pipeline, trigger, user=email)
     except GateError as err:
-        tell(payload.get("response_url"), ephemeral(f":x: Spinnaker did not start *{escape(pipeline)}* in "
-                                                    f"*{escape(application)}*: {escape(err)}"))
+        tell(services, payload.get("response_url"),
+             ephemeral(f":x: Spinnaker did not start *{escape(pipeline)}* in *{escape(application)}*: "
+                       f"{escape(err)}"))
         return
     execution_id = str(started.get("ref") or "").rsplit("/", 1)[-1]
     if not execution_id:
-        tell(payload.get("response_url"), ephemeral(f"Spinnaker accepted *{escape(pipeline)}* but named no "
-                                                    "run; look for it in Spinnaker."))
+        tell(services, payload.get("response_url"),
+             ephemeral(f"Spinnaker accepted *{escape(pipeline)}* but named no run; look for it in "
+                       "Spinnaker."))
         return
     announce(services, payload, execution_id)
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relay.clients.slack import ResponseUrlRefused, respond
 from schemas.mrkdwn import truncate
+
+if TYPE_CHECKING:
+    from relay.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +25,14 @@ def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str
     return body
 
 
-def tell(response_url: str | None, body: dict[str, Any]) -> None:
-    """Post a later answer to the response_url of the command or click it answers. A failure is logged, not
-    raised: the work it reports is done, and repeating that work to report it again would be worse."""
+def tell(services: Services, response_url: str | None, body: dict[str, Any]) -> None:
+    """Post a later answer to the response_url of the command or click it answers, if it is Slack's. A
+    failure is logged, not raised: the work it reports is done, and repeating that work to report it again
+    would be worse."""
     if not response_url:
         log.warning("no response_url to answer with: %s", body.get("text"))
         return
     try:
-        respond(response_url, body)
+        respond(response_url, body, slack_api_url=services.settings.slack_api_url)
     except (ResponseUrlRefused, OSError) as err:
         log.warning("could not answer through the response_url: %s", err)

@@ -66,30 +66,30 @@ def status_job(services: Services, payload: dict[str, Any]) -> None:
     user_id, response_url = payload.get("user_id") or "", payload["response_url"]
     answer = may_view(services, application, user_id)
     if not answer.allowed:
-        tell(response_url, ephemeral(f":no_entry: {escape(answer.reason)}."))
+        tell(services, response_url, ephemeral(f":no_entry: {escape(answer.reason)}."))
         return
     try:
         executions = services.gate.executions(application, limit=RECENT_RUNS)
     except GateError as err:
-        tell(response_url, ephemeral(f":x: Spinnaker did not list the runs of *{escape(application)}*: "
-                                     f"{escape(err)}"))
+        tell(services, response_url, ephemeral(f":x: Spinnaker did not list the runs of "
+                                               f"*{escape(application)}*: {escape(err)}"))
         return
     answer = _may_view_runs(services, executions, user_id)
     if not answer.allowed:
-        tell(response_url, ephemeral(f":no_entry: {escape(answer.reason)}."))
+        tell(services, response_url, ephemeral(f":no_entry: {escape(answer.reason)}."))
         return
     if pipeline:
         executions = [e for e in executions if str(e.get("name", "")).lower() == pipeline.lower()]
     runs = sorted(executions, key=_started, reverse=True)[:RECENT_RUNS]
     subject = f"*{escape(pipeline)}* in *{escape(application)}*" if pipeline else f"*{escape(application)}*"
     if not runs:
-        tell(response_url, ephemeral(f"No recent runs of {subject}."))
+        tell(services, response_url, ephemeral(f"No recent runs of {subject}."))
         return
     ui_url = services.settings.spinnaker_ui_url
     blocks = [SectionBlock(text=f"Latest runs of {subject}").to_dict()]
     now_ms = services.clock() * 1000
     blocks += [SectionBlock(text=truncate(_run_line(run, ui_url, now_ms), 3000)).to_dict() for run in runs]
-    tell(response_url, ephemeral(f"Latest runs of {application}", blocks))
+    tell(services, response_url, ephemeral(f"Latest runs of {application}", blocks))
 
 
 def pending_job(services: Services, payload: dict[str, Any]) -> None:
@@ -98,16 +98,16 @@ def pending_job(services: Services, payload: dict[str, Any]) -> None:
     if payload.get("application"):
         answer = may_view(services, payload["application"], user_id)
         if not answer.allowed:
-            tell(response_url, ephemeral(f":no_entry: {escape(answer.reason)}."))
+            tell(services, response_url, ephemeral(f":no_entry: {escape(answer.reason)}."))
             return
         applications = [payload["application"]]
     else:
         recent = services.store.recent_applications(since=services.clock() - RECENT_APPLICATIONS_SECONDS)
         applications = [a for a in recent if may_view(services, a, user_id).allowed]
         if not applications:
-            tell(response_url, ephemeral("No application you may act on has sent the relay events this week; "
-                                         f"name one: `{payload.get('command') or '/spinnaker'} pending "
-                                         "<application>`"))
+            tell(services, response_url, ephemeral(
+                "No application you may act on has sent the relay events this week; name one: "
+                f"`{payload.get('command') or '/spinnaker'} pending <application>`"))
             return
     waiting, problems = [], []
     for application in applications:
@@ -130,7 +130,7 @@ def pending_job(services: Services, payload: dict[str, Any]) -> None:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]).to_dict())
     if not waiting:
         blocks.append(SectionBlock(text="No Manual Judgment is waiting.").to_dict())
-    tell(response_url, ephemeral(f"{len(waiting)} Manual Judgment(s) waiting", blocks))
+    tell(services, response_url, ephemeral(f"{len(waiting)} Manual Judgment(s) waiting", blocks))
 
 
 def _refusal(services: Services, command: SlashCommand, application: str | None) -> dict[str, Any] | None:

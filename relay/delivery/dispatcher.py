@@ -37,7 +37,8 @@ class Dispatcher:
                  channel_interval: float = 1.0, lease_seconds: float = 60.0,
                  clock: Callable[[], float] = time.time, worker_id: str | None = None,
                  on_result: Callable[[Delivery, str], None] | None = None,
-                 run_job: Callable[[str, dict], None] | None = None) -> None:
+                 run_job: Callable[[str, dict], None] | None = None,
+                 join_refusal: Callable[[Delivery], str | None] | None = None) -> None:
         self.store = store
         self.poster = poster
         self.max_attempts = max_attempts
@@ -47,6 +48,8 @@ class Dispatcher:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.on_result = on_result or (lambda delivery, outcome: None)
         self.run_job = run_job
+        # Why the bot must not join a delivery's channel (None: it may); without one it never joins.
+        self.join_refusal = join_refusal or (lambda delivery: "joining channels is off")
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Lease what is due and send it, then run due jobs; returns how many were leased. Once `stop`
@@ -172,7 +175,7 @@ class Dispatcher:
             self.on_result(delivery, "rate_limited")
             return
         if failure.error == "not_in_channel":
-            refusal = self._join(delivery.channel)
+            refusal = self._join(delivery)
             if refusal is None:
                 self.store.reschedule(delivery.id, worker=self.worker_id, at=now, error=failure.error)
             else:
@@ -192,8 +195,14 @@ class Dispatcher:
         log.error("delivery %d to %s failed for good: %s", delivery.id, delivery.channel, error)
         self.on_result(delivery, "failed")
 
-    def _join(self, channel: str) -> str | None:
-        """Join a public channel the bot is not in; the reason when Slack refuses (e.g. a private channel)."""
+    def _join(self, delivery: Delivery) -> str | None:
+        """Join a public channel the bot is not in, if it may; the reason when it may not or Slack refuses
+        (e.g. a private channel)."""
+        channel = delivery.channel
+        refusal = self.join_refusal(delivery)
+        if refusal is not None:
+            log.error("not joining %s: %s; invite the bot to it", channel, refusal)
+            return refusal
         try:
             self.poster.join(channel)
         except Exception as err:

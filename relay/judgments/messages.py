@@ -10,6 +10,7 @@ from typing import Any
 from relay.judgments.blocks import button_labels, judgment_actions, judgment_choices
 from relay.models import MessageFacts, Notification
 from relay.spinnaker.deck_text import custom_body, custom_text, trigger_facts
+from relay.spinnaker.deployed import deployed_lines
 from relay.spinnaker.execution import (
     duration_ms,
     execution_link,
@@ -171,7 +172,8 @@ def _awaiting_facts(parts: _Parts, channel: str, preference: dict[str, Any], whe
                  f"awaiting manual judgment",
         headline=f":hourglass_flowing_sand: Judgment needed: {parts.name}",
         summary=custom_body(preference, parts.execution_id, parts.url, parts.context) or summary,
-        facts=tuple(facts), detail="\n\n".join(detail) or None, custom=custom_text(preference, when),
+        facts=tuple(facts), deployed=tuple(deployed_lines(parts.execution)),
+        detail="\n\n".join(detail) or None, custom=custom_text(preference, when),
         actions=judgment_actions(parts.execution, str(parts.stage.get("id")), channel=channel))
 
 

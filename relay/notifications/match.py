@@ -1,7 +1,8 @@
 """Which Slack addresses an Echo event notifies: Echo's AbstractEventNotificationAgent rules, plus routes.
 
 The rules follow Echo (pipeline, orchestration and stage kinds; `when` as a list or a substring; stage
-preferences only with `sendNotifications` and never for synthetic stages) and Orca's Manual Judgment
+preferences only with `sendNotifications` read as Java's parseBoolean, never for synthetic stages, the
+legacy `stageDetails.isSynthetic` deciding when present) and Orca's Manual Judgment
 stage (its `manualJudgment*` whens, an empty `when` meaning every state, legacy stages without
 `sendNotifications` getting only the awaiting message). Canceled runs, which Echo drops, are reported to
 preferences that ask for `<kind>.failed`.
@@ -71,7 +72,9 @@ def _stage_decision(event: EchoEvent, status: str, types: frozenset[str],
         return Decision((), "stage of a canceled run")
     context = content.get("context") if isinstance(content.get("context"), dict) else {}
     stage_details = context.get("stageDetails") if isinstance(context.get("stageDetails"), dict) else {}
-    if _truthy(content.get("isSynthetic")) or _truthy(stage_details.get("isSynthetic")):
+    # Echo reads the legacy stageDetails flag last, so when it is present it decides.
+    synthetic = stage_details.get("isSynthetic")
+    if _truthy(content.get("isSynthetic") if synthetic is None else synthetic):
         return Decision((), "synthetic stages never notify")
     stage_prefs = _preferences(context.get("notifications"))
     send = context.get("sendNotifications")
@@ -81,7 +84,7 @@ def _stage_decision(event: EchoEvent, status: str, types: frozenset[str],
         judgment_when = JUDGMENT_WHENS[status]
         # Orca sends the awaiting message whatever sendNotifications says (the legacy scheme), the others
         # only when it is true.
-        orca_sends = _truthy(send) or status == "starting"
+        orca_sends = _groovy_truth(send) or status == "starting"
         candidates = [p for p in stage_prefs if orca_sends and _wants_judgment(p, judgment_when)]
         candidates += [p for p in stage_prefs if _truthy(send) and _wants_echo(p, wanted)]
         candidates += [p for p in route_prefs if _wants_judgment(p, judgment_when) or _wants_echo(p, wanted)]
@@ -149,5 +152,12 @@ def _address(preference: dict) -> str | None:
 
 
 def _truthy(value: Any) -> bool:
-    """Orca stores booleans as booleans or strings, depending on who wrote the pipeline JSON."""
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+    """Echo's reading of a flag Orca stores as a boolean or a string: Java's Boolean.parseBoolean, so only
+    `true` in any case (no surrounding space) is true."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _groovy_truth(value: Any) -> bool:
+    """Orca's Manual Judgment stage tests `sendNotifications` with Groovy truth: any non-empty string
+    (even "false"), non-zero number or non-empty collection is true."""
+    return bool(value) if isinstance(value, bool | int | float | str | list | dict) else value is not None

@@ -4,10 +4,12 @@ rewrite judgment messages the event makes out of date."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from relay.access.addresses import NOT_ALLOWED, OVER_LIMIT, screen
 from relay.config import Settings
 from relay.judgments.updates import AWAITING_TEMPLATE, event_updates, judgment_message_key, notification_body
 from relay.models import EchoEvent, Notification
@@ -15,20 +17,24 @@ from relay.notifications.match import decide
 from relay.notifications.render import render, render_run_summary, render_thread_alert
 from relay.store import DeliveryDraft, DuplicateEvent, Store
 
+log = logging.getLogger(__name__)
+
 # Finished states that also reply in the run's thread, shown in the channel, so that people are notified.
 ALERTED_TEMPLATES = frozenset({"pipeline.failed", "pipeline.canceled"})
 # A parent message never goes back from a finished state to a running one.
 RANKS = {"pipeline.starting": 1, "pipeline.complete": 2, "pipeline.failed": 2, "pipeline.canceled": 2}
+LOGGED_ADDRESSES = 20  # refused addresses named in the log line; the answer names them all
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the webhook answers: `queued` (202), `ignored` or `duplicate` (200)."""
+    """What the webhook answers: `queued` (202), `ignored` or `duplicate` (200), and the addresses refused."""
 
     result: str
     reason: str | None = None
     notifications: int = 0
     event_id: str | None = None
+    refused: dict[str, list[str]] = field(default_factory=dict)
 
 
 def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Store,
@@ -36,17 +42,38 @@ def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Sto
     """Decide what the event notifies, and which judgment messages it makes out of date, and commit it with
     its deliveries in one transaction."""
     decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
-    drafts = plan(decision.notifications, settings=settings, store=store)
+    screened = screen(decision.notifications, settings=settings)
+    drafts = plan(screened.notifications, settings=settings, store=store)
     drafts += event_updates(event, settings=settings, store=store)
-    if not drafts:
-        return Outcome("ignored", decision.reason, event_id=event.event_id)
     event_id = event.event_id or "sha256:" + hashlib.sha256(raw_body).hexdigest()
+    _log_refused(event_id, screened.refused, settings)
+    if not drafts:
+        reason = "every address was refused" if screened.refused else decision.reason
+        return Outcome("ignored", reason, event_id=event.event_id, refused=screened.refused)
     try:
         store.accept_event(event_id=event_id, type=event.type, application=event.application,
                            execution_id=event.execution_id, drafts=drafts, now=clock())
     except DuplicateEvent:
         return Outcome("duplicate", "this eventId was accepted before", event_id=event_id)
-    return Outcome("queued", notifications=len(drafts), event_id=event_id)
+    return Outcome("queued", notifications=len(drafts), event_id=event_id, refused=screened.refused)
+
+
+def _log_refused(event_id: str, refused: dict[str, list[str]], settings: Settings) -> None:
+    if refused.get(OVER_LIMIT):
+        addresses = refused[OVER_LIMIT]
+        log.warning("event %s names %d addresses over the limit of %d (RELAY_MAX_ADDRESSES_PER_EVENT), not "
+                    "notified: %s", event_id, len(addresses), settings.max_addresses_per_event,
+                    _some(addresses))
+    if refused.get(NOT_ALLOWED):
+        addresses = refused[NOT_ALLOWED]
+        log.warning("event %s names %d addresses the channel allow-list does not permit, not notified: %s",
+                    event_id, len(addresses), _some(addresses))
+
+
+def _some(addresses: list[str]) -> str:
+    named = ", ".join(addresses[:LOGGED_ADDRESSES])
+    rest = len(addresses) - LOGGED_ADDRESSES
+    return named + (f" and {rest} more" if rest > 0 else "")
 
 
 def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: Store) -> list[DeliveryDraft]:

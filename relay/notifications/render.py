@@ -7,11 +7,14 @@ from typing import Any
 from relay.judgments.messages import notification_facts
 from relay.models import EchoEvent, MessageFacts, Notification
 from relay.spinnaker.deck_text import custom_body, custom_text, trigger_facts
+from relay.spinnaker.deployed import deployed_lines
 from relay.spinnaker.execution import (
     duration_ms,
     execution_link,
     failing_stage,
+    failure_in,
     format_duration,
+    owner_of,
     stage_by_id,
     stage_error,
 )
@@ -28,6 +31,8 @@ PIPELINE_WORDS = {
 STAGE_WORDS = {"starting": "started", "complete": "completed", "failed": "failed", "skipped": "was skipped"}
 # Names are cut before they go into links, so a huge name never pushes the link out of its block.
 MAX_NAME = 200
+# An error is shown up to its first line break or this many characters; the stage link has the whole text.
+MAX_ERROR = 300
 
 
 def render(notification: Notification, ui_url: str) -> dict[str, Any]:
@@ -79,12 +84,16 @@ def _pipeline_facts(event: EchoEvent, state: str, preference: dict, when: str, u
         who = execution.get("canceledBy") or "someone"
         reason = execution.get("cancellationReason")
         detail = f"*Canceled by* {escape(who)}" + (f": {escape(reason)}" if reason else "")
+        # A run stopped by a failing stage is marked canceled too: the failure is still the news.
+        failure = _failure_detail(execution, application, event, ui_url)
+        detail = f"{detail}\n{failure}" if failure else detail
     summary = f"*{link(url, name)}* in *{escape(application)}* {word}"
     return MessageFacts(
         fallback=escape(f"{_capitalize(application)}'s {name} {noun} {sentence}"),
         headline=f"{emoji} {name} {word}",
         summary=custom_body(preference, event.execution_id, url) or summary,
-        facts=tuple(facts), detail=detail, custom=custom_text(preference, when), link=url,
+        facts=tuple(facts), deployed=tuple(deployed_lines(execution)), detail=detail,
+        custom=custom_text(preference, when), link=url,
         footer=f"{noun.title()} execution `{escape(event.execution_id or '?')}`",
     )
 
@@ -107,24 +116,41 @@ def _stage_facts(notification: Notification, state: str, ui_url: str) -> Message
     summary = f"Stage *{link(url, name)}* {word}"
     detail = None
     if state == "failed":
-        error = stage_error(stage) or stage_error({"context": event.content.get("context")})
-        detail = f"*Error:* {escape(error)}" if error else None
+        failed = failure_in(event.execution, stage) if stage else {}
+        error = stage_error(failed) or stage_error({"context": event.content.get("context")})
+        detail = _error_line(error, url)
     return MessageFacts(
         fallback=escape(f"Stage {name} for {_capitalize(application)}'s {pipeline} pipeline {word}"),
         summary=custom_body(notification.preference, event.execution_id, url, _context(event)) or summary,
-        facts=tuple(facts), detail=detail, custom=custom_text(notification.preference, notification.when),
+        facts=tuple(facts), deployed=tuple(deployed_lines(event.execution)), detail=detail,
+        custom=custom_text(notification.preference, notification.when),
         link=url, link_label="Open stage in Spinnaker",
     )
 
 
 def _failure_detail(execution: dict, application: str, event: EchoEvent, ui_url: str) -> str | None:
+    """The failed stage (`Owner › synthetic child` when the child failed) and its shortened error."""
     stage = failing_stage(execution)
     if not stage:
         return None
-    url = execution_link(ui_url, application, str(event.execution_id or ""), stage_ref=stage.get("refId"))
-    error = stage_error(stage)
-    text = f"*Failed stage:* {link(url, _name(stage.get('name'), 'stage'))}"
-    return text + (f"\n*Error:* {escape(error)}" if error else "")
+    owner = owner_of(execution, stage)
+    url = execution_link(ui_url, application, str(event.execution_id or ""), stage_ref=owner.get("refId"))
+    names = [_name(owner.get("name"), "stage")]
+    if owner is not stage:
+        names.append(_name(stage.get("name"), "stage"))
+    text = f"*Failed stage:* {link(url, ' › '.join(names))}"
+    error = _error_line(stage_error(stage), url)
+    return f"{text}\n{error}" if error else text
+
+
+def _error_line(error: str | None, url: str) -> str | None:
+    """`*Error:* <first line, shortened>`, with a link to the stage when the text was cut."""
+    if not error:
+        return None
+    first = error.strip().splitlines()[0].strip()
+    short = truncate(first, MAX_ERROR)
+    more = f" ({link(url, 'full error')})" if short != error.strip() else ""
+    return f"*Error:* {escape(short)}{more}"
 
 
 def _context(event: EchoEvent) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def diagnose(settings: Settings) -> list[Finding]:
     findings.append(database)
     addresses = {route.channel for route in settings.rules.routes} | set(store.channels() if store else ())
     if slack is not None and token.status == OK:
-        findings += _channels(slack, sorted(addresses))
+        findings += _channels(slack, sorted(addresses), joins=settings.join_channels)
     return findings
 
 
@@ -198,7 +198,7 @@ def _database(settings: Settings) -> tuple[Finding, Store | None]:
     return Finding("database", OK, f"schema at revision {migrate.current_revision(store)}"), store
 
 
-def _channels(slack: WebClient, addresses: list[str]) -> list[Finding]:
+def _channels(slack: WebClient, addresses: list[str], *, joins: bool) -> list[Finding]:
     """Whether the bot is in each channel routes or pipelines send to."""
     public: dict[str, dict[str, Any]] | None = None
     findings = []
@@ -215,11 +215,11 @@ def _channels(slack: WebClient, addresses: list[str]) -> list[Finding]:
                 channel = public.get(address.lstrip("#").lower())
         except SlackApiError as err:
             channel = None if classify(err).error == "channel_not_found" else {"error": classify(err).error}
-        findings.append(_membership(check, address, channel))
+        findings.append(_membership(check, address, channel, joins=joins))
     return findings
 
 
-def _membership(check: str, address: str, channel: dict[str, Any] | None) -> Finding:
+def _membership(check: str, address: str, channel: dict[str, Any] | None, *, joins: bool) -> Finding:
     if channel is None:
         return Finding(check, FAIL, "Slack shows the bot no such channel",
                        f"if {address} is private, /invite the bot in it; otherwise correct the name")
@@ -227,6 +227,9 @@ def _membership(check: str, address: str, channel: dict[str, Any] | None) -> Fin
         return Finding(check, FAIL, f"Slack answered {channel['error']}", "see the Slack scopes check")
     if channel.get("is_archived"):
         return Finding(check, FAIL, "the channel is archived", "unarchive it, or send elsewhere")
+    if not channel.get("is_member") and not joins:
+        return Finding(check, FAIL, "the bot is not a member, and does not join channels "
+                       "(RELAY_JOIN_CHANNELS is off), so posts there fail", f"/invite the bot in {address}")
     if not channel.get("is_member"):
         return Finding(check, WARN, "the bot is not a member; it joins public channels when it first posts",
                        f"/invite the bot in {address} now")

@@ -32,5 +32,7 @@ def custom_body(preference: dict[str, Any], execution_id: str | None, url: str,
     template = preference.get("customMessage") or (stage_context or {}).get("customMessage")
     if not isinstance(template, str) or not template:
         return None
-    body = safe_custom_text(template)
-    return body.replace("{{executionId}}", escape(execution_id or "")).replace("{{link}}", escape(url))
+    # The link is filled in before the text is made safe, so `<{{link}}|label>` becomes a link as in Echo;
+    # the relay builds that URL itself, from quoted parts.
+    body = safe_custom_text(template.replace("{{link}}", url))
+    return body.replace("{{executionId}}", escape(execution_id or ""))

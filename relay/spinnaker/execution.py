@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
-FAILED = {"TERMINAL", "FAILED_CONTINUE", "CANCELED", "STOPPED"}
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{5,63}$")
 # Deck's run pages: …/#/applications/<app>/executions/details/<id>, …/executions/<id>, …/tasks/<id>
+COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
+COMMIT_URLS = {"github": "https://github.com/{project}/{slug}/commit/{sha}",
+               "gitlab": "https://gitlab.com/{project}/{slug}/-/commit/{sha}",
+               "bitbucket": "https://bitbucket.org/{project}/{slug}/commits/{sha}"}
 DECK_RUN_PATH = re.compile(r"/applications/(?P<application>[^/?#]+)/(?:executions(?:/details)?|tasks)/"
                            r"(?P<id>[^/?#]+)")
 
@@ -22,29 +26,129 @@ def stage_by_id(execution: dict[str, Any], stage_id: str | None) -> dict[str, An
 
 
 def failing_stage(execution: dict[str, Any]) -> dict[str, Any]:
-    """The first non-synthetic stage that ended TERMINAL (or any failed status), or {}."""
-    failed = [s for s in _stages(execution) if _text(s.get("status")) in FAILED - {"STOPPED"}]
-    top_level = [s for s in failed if not s.get("syntheticStageOwner")]
-    return (top_level or failed or [{}])[0]
+    """Where a run failed, as Deck shows it: the first top-level stage in execution order whose own status,
+    or a synthetic child's, is TERMINAL (or STOPPED with an error), else the first FAILED_CONTINUE one, else
+    the first CANCELED one; the stage returned is the innermost failed one (the child carrying the error).
+    {} when no stage failed."""
+    stages = _stages(execution)
+    children = _children(stages)
+    families = [_family(s, children) for s in _in_order([s for s in stages if not s.get("parentStageId")])]
+    for wanted in (_halted, _failed_continue, _canceled):
+        for family in families:
+            found = next((s for s in family if wanted(s)), None)
+            if found:
+                return found
+    return {}
+
+
+def failure_in(execution: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
+    """The stage itself when it reports an error, else its first failed synthetic descendant that does."""
+    family = _family(stage, _children(_stages(execution))) if stage.get("id") else [stage]
+    return next((s for s in [stage, *family] if stage_error(s)), stage)
+
+
+def owner_of(execution: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
+    """The top-level stage a synthetic stage belongs to (the stage itself when it is top level)."""
+    by_id = {s.get("id"): s for s in _stages(execution)}
+    seen: set[Any] = set()
+    while stage.get("parentStageId") in by_id and stage.get("parentStageId") not in seen:
+        seen.add(stage["parentStageId"])
+        stage = by_id[stage["parentStageId"]]
+    return stage
 
 
 def stage_error(stage: dict[str, Any]) -> str | None:
-    """The error a failed stage reports: exception details, or the first failed task's message."""
+    """The error a failed stage reports, from any shape Orca writes: exception details (`errors`, `error`),
+    a failed Clouddriver (kato) task, a task's exception, `context.error`, or a webhook's error."""
+    return next((error for error in _errors(stage) if error), None)
+
+
+def _errors(stage: dict[str, Any]) -> Iterator[str | None]:
+    """Candidate error texts, most specific first; read lazily, as a stage may hold many tasks."""
     context = stage.get("context") if isinstance(stage.get("context"), dict) else {}
-    exception = context.get("exception") if isinstance(context.get("exception"), dict) else {}
-    details = exception.get("details") if isinstance(exception.get("details"), dict) else {}
-    errors = details.get("errors")
-    if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)
-    for key in ("error", "message"):
-        if details.get(key):
-            return str(details[key])
-    tasks = stage.get("tasks") if isinstance(stage.get("tasks"), list) else []
-    for task in tasks:
-        message = dig(task, "taskExceptionDetails", "exception", "details", "error")
-        if message:
-            return str(message)
-    return None
+    yield _details_error(dig(context, "exception", "details"))
+    yield from (_kato_error(task) for task in _list(context.get("kato.tasks")))
+    yield from (_details_error(dig(task, "taskExceptionDetails", "exception", "details"))
+                for task in _list(stage.get("tasks")))
+    yield _text_of(context.get("error"))
+    yield _text_of(dig(context, "webhook", "error"))
+    yield _text_of(dig(context, "webhook", "monitor", "error"))
+    yield _text_of(context.get("failureMessage"))
+
+
+def _details_error(details: Any) -> str | None:
+    if not isinstance(details, dict):
+        return None
+    errors = [str(e) for e in _list(details.get("errors")) if e not in (None, "")]
+    if errors:
+        return "; ".join(errors)
+    return _text_of(details.get("error")) or _text_of(details.get("message"))
+
+
+def _kato_error(task: Any) -> str | None:
+    """A Clouddriver task that failed: its exception's message, else its last history line."""
+    if not isinstance(task, dict) or dig(task, "status", "failed") is not True:
+        return None
+    exception = task.get("exception")
+    if isinstance(exception, dict) and _text_of(exception.get("message")):
+        return _text_of(exception["message"])
+    history = [h for h in _list(task.get("history")) if isinstance(h, dict) and h.get("status")]
+    return _text_of(history[-1]["status"]) if history else None
+
+
+def _text_of(value: Any) -> str | None:
+    """A non-blank string, or the `message` of an object; None otherwise."""
+    if isinstance(value, dict):
+        value = value.get("message")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _halted(stage: dict[str, Any]) -> bool:
+    """Deck counts TERMINAL as failed, and a STOPPED stage as failed when it carries an error."""
+    status = stage.get("status")
+    return status == "TERMINAL" or (status == "STOPPED" and stage_error(stage) is not None)
+
+
+def _failed_continue(stage: dict[str, Any]) -> bool:
+    return stage.get("status") == "FAILED_CONTINUE"
+
+
+def _canceled(stage: dict[str, Any]) -> bool:
+    return stage.get("status") == "CANCELED"
+
+
+def _children(stages: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
+    """Synthetic stages by the id of the stage that owns them."""
+    children: dict[Any, list[dict[str, Any]]] = {}
+    for stage in stages:
+        if stage.get("parentStageId") is not None:
+            children.setdefault(stage["parentStageId"], []).append(stage)
+    return children
+
+
+def _family(stage: dict[str, Any], children: dict[Any, list[dict[str, Any]]],
+            seen: frozenset[Any] = frozenset()) -> list[dict[str, Any]]:
+    """A stage and its synthetic descendants in the order they run: before-stages, the stage, after-stages
+    (and the on-failure stages Orca adds as STAGE_AFTER). `seen` stops at a parent loop in bad input."""
+    key = stage.get("id")
+    seen = seen | {key}
+    own = [s for s in children.get(key, []) if key is not None and s.get("id") not in seen]
+    before = [s for s in own if s.get("syntheticStageOwner") == "STAGE_BEFORE"]
+    after = [s for s in own if s.get("syntheticStageOwner") != "STAGE_BEFORE"]
+    family = [s for child in _in_order(before) for s in _family(child, children, seen)]
+    return family + [stage] + [s for child in _in_order(after) for s in _family(child, children, seen)]
+
+
+def _in_order(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stages by start time; those that never started keep their place after the started ones."""
+    def start(indexed: tuple[int, dict[str, Any]]) -> tuple[float, int]:
+        value = indexed[1].get("startTime")
+        return (value if isinstance(value, int | float) else float("inf"), indexed[0])
+    return [stage for _, stage in sorted(enumerate(stages), key=start)]
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def duration_ms(start: Any, end: Any) -> int | None:
@@ -66,15 +170,18 @@ def format_duration(ms: int | None) -> str | None:
 
 
 def trigger_fact(execution: dict[str, Any], ui_url: str | None = None) -> tuple[str, str | None]:
-    """What started the run, as (label, link): a user, a build, a commit, an image or a parent pipeline
-    (linked when Deck's `ui_url` is given)."""
-    trigger = execution.get("trigger") if isinstance(execution.get("trigger"), dict) else {}
-    other = trigger.get("other") if isinstance(trigger.get("other"), dict) else {}
-
-    def get(key: str) -> Any:
-        return trigger.get(key) if trigger.get(key) not in (None, "") else other.get(key)
-
+    """What started the run and who, as (label, link): manual, cron, a CI build, an image, a commit, a parent
+    pipeline (linked when Deck's `ui_url` is given), a webhook or a pub/sub message."""
+    get = trigger_getter(execution)
     kind = str(get("type") or "unknown")
+    label, url = _trigger_what(get, kind, ui_url)
+    who = trigger_user(execution)
+    if who and kind == "manual":
+        return f"{who} (manual)", url
+    return (f"{label} by {who}" if who else label), url
+
+
+def _trigger_what(get: Any, kind: str, ui_url: str | None) -> tuple[str, str | None]:
     build = get("buildInfo") if isinstance(get("buildInfo"), dict) else {}
     if build.get("number") is not None or get("buildNumber") is not None:
         job = build.get("name") or get("job") or "build"
@@ -89,25 +196,76 @@ def trigger_fact(execution: dict[str, Any], ui_url: str | None = None) -> tuple[
         return f"pipeline {name}", url
     if get("hash") or kind == "git":
         words = ["git", get("slug") or get("project"), get("branch"), str(get("hash") or "")[:12]]
-        return " ".join(str(word) for word in words if word), None
-    if get("tag") and (kind == "docker" or get("repository")):
-        return f"image {get('repository')}:{get('tag')}", None
-    if get("user") and kind == "manual":
-        return f"{get('user')} (manual)", None
-    if get("user"):
-        return f"{kind} by {get('user')}", None
+        return " ".join(str(word) for word in words if word), commit_url(get)
+    if get("repository") and (get("tag") or get("digest")):
+        return f"image {image_ref(get)}", None
+    if kind == "cron" and get("cronExpression"):
+        return f"cron {get('cronExpression')}", None
+    if kind == "webhook" and get("source"):
+        return f"webhook {get('source')}", None
+    if kind == "pubsub" and get("subscriptionName"):
+        return f"pubsub {get('pubsubSystem') or ''} {get('subscriptionName')}".replace("  ", " "), None
     return kind, None
+
+
+def trigger_getter(execution: dict[str, Any]) -> Any:
+    """A lookup of one trigger field, in the flattened (Gate) or the nested `other` (event) shape."""
+    trigger = execution.get("trigger") if isinstance(execution.get("trigger"), dict) else {}
+    other = trigger.get("other") if isinstance(trigger.get("other"), dict) else {}
+
+    def get(key: str) -> Any:
+        return trigger.get(key) if trigger.get(key) not in (None, "") else other.get(key)
+    return get
+
+
+def trigger_user(execution: dict[str, Any], depth: int = 0) -> str | None:
+    """Who started the run as Deck shows it: the trigger's user, else the authenticated user, else the
+    trigger's service account; for a pipeline trigger with neither, whoever started the parent run."""
+    person = triggered_by(execution)
+    if person:
+        return person
+    get = trigger_getter(execution)
+    if get("runAsUser") and not _anonymous(get("runAsUser")):
+        return str(get("runAsUser"))
+    parent = get("parentExecution")
+    return trigger_user(parent, depth + 1) if isinstance(parent, dict) and depth < 5 else None
+
+
+def image_ref(get: Any) -> str:
+    """`repository:tag`, or `repository@digest` when only the digest is known."""
+    if get("tag"):
+        return f"{get('repository')}:{get('tag')}"
+    return f"{get('repository')}@{get('digest')}"
+
+
+def commit_url(get: Any) -> str | None:
+    """A hosted repository's page for the trigger's commit (GitHub, GitLab or Bitbucket), when known."""
+    return repository_commit_url(get("source"), get("project"), get("slug"), get("hash"))
+
+
+def repository_commit_url(source: Any, project: Any, slug: Any, sha: Any) -> str | None:
+    """`https://github.com/<project>/<slug>/commit/<sha>` and the GitLab and Bitbucket equivalents."""
+    host = COMMIT_URLS.get(str(source).lower())
+    parts = (project, slug, sha)
+    if not host or not all(isinstance(part, str) and part for part in parts) or not COMMIT.match(sha):
+        return None
+    return host.format(project=quote(project, safe=""), slug=quote(slug, safe=""), sha=sha)
 
 
 def triggered_by(execution: dict[str, Any]) -> str | None:
     """The user who started the run, when a person did."""
     trigger = execution.get("trigger") if isinstance(execution.get("trigger"), dict) else {}
     user = trigger.get("user")
-    if user and user not in ("anonymous", "[anonymous]"):
+    if user and not _anonymous(user):
         return str(user)
     authentication = execution.get("authentication") \
         if isinstance(execution.get("authentication"), dict) else {}
-    return authentication.get("user") or None
+    user = authentication.get("user")
+    return str(user) if user and not _anonymous(user) else None
+
+
+def _anonymous(user: Any) -> bool:
+    return str(user).strip().lower() in ("anonymous", "[anonymous]")
 
 
 def execution_link(ui_url: str, application: str, execution_id: str, *, orchestration: bool = False,

@@ -324,6 +324,11 @@ class Store:
             return conn.execute(select(events.c.event_id).where(events.c.event_id == event_id)).first() \
                 is not None
 
+    def event_application(self, event_id: str) -> str | None:
+        """The application of an accepted event (None when unknown)."""
+        with self._reading() as conn:
+            return conn.execute(select(events.c.application).where(events.c.event_id == event_id)).scalar()
+
     def recent_applications(self, *, since: float, limit: int = 20) -> list[str]:
         """Applications the relay received events for since `since`, most recently active first."""
         latest = func.max(events.c.received_at)

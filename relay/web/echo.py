@@ -29,9 +29,12 @@ def echo_events() -> tuple[Response, int]:
     outcome = receive(event, raw, settings=settings, store=services.store, clock=services.clock)
     services.metrics.event(event.type, outcome.result)
     services.metrics.queued(outcome.notifications)
+    services.metrics.addresses_refused(outcome.refused)
     body = {"result": outcome.result, "eventId": outcome.event_id}
     if outcome.reason:
         body["reason"] = outcome.reason
+    if outcome.refused:
+        body["refused"] = outcome.refused
     if outcome.result == "queued":
         body["notifications"] = outcome.notifications
         return jsonify(body), 202

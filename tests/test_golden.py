@@ -1,0 +1,169 @@
+"""Golden messages: every real execution in tests/payloads, as each event type it can send, rendered to Block
+Kit and compared with the readable JSON under tests/golden. `UPDATE_GOLDEN=1` rewrites the files."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relay.notifications.match import decide
+from relay.notifications.render import render
+from schemas.config import WHEN_VALUES
+from schemas.echo import EVENT_SCHEMA
+from tests.events import JUDGMENT_STAGE_ID, execution, payload, pipeline_event, stage_event
+from tests.test_rendering import UI, assert_valid_block_kit, texts
+
+GOLDEN = Path(__file__).parent / "golden"
+EVERYTHING = {"type": "slack", "address": "#deploys", "when": list(WHEN_VALUES)}
+
+
+def notifying(run: dict[str, Any]) -> dict[str, Any]:
+    """The run with every preference on, for the run and for each of its stages."""
+    run = copy.deepcopy(run)
+    run["notifications"] = [dict(EVERYTHING)]
+    for stage in run["stages"]:
+        if isinstance(stage.get("context"), dict):
+            stage["context"].update(sendNotifications=True, notifications=[dict(EVERYTHING)])
+    return run
+
+
+def strategy_run() -> dict:
+    """Orca's pipelinetrigger.json: a TERMINAL run (marked canceled) whose error sits on a synthetic child."""
+    return notifying(payload("orca_execution_with_manualJudgment_in_parent.json"))
+
+
+def parent_run() -> dict:
+    return notifying(
+        payload("orca_execution_with_manualJudgment_in_parent.json")["trigger"]["parentExecution"]
+    )
+
+
+def canary_run() -> dict:
+    parent = payload("orca_execution_with_manualJudgment_in_parent.json")["trigger"]["parentExecution"]
+    run = notifying(parent["trigger"]["parentExecution"])
+    judgment = next(s for s in run["stages"] if s["type"] == "manualJudgment")
+    judgment.update(status="RUNNING", startTime=1510187402445, endTime=None)  # a fixed deadline
+    return run
+
+
+def gate_run(name: str) -> Callable[[], dict]:
+    def build() -> dict:
+        return notifying(payload(name))
+
+    return build
+
+
+def jenkins_run() -> dict:
+    """The Gate running run with the Manual Judgment stage, started by the build in Echo's real igor event,
+    as Orca's Jenkins trigger carries it."""
+    (build, *_) = payload("echo_events_envelope_igor_build.json")
+    project = build["content"]["project"]
+    trigger = {
+        "type": "jenkins",
+        "master": build["content"]["master"],
+        "job": project["name"],
+        "buildNumber": project["lastBuild"]["number"],
+        "buildInfo": {"name": project["name"], **project["lastBuild"]},
+    }
+    return notifying(execution(trigger=trigger))
+
+
+def judged_run() -> dict:
+    captured = payload("armory_policy_input_manualJudgment_stage_judged.json")["input"]
+    run = captured["pipeline"]
+    run["stages"] = [captured["stage"]]
+    return notifying(run)
+
+
+def by_name(name: str) -> Callable[[dict], str]:
+    return lambda run: next(s["id"] for s in run["stages"] if s["name"] == name)
+
+
+def first_stage(run: dict) -> str:
+    return run["stages"][0]["id"]
+
+
+def pipeline(status: str) -> Callable[[dict], dict]:
+    return lambda run: pipeline_event(status, run)
+
+
+def stage(status: str, stage_id: Callable[[dict], str], **content: Any) -> Callable[[dict], dict]:
+    return lambda run: stage_event(status, run, stage_id=stage_id(run), **content)
+
+
+CASES = [
+    ("strategy", strategy_run, "pipeline-failed", pipeline("failed")),
+    # While the run went on, its stage events were not yet marked canceled.
+    ("strategy", strategy_run, "stage-failed", stage("failed", by_name("Create New ASG"), canceled=False)),
+    ("parent", parent_run, "pipeline-starting", pipeline("starting")),
+    ("parent", parent_run, "stage-starting", stage("starting", by_name("Deploy to US West"))),
+    ("canary", canary_run, "stage-complete", stage("complete", by_name("Canary"))),
+    ("canary", canary_run, "judgment-awaiting", stage("starting", by_name("Proceed Anyway?"))),
+    (
+        "gate-running",
+        gate_run("gate_GET_pipelines_id_running.json"),
+        "pipeline-starting",
+        pipeline("starting"),
+    ),
+    (
+        "gate-running",
+        gate_run("gate_GET_pipelines_id_running.json"),
+        "stage-starting",
+        stage("starting", first_stage),
+    ),
+    (
+        "gate-succeeded",
+        gate_run("gate_GET_pipelines_id_succeeded.json"),
+        "pipeline-complete",
+        pipeline("complete"),
+    ),
+    (
+        "gate-succeeded",
+        gate_run("gate_GET_pipelines_id_succeeded.json"),
+        "stage-complete",
+        stage("complete", first_stage),
+    ),
+    ("igor-jenkins", jenkins_run, "judgment-awaiting", stage("starting", lambda run: JUDGMENT_STAGE_ID)),
+    ("igor-jenkins", jenkins_run, "pipeline-starting", pipeline("starting")),
+    ("armory-judged", judged_run, "judgment-continued", stage("complete", first_stage)),
+]
+
+
+def assert_no_empty_field(body: dict) -> None:
+    """No text Slack shows is blank, a bare label, or Python's None."""
+    for text in texts(body["blocks"]):
+        assert text.strip(), body
+        assert "None" not in text.split(), text
+        value = text.split("*\n", 1)[1] if text.startswith("*") and "*\n" in text else text
+        assert value.strip(), text
+
+
+@pytest.mark.parametrize(
+    ("fixture", "build_run", "event", "build_event"),
+    [pytest.param(*case, id=f"{case[0]}-{case[2]}") for case in CASES],
+)
+def test_golden_message_for_each_real_execution(
+    fixture: str, build_run: Callable[[], dict], event: str, build_event: Callable[[dict], dict]
+) -> None:
+    document = build_event(build_run())
+    document["eventId"] = f"golden-{fixture}-{event}"
+    notifications = decide(EVENT_SCHEMA.load(document), types=frozenset({"slack"})).notifications
+    bodies = [render(notification, UI) for notification in notifications]
+    assert len(bodies) == 1, [n.template for n in notifications]
+    (body,) = bodies
+    assert_valid_block_kit(body)
+    assert_no_empty_field(body)
+    golden = GOLDEN / f"{fixture}__{event}.json"
+    rendered = (
+        json.dumps({"template": notifications[0].template, **body}, indent=2, ensure_ascii=False) + "\n"
+    )
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(rendered)
+    assert rendered == golden.read_text()
