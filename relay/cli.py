@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -15,7 +16,9 @@ import yaml
 from marshmallow import ValidationError
 from slack_sdk.errors import SlackApiError
 
-from relay.clients.slack import classify
+from relay.access.authorization import scope_warnings
+from relay.clients.directory import SlackDirectory
+from relay.clients.slack import build_client, classify
 from relay.config import Settings
 from relay.errors import ConfigError
 from relay.logs import configure_logging
@@ -31,6 +34,8 @@ from schemas.strict_json import reject_constant
 
 BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
 
+log = logging.getLogger(__name__)
+
 
 def load_settings() -> Settings:
     """Settings from the environment, with logging set up from them; a bad configuration ends the command
@@ -41,6 +46,15 @@ def load_settings() -> Settings:
         raise click.ClickException(err.message) from None
     configure_logging(settings)
     return settings
+
+
+def _warn_about_scopes(settings: Settings) -> None:
+    """Log what the policy cannot decide with the scopes Slack granted: such decisions refuse everyone."""
+    if settings.dry_run:
+        return
+    client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    for warning in scope_warnings(SlackDirectory(client), settings.rules):
+        log.warning("%s", warning)
 
 
 def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
@@ -73,6 +87,7 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     if settings.dry_run:
         click.echo("SLACK_BOT_TOKEN is not set: dry-run mode, messages are rendered, stored and logged, "
                    "not sent.")
+    _warn_about_scopes(settings)
     options = gunicorn_options(settings, bind=bind)
     if options["workers"] > 1 and not settings.metrics_dir:
         click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")
@@ -90,6 +105,8 @@ def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
 
     settings = load_settings()
     _ready_store(settings, upgrade=upgrade).engine.dispose()
+    if not parent_pid:  # `serve` said it already for the worker it starts
+        _warn_about_scopes(settings)
     services = build_services(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -216,6 +233,7 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
     if settings.dry_run:
         raise click.ClickException("SLACK_BOT_TOKEN must be set: Socket Mode answers in Slack")
     _ready_store(settings, upgrade=False).engine.dispose()
+    _warn_about_scopes(settings)
     services = build_services(settings)
     relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
     try:

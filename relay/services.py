@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from relay.access.addresses import join_refusal
-from relay.access.policy import CANCEL, JUDGE, RUN, Policy
 from relay.clients.directory import SlackDirectory
 from relay.clients.fiat import FiatClient
 from relay.clients.gate import GateAuth, GateClient
@@ -17,7 +15,10 @@ from relay.clients.slack_signature import SlackVerifier
 from relay.config import Settings
 from relay.delivery.dispatcher import Dispatcher
 from relay.metrics import Metrics
+from relay.rules.addresses import join_refusal
+from relay.rules.policy import CANCEL, JUDGE, RUN, Policy
 from relay.store import Delivery, Store
+from schemas.mrkdwn import safe_payload
 
 
 @dataclass
@@ -98,7 +99,10 @@ class Handlers:
         self.jobs[kind] = handler
 
     def handle_interaction(self, services: Services, payload: dict) -> dict | None:
-        """Route one interaction payload; returns the ack body (None for an empty 200)."""
+        """Route one interaction payload; returns the ack body (None for an empty 200), its text made safe."""
+        return safe_payload(self._route(services, payload))
+
+    def _route(self, services: Services, payload: dict) -> dict | None:
         kind = payload.get("type")
         if kind == "block_actions":
             actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []

@@ -1,14 +1,23 @@
-"""Safe Slack text: escaping values from events, links, custom text without broadcasts, and truncation."""
+"""Safe Slack text: escaping values from events, links, custom text without broadcasts, truncation, and
+the last check every payload passes on its way to Slack."""
 
 from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_BRACKETS = str.maketrans({"<": "&lt;", ">": "&gt;"})
 # Mentions and links a pipeline author may write in custom text on purpose; broadcasts are not among them.
 _ALLOWED_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#C[A-Z0-9]+(?:\|[^<>]*)?|!subteam\^S[A-Z0-9]+|"
                             r"(?:https?|mailto):[^<>|\s]+(?:\|[^<>]*)?)>")
+# The control sequences the relay's own templates write: mentions, channel links, dates and links.
+_COMPOSED_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#C[A-Z0-9]+(?:\|[^<>]*)?|!subteam\^S[A-Z0-9]+(?:\|[^<>]*)?|"
+                             r"!date\^\d+\^[^<>|]*(?:\|[^<>]*)?|(?:https?|mailto):[^<>|\s]+(?:\|[^<>]*)?)>")
+_ANY_TOKEN = re.compile(r"<[^<>]*>?")
+# Keys whose string values Slack reads as mrkdwn in a message body, attachment or view.
+_MRKDWN_KEYS = frozenset({"text", "pretext", "footer", "fallback"})
 ELLIPSIS = "…"
 # Text from events is cut to this many characters before it is parsed: Slack shows at most 3000 in a block,
 # and the patterns below must never see megabytes.
@@ -39,6 +48,29 @@ def safe_custom_text(text: object) -> str:
         position = match.end()
     parts.append(escape(source[position:]))
     return "".join(parts)
+
+
+def neutralize(text: str) -> str:
+    """Escape every `<…>` sequence the relay's templates do not write (broadcasts such as `<!channel>`,
+    malformed or unclosed tokens), so no forgotten escape can notify a channel."""
+    def keep_or_escape(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return token if _COMPOSED_TOKEN.fullmatch(token) else token.translate(_BRACKETS)
+
+    return _ANY_TOKEN.sub(keep_or_escape, text)
+
+
+def safe_payload(body: Any) -> Any:
+    """A Slack payload (message, ephemeral, view, ack) with every mrkdwn text neutralized: the one check
+    that every body the relay sends to Slack passes. plain_text objects are left alone: Slack shows them
+    as written."""
+    if isinstance(body, list):
+        return [safe_payload(item) for item in body]
+    if not isinstance(body, dict):
+        return body
+    plain = body.get("type") == "plain_text"
+    return {key: neutralize(value) if key in _MRKDWN_KEYS and isinstance(value, str) and not plain
+            else safe_payload(value) for key, value in body.items()}
 
 
 def truncate(text: str, limit: int) -> str:

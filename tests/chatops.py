@@ -24,13 +24,13 @@ def only(*users: str) -> ApproverPolicy:
 
 
 def relay_services(slack: FakeSlack, tmp_path: Path, *, gate_url: str | None = None,
-                   rules: RelayRules | None = None, database_url: str | None = None,
-                   command_rate: int = Settings.command_rate) -> Services:
+                   rules: RelayRules | None = None, echo_token: str = "echo-token",
+                   database_url: str | None = None, command_rate: int = Settings.command_rate) -> Services:
     """Services on a database (a fresh SQLite file unless given), talking to the fake Slack (and a fake Gate
     when given)."""
     settings = Settings(slack_bot_token=slack.token, slack_signing_secret=SIGNING_SECRET,
                         slack_api_url=slack.api_url, slack_app_token=slack.app_token, gate_url=gate_url,
-                        echo_token="echo-token", command_rate=command_rate,
+                        echo_token=echo_token, command_rate=command_rate,
                         database_url=database_url or f"sqlite:///{tmp_path / 'relay.sqlite3'}",
                         channel_interval=0.0, spinnaker_ui_url="https://spinnaker.example.com",
                         rules=rules or RelayRules())

@@ -129,6 +129,7 @@ class _Fault:
     retry_after: float | None
     delay: float
     remaining: int
+    body: dict[str, Any] | None = None
 
 
 @dataclass
@@ -382,19 +383,21 @@ class FakeSlack:
         count: int = 1,
         retry_after: float | None = None,
         delay: float = 0.0,
+        body: dict[str, Any] | None = None,
     ) -> None:
         """Queue a fault for the next ``count`` calls to ``method`` (or ``"response_url"``).
 
         ``error`` answers ``{"ok": false, "error": error}`` with ``status``; a non-200 status
         alone answers an HTML page, except 429 which answers ``ratelimited`` with ``Retry-After``.
-        A ``delay`` alone answers normally after waiting, so the call still takes effect.
+        A ``delay`` alone answers normally after waiting, so the call still takes effect. ``body`` answers
+        200 with exactly that JSON, for answers of a shape Slack is not documented to send.
         """
         if count < 1:
             raise ValueError("count must be at least 1")
-        if error is None and status == 200 and delay <= 0:
-            raise ValueError("fail_next needs an error, a non-200 status or a delay")
+        if error is None and status == 200 and delay <= 0 and body is None:
+            raise ValueError("fail_next needs an error, a non-200 status, a delay or a body")
         with self._lock:
-            fault = _Fault(error, status, retry_after, delay, count)
+            fault = _Fault(error, status, retry_after, delay, count, body)
             self._faults.setdefault(method, deque()).append(fault)
 
     def hold(self, *methods: str) -> None:
@@ -569,6 +572,8 @@ class FakeSlack:
             return None
         if fault.delay > 0:
             self._stopping.wait(fault.delay)
+        if fault.body is not None:
+            return _json(fault.body, 200, [("x-oauth-scopes", self.scopes)])
         if fault.error is None and fault.status == 200:
             return None
         return _failure(fault.status, fault.error, fault.retry_after)

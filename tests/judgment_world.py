@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from relay.app import create_app
@@ -64,6 +67,7 @@ class World:
     app: Flask
     client: FlaskClient
     dispatcher: Dispatcher
+    url: str | None = None  # where the relay serves HTTP, when the world was built with `http=True`
 
     @property
     def store(self) -> Store:
@@ -114,8 +118,12 @@ class World:
         view = self.slack.views()[-1]
         return self.interact(view_submission(view, user=user, values={"reason_text": reason}))
 
-    def interact(self, body: dict[str, Any]) -> TestResponse:
+    def interact(self, body: dict[str, Any]) -> TestResponse | requests.Response:
+        """Slack posts an interaction: over HTTP when the world serves it, else through the test client."""
         raw = form(body)
+        if self.url is not None:
+            headers = {**self.signed(raw), "Content-Type": "application/x-www-form-urlencoded"}
+            return requests.post(f"{self.url}/slack/interactions", data=raw, headers=headers, timeout=10)
         return self.client.post("/slack/interactions", data=raw, headers=self.signed(raw))
 
     def signed(self, raw: bytes, **options: Any) -> dict[str, str]:
@@ -147,9 +155,11 @@ def text_of(message: Message) -> str:
 
 @contextmanager
 def judgment_world(tmp_path: Path, *, gate_options: dict[str, Any] | None = None,
+                   http: bool = False,
                    **settings: Any) -> Iterator[World]:
     """Start the fakes, migrate a fresh database and build the relay around them. `gate_options` configure
-    the fake Gate; `settings` override the relay's Settings."""
+    the fake Gate; `settings` override the relay's Settings. With `http`, the relay serves real HTTP on
+    127.0.0.1 and clicks go through it."""
     clock = Clock()
     gate_options = {"identity": RELAY_IDENTITY, **(gate_options or {})}
     with FakeSlack() as slack, FakeGate(clock=clock, **gate_options) as gate:
@@ -170,7 +180,24 @@ def judgment_world(tmp_path: Path, *, gate_options: dict[str, Any] | None = None
         services = build_services(config, store=store, clock=clock, gate=gate_client,
                                           verifier=SlackVerifier(config.slack_signing_secret, clock=clock))
         app = create_app(config, services=services)
-        yield World(slack=slack, gate=gate, clock=clock, services=services, app=app,
-                    client=app.test_client(), dispatcher=services.dispatcher())
+        with _served(app, http) as url:
+            yield World(slack=slack, gate=gate, clock=clock, services=services, app=app,
+                        client=app.test_client(), dispatcher=services.dispatcher(), url=url)
         assert slack.errors == [] and gate.errors == []
         store.engine.dispose()
+
+
+@contextmanager
+def _served(app: Flask, http: bool) -> Iterator[str | None]:
+    """The app behind a real HTTP server on 127.0.0.1 (its base URL), or nothing without `http`."""
+    if not http:
+        yield None
+        return
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import requests
 
-from relay.access.addresses import join_refusal, permitted
 from relay.app import create_app
 from relay.config import Settings
 from relay.models import RelayRules, Route
+from relay.rules.addresses import join_refusal, permitted
 from relay.services import Services
 from relay.store import Store, migrate
 from tests.events import execution, pipeline_event

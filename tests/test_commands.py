@@ -57,8 +57,10 @@ def test_commands_help_lists_every_command(client: FlaskClient, slack: FakeSlack
     body = response.get_json()
     assert response.status_code == 200
     assert body["response_type"] == "ephemeral"
-    for usage in ("status <application> [pipeline]", "pending [application]", "run <application> <pipeline>",
-                  "cancel <execution id or link> [reason]", "pause <execution id or link>", "resume …"):
+    # Slack shows &lt; and &gt; as < and >; bare ones would start a link.
+    for usage in ("status &lt;application&gt; [pipeline]", "pending [application]",
+                  "run &lt;application&gt; &lt;pipeline&gt;", "cancel &lt;execution id or link&gt; [reason]",
+                  "pause &lt;execution id or link&gt;", "resume …"):
         assert f"/spinnaker {usage}" in body["text"]
 
 
@@ -103,9 +105,9 @@ def test_commands_refuse_people_no_rule_names_in_the_ack(client: FlaskClient, sl
 
 
 @pytest.mark.parametrize("text, usage", [
-    ("run compute", "Usage: `/spinnaker run <application> <pipeline name>`"),
-    ("status", "Usage: `/spinnaker status <application> [pipeline]`"),
-    ("cancel", "Usage: `/spinnaker cancel <execution id or Spinnaker link> [reason]`"),
+    ("run compute", "Usage: `/spinnaker run &lt;application&gt; &lt;pipeline name&gt;`"),
+    ("status", "Usage: `/spinnaker status &lt;application&gt; [pipeline]`"),
+    ("cancel", "Usage: `/spinnaker cancel &lt;execution id or Spinnaker link&gt; [reason]`"),
     ("pause ../../etc", "`../../etc` is neither an execution id nor a link to a run."),
 ])
 def test_commands_explain_their_usage(client: FlaskClient, slack: FakeSlack, text: str, usage: str) -> None:

@@ -75,7 +75,8 @@ def test_doctor_passes_a_healthy_setup(env: dict[str, str], gate: FakeGate) -> N
 
     assert result.exit_code == 0, result.output
     assert {check: row.status for check, row in rows.items()} == {
-        "configuration": "ok", "Slack token": "ok", "Slack scopes": "ok", "signing secret": "ok",
+        "configuration": "ok", "Slack token": "ok", "Slack scopes": "ok", "authorization": "ok",
+        "signing secret": "ok",
         "Socket Mode": "skip", "webhook auth": "ok", "Gate": "ok", "Fiat": "skip", "database": "ok",
         "channel #deploys": "ok"}
     assert rows["Slack token"].detail == "workspace Relay Test as @relay"
@@ -102,8 +103,8 @@ def test_doctor_fails_a_broken_setup_and_says_how_to_fix_each_part(env: dict[str
 
     assert result.exit_code == 1
     failed = {check: row for check, row in rows.items() if row.status == "FAIL"}
-    assert set(failed) == {"configuration", "Slack scopes", "signing secret", "webhook auth", "Gate",
-                           "database", "channel #gone"}
+    assert set(failed) == {"configuration", "Slack scopes", "authorization", "signing secret", "webhook auth",
+                           "Gate", "database", "channel #gone"}
     assert all(row.fix for row in failed.values())
     assert "RELAY_ECHO_TOKEN or RELAY_ECHO_USERNAME" in failed["configuration"].detail
     assert failed["Slack scopes"].detail == "missing channels:join, channels:read, chat:write.public, " \
@@ -145,8 +146,32 @@ def test_doctor_reports_a_token_slack_refuses(env: dict[str, str]) -> None:
     assert result.exit_code == 1
     assert rows["Slack token"].status == "FAIL"
     assert rows["Slack token"].detail == "auth.test: Slack refused the token (invalid_auth)"
-    assert rows["Slack scopes"].status == "skip"
+    assert rows["Slack scopes"].status == rows["authorization"].status == "skip"
     assert not any(check.startswith("channel ") for check in rows)
+
+
+@pytest.mark.parametrize(("missing", "groups", "said"), [
+    ("users:read.email", False, "lacks the users:read.email scope: the relay cannot learn anyone's email"),
+    ("usergroups:read", True, "lacks the usergroups:read scope: the policy names Slack user groups"),
+    ("usergroups:read", False, None),
+])
+def test_doctor_says_which_decisions_a_missing_scope_makes_refuse_everyone(
+        env: dict[str, str], slack: FakeSlack, tmp_path: Path, missing: str, groups: bool,
+        said: str | None) -> None:
+    slack.scopes = ",".join(scope for scope in BOT_SCOPES if scope != missing)
+    approvers = {"groups": ["S0DEPLOYERS"]} if groups else {"users": ["alice@example.com"], "four_eyes": True}
+    rules = tmp_path / "policy.yml"
+    rules.write_text(yaml.safe_dump({"approvers": {"compute": approvers}}))
+    env["RELAY_CONFIG"] = str(rules)
+
+    _, rows = doctor(env)
+
+    assert rows["Slack scopes"].status == "FAIL"
+    if said is None:
+        assert rows["authorization"].status == "ok"
+    else:
+        assert rows["authorization"].status == "FAIL" and said in rows["authorization"].detail
+        assert "Bot Token Scopes" in rows["authorization"].fix
 
 
 def test_doctor_does_not_create_a_missing_database(env: dict[str, str], tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from tests.judgment_world import APPROVER, JUDGMENT_CHANNEL, OTHER, STAGE_ID, Wo
 from tests.tally import Tally
 
 GATE_TIMEOUT = 0.5  # the relay's Gate timeout here; a slower answer is a timeout
-UNSETTLED = {"received", "claimed", "sent", "patched"}
+UNSETTLED = {"received", "claimed", "patching", "patched"}
 CLAIM_HOLDER_OUTCOMES = {"decided", "unconfirmed", "reset", "failed"}  # others lost the claim, or repeated it
 ALL_BUTTONS = ["judgment.choose.0", "judgment.choose.1", "judgment.reject"]
 

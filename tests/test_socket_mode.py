@@ -49,7 +49,7 @@ def test_socket_mode_answers_a_slash_command_in_its_ack(slack: FakeSlack, server
 
     assert ack.seconds < ACK_BUDGET_SECONDS
     assert ack.payload["response_type"] == "ephemeral"
-    assert "/spinnaker run <application> <pipeline>" in ack.payload["text"]
+    assert "/spinnaker run &lt;application&gt; &lt;pipeline&gt;" in ack.payload["text"]
     assert slack.calls_to("apps.connections.open")[0].headers["authorization"] == f"Bearer {slack.app_token}"
 
 

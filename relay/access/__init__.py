@@ -1,1 +1,1 @@
-"""Who may act from Slack: the relay's policy, and Spinnaker's Fiat for judgments."""
+"""Who may act from Slack: the policy for a Slack user, with the facts Slack and Fiat tell, failing closed."""

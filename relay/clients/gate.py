@@ -68,6 +68,7 @@ class GateClient:
         self.session = requests.Session()
         self.session.headers["Accept"] = "application/json"
         auth.apply(self.session)
+        self._identity: str | None = None
 
     # --- executions ---------------------------------------------------------------------------------
 
@@ -127,6 +128,14 @@ class GateClient:
         a login page). Gate answers 200 for the anonymous user too."""
         body = self._call("GET", "/auth/user", endpoint="auth_user")
         return body if isinstance(body, dict) else {}
+
+    def identity(self) -> str | None:
+        """The name Gate knows the relay by (GET /auth/user once, then remembered); None when Gate names no
+        one. Raises GateError while Gate cannot be asked."""
+        if self._identity is None:
+            user = self.ping()
+            self._identity = str(user.get("username") or user.get("email") or "")
+        return self._identity or None
 
     def _as(self, user: str | None) -> dict[str, str] | None:
         """`X-SPINNAKER-USER` for Orca's own port (GATE_SEND_USER_HEADER); Gate itself ignores it."""

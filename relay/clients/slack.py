@@ -16,6 +16,7 @@ from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
 from relay.metrics import Metrics
+from schemas.mrkdwn import safe_payload
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 # Errors that no retry can fix; the delivery fails with the reason recorded.
@@ -67,6 +68,12 @@ def classify(err: Exception) -> SlackFailure:
     return SlackFailure(error=f"{type(err).__name__}: {err}"[:300])
 
 
+def granted_scopes(response: SlackResponse) -> frozenset[str] | None:
+    """The scopes a Web API answer says the token has (its x-oauth-scopes header), or None without one."""
+    header = next((v for k, v in response.headers.items() if k.lower() == "x-oauth-scopes"), None)
+    return None if header is None else frozenset(s.strip() for s in str(header).split(",") if s.strip())
+
+
 def build_client(*, token: str, base_url: str, timeout: float = 10.0,
                  metrics: Metrics | None = None) -> WebClient:
     """A WebClient with the SDK's own retries off: the dispatcher retries from the store, so a lost
@@ -97,13 +104,15 @@ class MeteredWebClient(WebClient):
 
 
 class SlackPoster:
-    """Posts, updates and joins on behalf of the dispatcher; answers clicks with ephemerals and modals."""
+    """Posts, updates and joins on behalf of the dispatcher; answers clicks with ephemerals and modals.
+    Every body and view passes `safe_payload` on its way out."""
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
     def post(self, channel: str, body: dict[str, Any], *, thread_ts: str | None = None) -> tuple[str, str]:
         """chat.postMessage; returns (channel ID, ts)."""
+        body = safe_payload(body)
         response = self.client.chat_postMessage(
             channel=channel, text=body["text"], blocks=body.get("blocks"), thread_ts=thread_ts,
             reply_broadcast=bool(body.get("reply_broadcast")) if thread_ts else None,
@@ -112,11 +121,13 @@ class SlackPoster:
 
     def update(self, channel: str, ts: str, body: dict[str, Any]) -> None:
         """chat.update with the full block list (a replacement, not a patch)."""
+        body = safe_payload(body)
         self.client.chat_update(channel=channel, ts=ts, text=body["text"], blocks=body.get("blocks") or [])
 
     def post_ephemeral(self, channel: str, user: str, body: dict[str, Any], *,
                        thread_ts: str | None = None) -> None:
         """chat.postEphemeral: a message only `user` sees (best effort: Slack does not guarantee delivery)."""
+        body = safe_payload(body)
         self.client.chat_postEphemeral(channel=channel, user=user, text=body["text"],
                                        blocks=body.get("blocks"), thread_ts=thread_ts)
 
@@ -125,11 +136,11 @@ class SlackPoster:
         the call gives up (OSError) after OPEN_VIEW_TIMEOUT. Returns the view's id, for update_view."""
         client = copy.copy(self.client)
         client.timeout = OPEN_VIEW_TIMEOUT
-        return client.views_open(trigger_id=trigger_id, view=view)["view"]["id"]
+        return client.views_open(trigger_id=trigger_id, view=safe_payload(view))["view"]["id"]
 
     def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         """views.update: replace an open modal's content (Slack answers `not_found` once it is closed)."""
-        self.client.views_update(view_id=view_id, view=view)
+        self.client.views_update(view_id=view_id, view=safe_payload(view))
 
     def join(self, channel: str) -> None:
         """conversations.join, for `not_in_channel` on a public channel (named channels are looked up)."""
@@ -159,7 +170,7 @@ def respond(response_url: str, body: dict[str, Any], *, slack_api_url: str, time
     if not is_slack_url(response_url, slack_api_url=slack_api_url):
         raise ResponseUrlRefused(f"the response_url points at {_origin_text(response_url)}, not at Slack "
                                  "(hooks.slack.com or SLACK_API_URL's host), so it was not followed")
-    response = WebhookClient(response_url, timeout=int(timeout)).send_dict(body)
+    response = WebhookClient(response_url, timeout=int(timeout)).send_dict(safe_payload(body))
     if response.status_code != 200:
         raise ResponseUrlRefused(f"response_url answered {response.status_code}: {str(response.body)[:200]}")
 

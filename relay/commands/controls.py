@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 
 from relay.access.authorization import verdict
-from relay.access.policy import CANCEL
 from relay.clients.gate import GateError
 from relay.commands.replies import NO_GATE, ephemeral, tell
 from relay.models import SlashCommand
+from relay.rules.policy import CANCEL
 from relay.spinnaker.execution import execution_link, parse_execution_ref
 from schemas.mrkdwn import escape, link, slack_date, truncate
 
@@ -89,7 +89,7 @@ def prepare_job(services: Services, payload: dict[str, Any]) -> None:
                   ButtonElement(text="Never mind", action_id=DISMISS, value=execution["id"]),
               ]).to_dict()]
     tell(services, payload["response_url"],
-         ephemeral(f"{control.verb.capitalize()} {execution.get('name')}?", blocks))
+         ephemeral(escape(f"{control.verb.capitalize()} {execution.get('name')}?"), blocks))
 
 
 def on_click(services: Services, payload: dict[str, Any], action: dict[str, Any]) -> None:

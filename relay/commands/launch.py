@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
-from relay.access.authorization import verdict
-from relay.access.policy import RUN
+from relay.access.authorization import slack_run_event_id, verdict
 from relay.clients.gate import GateError
 from relay.clients.slack import classify
 from relay.commands.replies import NO_GATE, ephemeral, tell
@@ -24,6 +23,7 @@ from relay.commands.run_form import (
     submitted_parameters,
 )
 from relay.models import MessageFacts, SlashCommand
+from relay.rules.policy import RUN
 from relay.spinnaker.app_names import name_problem
 from relay.spinnaker.execution import execution_link
 from relay.store import DeliveryDraft, DuplicateEvent
@@ -163,7 +163,7 @@ def announce(services: Services, payload: dict[str, Any], execution_id: str) -> 
     url = execution_link(services.settings.spinnaker_ui_url, application, execution_id)
     values = ", ".join(f"{name}={value}" for name, value in payload["parameters"].items())
     facts = MessageFacts(
-        fallback=f"{pipeline} in {application} was started from Slack",
+        fallback=escape(f"{pipeline} in {application} was started from Slack"),
         headline=f":arrow_forward: {pipeline} started from Slack",
         summary=(f"<@{payload['user_id']}> started *{link(url, pipeline)}* in *{escape(application)}* "
                  "from Slack"),
@@ -177,7 +177,7 @@ def announce(services: Services, payload: dict[str, Any], execution_id: str) -> 
     else:
         draft = DeliveryDraft(action="upsert", message_key=run_key, rank=0, **common)
     try:
-        services.store.accept_event(event_id=f"slack-run:{execution_id}", type="relay:run:slack",
+        services.store.accept_event(event_id=slack_run_event_id(execution_id), type="relay:run:slack",
                                     application=application, execution_id=execution_id, drafts=[draft],
                                     now=services.clock())
     except DuplicateEvent:

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.models.blocks import ActionsBlock, ContextBlock, MarkdownTextObject, SectionBlock
 
 from relay.access.authorization import may_view
-from relay.access.policy import CANCEL, JUDGE, RUN, Verdict
 from relay.clients.gate import GateError
 from relay.commands.replies import NO_GATE, ephemeral, tell
 from relay.judgments.blocks import judgment_actions
 from relay.judgments.updates import stage_messages
 from relay.models import SlashCommand
+from relay.rules.policy import CANCEL, JUDGE, RUN, Verdict
 from relay.spinnaker.app_names import name_problem
 from relay.spinnaker.execution import duration_ms, execution_link, format_duration, trigger_fact
 from schemas.mrkdwn import escape, link, slack_date, truncate

@@ -11,7 +11,7 @@ from relay.commands import controls, launch, reports
 from relay.commands.replies import ephemeral
 from relay.models import SlashCommand
 from schemas.commands import SLASH_COMMAND_SCHEMA
-from schemas.mrkdwn import escape, truncate
+from schemas.mrkdwn import escape, safe_payload, truncate
 
 if TYPE_CHECKING:
     from relay.services import Handlers, Services
@@ -22,7 +22,12 @@ RATE_WINDOW = 60  # seconds; RELAY_COMMAND_RATE is a number of commands per pers
 
 
 def handle_command(services: Services, fields: Mapping[str, Any]) -> dict[str, Any] | None:
-    """One slash command, from HTTP or Socket Mode: the ack body (an ephemeral reply), or None for none."""
+    """One slash command, from HTTP or Socket Mode: the ack body (an ephemeral reply, its text made safe),
+    or None for none."""
+    return safe_payload(_answer(services, fields))
+
+
+def _answer(services: Services, fields: Mapping[str, Any]) -> dict[str, Any] | None:
     command = SLASH_COMMAND_SCHEMA.load(dict(fields))
     name, rest = (re.split(r"\s+", command.text.strip(), maxsplit=1) + [""])[:2]
     if not name or name.lower() == "help":

@@ -134,6 +134,11 @@ class Dispatcher:
     def _send(self, delivery: Delivery) -> str | None:
         if delivery.action == "upsert":
             return self._upsert(delivery)
+        if delivery.action == "ephemeral":
+            note = delivery.payload
+            self.poster.post_ephemeral(delivery.channel, note["user"], note["message"],
+                                       thread_ts=note.get("thread_ts"))
+            return None
         parent = self.store.message(delivery.parent_key) \
             if delivery.action == "reply" and delivery.parent_key else None
         channel, ts = self.poster.post(parent.channel if parent else delivery.channel, delivery.payload,

@@ -7,7 +7,6 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from relay.access.policy import JUDGE
 from relay.clients.slack import classify
 from relay.judgments.blocks import (
     ACTION_PREFIX,
@@ -22,8 +21,9 @@ from relay.judgments.blocks import (
     decode_ref,
     reason_modal,
 )
-from relay.judgments.resolution import resolve
+from relay.judgments.resolve import resolve
 from relay.models import BlockActions, ClickOrigin, JudgmentRef, ReasonRequest
+from relay.rules.policy import JUDGE
 from relay.store import RECEIVED
 from schemas.slack import BLOCK_ACTIONS_SCHEMA, MAX_CHOICES, VIEW_SUBMISSION_SCHEMA
 

@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from relay.access.addresses import NOT_ALLOWED, OVER_LIMIT, screen
 from relay.config import Settings
 from relay.judgments.updates import AWAITING_TEMPLATE, event_updates, judgment_message_key, notification_body
 from relay.models import EchoEvent, Notification
 from relay.notifications.match import decide
 from relay.notifications.render import render, render_run_summary, render_thread_alert
+from relay.rules.addresses import NOT_ALLOWED, OVER_LIMIT, screen
 from relay.store import DeliveryDraft, DuplicateEvent, Store
 
 log = logging.getLogger(__name__)

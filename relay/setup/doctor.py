@@ -13,9 +13,10 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from relay.access.authorization import scope_gaps
 from relay.clients.fiat import FiatUnavailable
 from relay.clients.gate import GateError
-from relay.clients.slack import CHANNEL_ID, build_client, classify
+from relay.clients.slack import CHANNEL_ID, build_client, classify, granted_scopes
 from relay.config import Settings
 from relay.errors import ConfigError
 from relay.services import fiat_client, gate_client
@@ -46,8 +47,8 @@ def diagnose(settings: Settings) -> list[Finding]:
         if settings.slack_bot_token else None
     token, scopes = _slack_token(settings, slack)
     gate, gate_user = _gate(settings)
-    findings += [token, _scopes(scopes), _signing_secret(settings), _socket_mode(settings),
-                 _echo_auth(settings), gate, _fiat(settings, gate_user)]
+    findings += [token, _scopes(scopes), _authorization(settings, scopes), _signing_secret(settings),
+                 _socket_mode(settings), _echo_auth(settings), gate, _fiat(settings, gate_user)]
     database, store = _database(settings)
     findings.append(database)
     addresses = {route.channel for route in settings.rules.routes} | set(store.channels() if store else ())
@@ -89,9 +90,8 @@ def _slack_token(settings: Settings, slack: WebClient | None) -> tuple[Finding, 
         detail = f"Slack unreachable at {settings.slack_api_url} ({type(err).__name__})"
         return Finding("Slack token", FAIL, detail,
                        "let the relay reach slack.com over HTTPS (HTTPS_PROXY if it needs a proxy)"), None
-    granted = next((v for k, v in response.headers.items() if k.lower() == "x-oauth-scopes"), "")
     detail = f"workspace {response.get('team')} as @{response.get('user')}"
-    return Finding("Slack token", OK, detail), {s.strip() for s in granted.split(",") if s.strip()}
+    return Finding("Slack token", OK, detail), set(granted_scopes(response) or ())
 
 
 def _scopes(granted: set[str] | None) -> Finding:
@@ -102,6 +102,17 @@ def _scopes(granted: set[str] | None) -> Finding:
         return Finding("Slack scopes", FAIL, "missing " + ", ".join(missing),
                        f"add them under OAuth & Permissions → Bot Token Scopes, then {REINSTALL}")
     return Finding("Slack scopes", OK, f"all {len(BOT_SCOPES)} granted")
+
+
+def _authorization(settings: Settings, granted: set[str] | None) -> Finding:
+    """Whether Slack tells the relay what the policy decides by: emails, and the user groups it names."""
+    if granted is None:
+        return Finding("authorization", SKIP, "needs a working token")
+    gaps = scope_gaps(settings.rules, frozenset(granted))
+    if gaps:
+        return Finding("authorization", FAIL, "; ".join(gaps),
+                       f"add the scopes under OAuth & Permissions → Bot Token Scopes, then {REINSTALL}")
+    return Finding("authorization", OK, "Slack tells the relay people's emails and user groups")
 
 
 def _signing_secret(settings: Settings) -> Finding:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
+MAX_PARENTS = 5  # how far up a chain of pipeline triggers the people who started a run are looked for
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{5,63}$")
 # Deck's run pages: …/#/applications/<app>/executions/details/<id>, …/executions/<id>, …/tasks/<id>
 COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
@@ -262,6 +263,25 @@ def triggered_by(execution: dict[str, Any]) -> str | None:
         if isinstance(execution.get("authentication"), dict) else {}
     user = authentication.get("user")
     return str(user) if user and not _anonymous(user) else None
+
+
+def started_by(execution: dict[str, Any]) -> list[str] | None:
+    """Everyone named as having started the run: `trigger.user` (which a caller of Gate's trigger API
+    chooses), `authentication.user` (who Gate let in), and the same of the parent runs of a pipeline
+    trigger. None when the execution has no trigger to tell."""
+    if not isinstance(execution.get("trigger"), dict):
+        return None
+    names: list[str] = []
+    run: Any = execution
+    for _ in range(MAX_PARENTS + 1):
+        if not isinstance(run, dict):
+            break
+        for name in (dig(run, "trigger", "user"), dig(run, "authentication", "user")):
+            if isinstance(name, str) and name and not _anonymous(name) \
+                    and name.lower() not in (n.lower() for n in names):
+                names.append(name)
+        run = dig(run, "trigger", "parentExecution")
+    return names
 
 
 def _anonymous(user: Any) -> bool:

@@ -161,7 +161,8 @@ class DeliveryDraft:
 
     thread_key: str
     channel: str
-    action: str  # "upsert" the run's parent message, "reply" in its thread, or "post" on its own
+    action: str  # "upsert" the run's parent message, "reply" in its thread, "post" on its own, or
+    # "ephemeral": a note only payload["user"] sees
     template: str
     payload: dict[str, Any]
     message_key: str | None = None
@@ -214,12 +215,12 @@ class Job:
     attempts: int
 
 
-# A judgment's life: received -> refused | lost | duplicate | stale | claimed -> sent -> patched ->
-# decided | unconfirmed | reset | failed. Claimed, sent, patched, decided and unconfirmed hold the claim.
+# A judgment's life: received -> refused | lost | duplicate | stale | claimed -> patching -> patched ->
+# decided | unconfirmed | reset | failed. Claimed, patching, patched, decided and unconfirmed hold the claim.
 RECEIVED, REFUSED, LOST, DUPLICATE, STALE = "received", "refused", "lost", "duplicate", "stale"
-CLAIMED, SENT_TO_GATE, PATCHED, DECIDED, UNCONFIRMED = "claimed", "sent", "patched", "decided", "unconfirmed"
+CLAIMED, PATCHING, PATCHED, DECIDED, UNCONFIRMED = "claimed", "patching", "patched", "decided", "unconfirmed"
 RESET, GATE_FAILED = "reset", "failed"
-IN_FLIGHT = (CLAIMED, SENT_TO_GATE, PATCHED)
+IN_FLIGHT = (CLAIMED, PATCHING, PATCHED)
 
 
 @dataclass(frozen=True)

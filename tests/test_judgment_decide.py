@@ -1,0 +1,92 @@
+"""Tests for relay/judgments/decide.py: the judgment decision table, with no I/O at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from relay.judgments.decide import (
+    AUTHORIZE,
+    CONFIRM,
+    DECIDED,
+    MAX_POLL_DELAY,
+    OVERTAKEN,
+    PATCH,
+    POLL_SECONDS,
+    REFUSE,
+    RESET,
+    STALE,
+    UNCONFIRMED,
+    UNSEND,
+    WAIT,
+    decide,
+)
+from relay.spinnaker.judgment_stage import judgment_state
+from relay.store import CLAIMED, PATCHED, PATCHING, RECEIVED, Judgment
+from relay.store import DECIDED as DECIDED_STATUS
+
+NOW = 1_000_000.0
+
+
+def judgment(status: str, *, decision: str = "continue", input_index: int | None = None,
+             patched_at: float | None = None) -> Judgment:
+    return Judgment(id=1, execution_id="01HEXEC", stage_id="mj", address="#deploys", application="app",
+                    decision=decision, input_index=input_index, judgment_input=None, reason=None,
+                    user_id="U1", user_email="a@example.com", channel_id="C1", message_ts="1.1",
+                    thread_ts=None, status=status, detail=None, claim=None, gate_status=None, gate_user=None,
+                    stage_status=None, snapshot=None, received_at=NOW - 5, claimed_at=None,
+                    patched_at=patched_at, finished_at=None)
+
+
+def stage(status: str = "RUNNING", *, verdict: str | None = None, options: list[str] | None = None,
+          run: str = "RUNNING") -> Any:
+    context: dict[str, Any] = {"judgmentStatus": verdict} if verdict else {}
+    if options:
+        context["judgmentInputs"] = [{"value": option} for option in options]
+    execution = {"id": "01HEXEC", "status": run,
+                 "stages": [{"id": "mj", "type": "manualJudgment", "status": status, "context": context}]}
+    return judgment_state(execution, "mj")
+
+
+@pytest.mark.parametrize(("record", "reading", "expected"), [
+    (judgment(RECEIVED), stage(), AUTHORIZE),
+    (judgment(RECEIVED), stage("SUCCEEDED", verdict="continue", run="SUCCEEDED"), STALE),
+    (judgment(RECEIVED), stage(verdict="stop"), STALE),  # someone is judging it in Spinnaker
+    (judgment(RECEIVED), stage("NOT_STARTED"), STALE),
+    (judgment(RECEIVED), stage(options=["blue", "green"]), REFUSE),  # Approve with no option picked
+    (judgment(RECEIVED, input_index=5), stage(options=["blue", "green"]), REFUSE),
+    (judgment(RECEIVED, input_index=1), stage(options=["blue", "green"]), AUTHORIZE),
+    (judgment(RECEIVED, decision="stop"), stage(options=["blue", "green"]), AUTHORIZE),
+    (judgment(CLAIMED), stage(), PATCH),
+    (judgment(CLAIMED), stage("CANCELED", run="CANCELED"), OVERTAKEN),
+    (judgment(PATCHING), stage(verdict="continue"), CONFIRM),  # the lost answer's PATCH landed
+    (judgment(PATCHING), stage("SUCCEEDED", verdict="continue", run="SUCCEEDED"), CONFIRM),
+    (judgment(PATCHING), stage(), UNSEND),  # it did not land: decide again from claimed
+    (judgment(PATCHED, patched_at=NOW), stage("SUCCEEDED", verdict="continue", run="SUCCEEDED"), DECIDED),
+    (judgment(PATCHED, decision="stop", patched_at=NOW), stage("TERMINAL", verdict="stop", run="TERMINAL"),
+     DECIDED),
+    (judgment(PATCHED, patched_at=NOW - 1), stage(verdict="continue"), WAIT),
+    (judgment(PATCHED, patched_at=NOW - POLL_SECONDS), stage(verdict="continue"), UNCONFIRMED),
+    (judgment(PATCHED, patched_at=NOW), stage(), RESET),  # Orca put the judgment back
+    (judgment(PATCHED, patched_at=NOW), stage(verdict="stop"), OVERTAKEN),  # changed in Spinnaker
+    (judgment(PATCHED, patched_at=NOW), stage("CANCELED", run="CANCELED"), OVERTAKEN),
+])
+def test_decide_table(record: Judgment, reading: Any, expected: str) -> None:
+    assert decide(record, reading, now=NOW).kind == expected
+
+
+def test_decide_refusal_names_the_options_and_the_button() -> None:
+    step = decide(judgment(RECEIVED), stage(options=["blue", "green"]), now=NOW)
+    assert step.reason == "pick one of the options first (blue, green), then Approve"
+
+
+@pytest.mark.parametrize(("waited", "delay"), [(0.0, 1.0), (4.0, 4.0), (40.0, MAX_POLL_DELAY)])
+def test_decide_waits_longer_the_longer_orca_takes(waited: float, delay: float) -> None:
+    step = decide(judgment(PATCHED, patched_at=NOW - waited), stage(verdict="continue"), now=NOW)
+    assert (step.kind, step.delay) == (WAIT, delay)
+
+
+def test_decide_has_nothing_to_decide_for_a_finished_judgment() -> None:
+    with pytest.raises(ValueError, match="nothing is left to decide"):
+        decide(judgment(DECIDED_STATUS), stage(), now=NOW)
