@@ -51,6 +51,7 @@ class Settings:
     config_path: str | None = None
     bind: str = "0.0.0.0:8080"
     max_event_bytes: int = 16 * 1024 * 1024
+    command_rate: int = 20
     max_addresses_per_event: int = 50
     join_channels: bool = True
     max_slack_bytes: int = 1024 * 1024
@@ -112,6 +113,7 @@ class Settings:
             config_path=config_path,
             bind=env.get("RELAY_BIND") or cls.bind,
             max_event_bytes=_number(env, "RELAY_MAX_EVENT_BYTES", int, cls.max_event_bytes, minimum=1),
+            command_rate=_number(env, "RELAY_COMMAND_RATE", int, cls.command_rate, minimum=1),
             max_addresses_per_event=_number(env, "RELAY_MAX_ADDRESSES_PER_EVENT", int,
                                             cls.max_addresses_per_event, minimum=1),
             join_channels=_flag(env, "RELAY_JOIN_CHANNELS", True),

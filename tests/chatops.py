@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import requests
 from flask.testing import FlaskClient
 
 from relay.config import Settings
@@ -23,13 +24,16 @@ def only(*users: str) -> ApproverPolicy:
 
 
 def relay_services(slack: FakeSlack, tmp_path: Path, *, gate_url: str | None = None,
-                   rules: RelayRules | None = None, echo_token: str = "echo-token") -> Services:
-    """Services on a fresh SQLite database, talking to the fake Slack (and a fake Gate when given)."""
+                   rules: RelayRules | None = None, echo_token: str = "echo-token",
+                   database_url: str | None = None, command_rate: int = Settings.command_rate) -> Services:
+    """Services on a database (a fresh SQLite file unless given), talking to the fake Slack (and a fake Gate
+    when given)."""
     settings = Settings(slack_bot_token=slack.token, slack_signing_secret=SIGNING_SECRET,
                         slack_api_url=slack.api_url, slack_app_token=slack.app_token, gate_url=gate_url,
-                        echo_token=echo_token,
-                        database_url=f"sqlite:///{tmp_path / 'relay.sqlite3'}", channel_interval=0.0,
-                        spinnaker_ui_url="https://spinnaker.example.com", rules=rules or RelayRules())
+                        echo_token=echo_token, command_rate=command_rate,
+                        database_url=database_url or f"sqlite:///{tmp_path / 'relay.sqlite3'}",
+                        channel_interval=0.0, spinnaker_ui_url="https://spinnaker.example.com",
+                        rules=rules or RelayRules())
     services = build_services(settings)
     services.store.create_schema()
     slack.add_user(ALICE, email="alice@example.com", name="alice")
@@ -47,6 +51,11 @@ def command_fields(slack: FakeSlack, text: str, *, user: str = ALICE,
         "is_enterprise_install": "false", "response_url": slack.new_response_url(channel=channel, user=user),
         "trigger_id": slack.issue_trigger(),
     }
+
+
+def post_signed(url: str, body: bytes, *, timeout: float = 10.0) -> requests.Response:
+    """POST a body signed the way Slack signs it, over HTTP."""
+    return requests.post(url, data=body, headers=signed(body), timeout=timeout)
 
 
 def form_body(fields: dict[str, str]) -> bytes:

@@ -373,7 +373,7 @@ class FakeGate(_LocalFake):
 
     def _trigger(self, args: list[str], query: dict, body: Any, user: str) -> _Response:
         application, name = args
-        by_name = (c for c in self._configs if c.get("application") == application and c.get("name") == name)
+        by_name = (c for c in self._configs if _same_application(c, application) and c.get("name") == name)
         config = next(by_name, None) or next((c for c in self._configs if c.get("id") == name), None)
         if config is None:
             raise _HttpError(404, f"Pipeline config not found (application: {application}, name: {name})")
@@ -391,7 +391,8 @@ class FakeGate(_LocalFake):
                    "context": {k: v for k, v in stage.items() if k not in ("name", "type", "refId")}}
                   for stage in config.get("stages") or []]
         self._executions[execution_id] = {
-            "id": execution_id, "type": "PIPELINE", "application": application, "name": config["name"],
+            "id": execution_id, "type": "PIPELINE", "application": config["application"],
+            "name": config["name"],
             "pipelineConfigId": config.get("id"), "status": "RUNNING", "startTime": self._now_ms(),
             "trigger": trigger, "stages": stages, "authentication": {"user": user, "allowedAccounts": []}}
         return _json({"ref": f"/pipelines/{execution_id}"}, status=202)
@@ -401,7 +402,7 @@ class FakeGate(_LocalFake):
         statuses = {s for s in (query.get("statuses") or "").split(",") if s}
         limit = int(query.get("limit") or 10)
         expand = (query.get("expand") or "false").lower() == "true"
-        found = [e for e in self._executions.values() if e.get("application") == args[0]
+        found = [e for e in self._executions.values() if _same_application(e, args[0])
                  and e["id"] not in self._forbidden and (not statuses or e.get("status") in statuses)]
         per_config: dict[Any, list[dict]] = {}
         for execution in sorted(found, key=lambda e: e.get("startTime") or 0, reverse=True):
@@ -412,7 +413,7 @@ class FakeGate(_LocalFake):
         return _json(sorted(chosen, key=lambda e: e.get("startTime") or 0))
 
     def _pipeline_configs(self, args: list[str], query: dict, body: Any, user: str) -> _Response:
-        return _json([c for c in self._configs if c.get("application") == args[0]])
+        return _json([c for c in self._configs if _same_application(c, args[0])])
 
     # -- Orca's behaviour (lock held) ------------------------------------------------------
 
@@ -490,6 +491,12 @@ def _route(method: str, path: str) -> tuple[str | None, list[str]]:
         if all(p == "{}" or p == s for p, s in pairs):
             return name, [s for p, s in pairs if p == "{}"]
     return None, []
+
+
+def _same_application(item: Mapping[str, Any], application: str) -> bool:
+    """Front50 and Orca's execution queries match application names ignoring case (`PAYMENTS` finds
+    `payments`); what they answer holds the name as stored."""
+    return str(item.get("application") or "").lower() == application.lower()
 
 
 def _unexpanded(execution: dict[str, Any]) -> dict[str, Any]:

@@ -190,6 +190,7 @@ class FakeSlack:
         self._errors: list[BaseException] = []
         self._faults: dict[str, deque[_Fault]] = {}
         self._down_status: int | None = None
+        self._holds: dict[str, threading.Event] = {}
         self._rate_limited = 0
         self._last_post: dict[str, float] = {}
         self._ts_seq = _FIRST_TS
@@ -250,6 +251,7 @@ class FakeSlack:
         if server is None or thread is None:
             return
         self._stopping.set()
+        self.release()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5.0)
@@ -397,6 +399,21 @@ class FakeSlack:
         with self._lock:
             fault = _Fault(error, status, retry_after, delay, count, body)
             self._faults.setdefault(method, deque()).append(fault)
+
+    def hold(self, *methods: str) -> None:
+        """Calls to ``methods`` wait, unanswered, until ``release()``: a Slack slow for as long as a test
+        needs, with no clock involved."""
+        with self._lock:
+            for method in methods:
+                self._holds.setdefault(method, threading.Event())
+
+    def release(self, *methods: str) -> None:
+        """Answer the held calls to ``methods`` (all held methods when none is named), and stop holding."""
+        with self._lock:
+            names = methods or tuple(self._holds)
+            released = [self._holds.pop(name) for name in names if name in self._holds]
+        for event in released:
+            event.set()
 
     def set_down(self, status: int = 503) -> None:
         """Answer every request with ``status`` until ``set_up()``."""
@@ -546,6 +563,9 @@ class FakeSlack:
             self._bump()
             down = self._down_status
             fault = self._take_fault(method) if down is None else None
+            held = self._holds.get(method)
+        if held is not None:
+            held.wait()
         if down is not None:
             return _failure(down, None, None)
         if fault is None:

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from relay.models import RelayRules
 from relay.services import Services
-from tests.chatops import ALICE, BOB, command_fields, form_body, only
+from tests.chatops import ALICE, BOB, command_fields, form_body, only, run_jobs
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack
 from tests.slack_requests import SIGNING_SECRET, signed
@@ -82,13 +82,16 @@ def test_commands_reject_a_payload_without_a_user(client: FlaskClient, slack: Fa
 
 
 @pytest.mark.parametrize("text, reason", [
-    ("run compute Deploy", "you are not among the people allowed to run for compute"),
-    ("run payments Deploy", "no one may run for payments from Slack: the relay's policy has no rule for this "
-                            "application"),
-    ("status compute", "you are not among the people allowed to act on compute from Slack"),
-    ("pending payments", "you are not among the people allowed to act on payments from Slack"),
+    ("run compute Deploy", "you are not among the people allowed to run pipelines from Slack"),
+    ("run payments Deploy", "you are not among the people allowed to run pipelines from Slack"),
+    ("status compute", "you are not among the people allowed to act on any application from Slack"),
+    ("pending payments", "you are not among the people allowed to act on any application from Slack"),
+    ("pending", "you are not among the people allowed to act on any application from Slack"),
+    ("cancel 01D4NH3V9D1RK8GX4036M8BAXV", "you are not among the people allowed to cancel runs from Slack"),
+    ("pause 01D4NH3V9D1RK8GX4036M8BAXV", "you are not among the people allowed to pause runs from Slack"),
+    ("resume 01D4NH3V9D1RK8GX4036M8BAXV", "you are not among the people allowed to resume runs from Slack"),
 ])
-def test_commands_refuse_people_the_policy_does_not_name(client: FlaskClient, slack: FakeSlack,
+def test_commands_refuse_people_no_rule_names_in_the_ack(client: FlaskClient, slack: FakeSlack,
                                                          gate: FakeGate, services: Services, text: str,
                                                          reason: str) -> None:
     slack.add_user("U0CAROL00", email="carol@example.com")
@@ -96,7 +99,7 @@ def test_commands_refuse_people_the_policy_does_not_name(client: FlaskClient, sl
     body = send(client, command_fields(slack, text, user="U0CAROL00")).get_json()
 
     assert body == {"response_type": "ephemeral", "text": f":no_entry: {reason}."}
-    assert slack.calls_to("views.open") == []
+    assert slack.calls_to("views.open") == slack.calls_to("users.info") == []
     assert services.store.lease_jobs(worker="test", now=time.time(), lease=60) == []
     assert gate.calls == []
 
@@ -139,10 +142,14 @@ def test_run_reports_a_trigger_id_slack_no_longer_takes(client: FlaskClient, sla
     assert body["text"] == ":x: Slack did not open the form (expired_trigger_id)."
 
 
-def test_run_needs_the_users_email(client: FlaskClient, slack: FakeSlack) -> None:
+def test_run_needs_the_users_email(client: FlaskClient, slack: FakeSlack, gate: FakeGate,
+                                   services: Services) -> None:
     slack.add_user(ALICE, email=None)
+    gate.add_pipeline_config({"application": "compute", "id": "deploy-id", "name": "Deploy"})
 
-    body = send(client, command_fields(slack, "run compute Deploy")).get_json()
+    assert send(client, command_fields(slack, "run compute Deploy")).data == b""
+    run_jobs(services)
 
-    assert "cannot see your email address" in body["text"]
-    assert slack.calls_to("views.open") == []
+    [view] = slack.views()
+    assert "cannot see your email address" in view["blocks"][0]["text"]["text"]
+    assert view.get("submit") is None

@@ -24,6 +24,7 @@ def test_config_defaults_from_an_empty_environment() -> None:
     assert settings.bind == "0.0.0.0:8080"
     assert settings.max_event_bytes == 16 * 1024 * 1024
     assert settings.max_slack_bytes == 1024 * 1024
+    assert settings.command_rate == 20
     assert settings.message_per_run is True
     assert settings.channel_interval == 1.0
     assert settings.delivery_max_attempts == 12
@@ -108,6 +109,8 @@ def test_config_reads_flags(raw: str, expected: bool) -> None:
         pytest.param({"RELAY_CHANNEL_INTERVAL": "-0.5"}, "RELAY_CHANNEL_INTERVAL", id="negative-interval"),
         pytest.param({"RELAY_DELIVERY_MAX_ATTEMPTS": "0"}, "RELAY_DELIVERY_MAX_ATTEMPTS", id="no-attempts"),
         pytest.param({"RELAY_LEASE_SECONDS": "0"}, "RELAY_LEASE_SECONDS", id="no-lease"),
+        pytest.param({"RELAY_COMMAND_RATE": "0"}, "RELAY_COMMAND_RATE", id="no-commands"),
+        pytest.param({"RELAY_COMMAND_RATE": "lots"}, "RELAY_COMMAND_RATE", id="rate-not-a-number"),
         pytest.param({"RELAY_MAX_ADDRESSES_PER_EVENT": "0"}, "RELAY_MAX_ADDRESSES_PER_EVENT",
                      id="no-addresses"),
         pytest.param({"RELAY_JOIN_CHANNELS": "sometimes"}, "RELAY_JOIN_CHANNELS", id="join-not-a-flag"),

@@ -168,8 +168,7 @@ def test_pending_without_an_application_looks_where_the_relay_has_been(
     ack, response_url = slash(client, slack, "pending")
     run_jobs(services)
 
-    assert ack["text"] in (":mag: Looking for Manual Judgments waiting in *compute, billing*…",
-                           ":mag: Looking for Manual Judgments waiting in *billing, compute*…")
+    assert ack["text"] == ":mag: Looking for Manual Judgments waiting in the applications you may act on…"
     assert sorted(call.path for call in gate.calls_to("list_executions")) == [
         "/applications/billing/pipelines", "/applications/compute/pipelines"]
     assert answers(slack, response_url)[0]["text"] == "1 Manual Judgment(s) waiting"
@@ -187,5 +186,6 @@ def test_pending_is_refused_to_people_without_a_rule(client: FlaskClient, slack:
                                                      gate: FakeGate) -> None:
     ack, _ = slash(client, slack, "pending compute", user=BOB)
 
-    assert ack["text"] == ":no_entry: you are not among the people allowed to act on compute from Slack."
+    assert ack["text"] == (":no_entry: you are not among the people allowed to act on any application from "
+                           "Slack.")
     assert gate.calls == []

@@ -1,4 +1,5 @@
-"""The store's queries behind `/spinnaker pending` and `doctor`, on SQLite and PostgreSQL."""
+"""The store's queries behind `/spinnaker pending`, the command rate limit and `doctor`, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -28,3 +29,11 @@ def test_store_channels_lists_every_address_once(migrated_store: Store) -> None:
     accept(migrated_store, "e2", "compute", 2_000.0, "#deploys")
 
     assert migrated_store.channels() == ["#deploys", "C0123ABCD"]
+
+
+def test_store_counts_commands_per_person_and_minute(migrated_store: Store) -> None:
+    counts = [migrated_store.count_command("U1", now=now) for now in (600.0, 610.0, 659.9)]
+    other = migrated_store.count_command("U2", now=630.0)
+    next_minute = migrated_store.count_command("U1", now=660.0)
+
+    assert (counts, other, next_minute) == ([1, 2, 3], 1, 1)

@@ -170,7 +170,12 @@ class GateClient:
 
 
 def _segment(value: str) -> str:
-    return quote(str(value), safe="")
+    """One URL path segment, quoted; an empty one, `.` and `..` are refused, since a URL means by them
+    another path (`/applications/../pipelines` is `/pipelines`)."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise GateError(f"{text!r} cannot name anything in a Gate URL", status=400)
+    return quote(text, safe="")
 
 
 def _json_or_none(response: requests.Response) -> Any:

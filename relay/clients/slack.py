@@ -3,6 +3,7 @@ with Slack's errors sorted."""
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ PERMANENT_ERRORS = frozenset({
     "invalid_arguments", "ekm_access_denied", "team_access_not_granted", "not_allowed_token_type",
     "thread_not_found", "method_not_supported_for_channel_type", "user_not_found", "cannot_dm_bot",
 })
+# A modal opened while Slack waits for the command's ack: the trigger_id lasts 3 seconds, and so does Slack.
+OPEN_VIEW_TIMEOUT = 2
 # Where Slack's response_urls point; the origin of SLACK_API_URL is trusted too (a proxy, or a test double).
 SLACK_HOOKS_ORIGIN = ("https", "hooks.slack.com", 443)
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -129,9 +132,11 @@ class SlackPoster:
                                        blocks=body.get("blocks"), thread_ts=thread_ts)
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
-        """views.open: show a modal; the trigger_id is good for one use within 3 seconds of the click.
-        Returns the view's id, for update_view."""
-        return self.client.views_open(trigger_id=trigger_id, view=safe_payload(view))["view"]["id"]
+        """views.open: show a modal; the trigger_id is good for one use within 3 seconds of the click, so
+        the call gives up (OSError) after OPEN_VIEW_TIMEOUT. Returns the view's id, for update_view."""
+        client = copy.copy(self.client)
+        client.timeout = OPEN_VIEW_TIMEOUT
+        return client.views_open(trigger_id=trigger_id, view=safe_payload(view))["view"]["id"]
 
     def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         """views.update: replace an open modal's content (Slack answers `not_found` once it is closed)."""

@@ -49,7 +49,8 @@ CONTROLS = {
 
 
 def control_command(services: Services, command: SlashCommand, rest: str, *, verb: str) -> dict[str, Any]:
-    """Take the execution id or link (and a reason to cancel); a job looks the run up and asks."""
+    """Take the execution id or link (and a reason to cancel) from someone the policy could let act at all;
+    a job looks the run up, checks the person against its application and asks."""
     target, reason = TARGET.match(rest).groups()
     reason_hint = " [reason]" if verb == "cancel" else ""
     usage = f"`{command.command} {verb} <execution id or Spinnaker link>{reason_hint}`"
@@ -61,6 +62,8 @@ def control_command(services: Services, command: SlashCommand, rest: str, *, ver
                          f"Usage: {usage}")
     if services.gate is None:
         return ephemeral(NO_GATE)
+    if not services.policy.might_allow(CANCEL, command.user_id):
+        return ephemeral(f":no_entry: you are not among the people allowed to {verb} runs from Slack.")
     reason = truncate(reason.strip(), MAX_REASON) if verb == "cancel" else ""
     job = {"verb": verb, "execution_id": ref[1], "reason": reason, "user_id": command.user_id,
            "response_url": command.response_url}
@@ -149,6 +152,10 @@ def _checked_execution(services: Services, control: Control, payload: dict[str, 
         _answer(services, payload, f":x: `{escape(execution_id)}`: {reason}.", replace=replace)
         return None
     application = str(execution.get("application") or "")
+    if not application:
+        _answer(payload, f":x: Spinnaker did not say which application `{escape(execution_id)}` belongs to.",
+                replace=replace)
+        return None
     if payload.get("application") and payload["application"] != application:
         _answer(services, payload, f":x: `{escape(execution_id)}` belongs to {escape(application)}, not to "
                                    f"{escape(payload['application'])}.", replace=replace)

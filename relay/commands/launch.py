@@ -24,6 +24,7 @@ from relay.commands.run_form import (
 )
 from relay.models import MessageFacts, SlashCommand
 from relay.rules.policy import RUN
+from relay.spinnaker.app_names import name_problem
 from relay.spinnaker.execution import execution_link
 from relay.store import DeliveryDraft, DuplicateEvent
 from schemas.messages import MESSAGE_SCHEMA
@@ -41,33 +42,38 @@ NO_EMAIL = ("The relay cannot see your email address in Slack, and Spinnaker nee
 
 
 def run_command(services: Services, command: SlashCommand, rest: str) -> dict[str, Any] | None:
-    """Check who asks, then open the form at once (a trigger_id lasts 3 seconds); a job fills it in."""
+    """Refuse at once what needs no lookup, then open the form (a trigger_id lasts 3 seconds); a job checks
+    the person against the pipeline's own application and fills the form in."""
     application, _, pipeline = rest.partition(" ")
     pipeline = pipeline.strip(" \"'")
-    if not application or not pipeline or len(application) > MAX_NAME or len(pipeline) > MAX_NAME:
+    if not application or not pipeline or len(pipeline) > MAX_NAME:
         return ephemeral(f"Usage: `{command.command} run <application> <pipeline name>`")
+    problem = name_problem(application)
+    if problem:
+        return ephemeral(f"`{escape(truncate(application, 50))}` is not an application name: {problem}.")
     if services.gate is None:
         return ephemeral(NO_GATE)
     if services.poster is None or not command.trigger_id:
         return ephemeral("The relay has no Slack token (`SLACK_BOT_TOKEN`), so it cannot open a form.")
-    answer = verdict(services, RUN, application, command.user_id)
-    if not answer.allowed:
-        return ephemeral(f":no_entry: {escape(answer.reason)}.")
-    if not services.directory.email(command.user_id):
-        return ephemeral(f":no_entry: {NO_EMAIL}")
+    if not services.policy.might_allow(RUN, command.user_id):
+        return ephemeral(":no_entry: you are not among the people allowed to run pipelines from Slack.")
     context = {"application": application, "pipeline": pipeline, "channel_id": command.channel_id,
                "channel_name": command.channel_name, "response_url": command.response_url}
     try:
         view_id = services.poster.open_view(command.trigger_id, loading_view(context))
     except SlackApiError as err:
         return ephemeral(f":x: Slack did not open the form ({classify(err).error}).")
-    services.store.enqueue_job(FORM_JOB, {"view_id": view_id, **context}, now=services.clock())
+    except OSError:
+        return ephemeral(":x: Slack did not open the form in time; run the command again.")
+    services.store.enqueue_job(FORM_JOB, {"view_id": view_id, "user_id": command.user_id, **context},
+                               now=services.clock())
     return None
 
 
 def form_job(services: Services, payload: dict[str, Any]) -> None:
-    """Replace the loading form with the pipeline's parameters (or with why it cannot be run)."""
-    context = {k: v for k, v in payload.items() if k != "view_id"}
+    """Replace the loading form with the pipeline's parameters, or with why it cannot be run. The policy is
+    checked against the application Gate names in the pipeline config, not the name typed."""
+    context = {k: v for k, v in payload.items() if k not in ("view_id", "user_id")}
     application, name = context["application"], context["pipeline"]
     try:
         config = find_pipeline(services.gate.pipeline_configs(application), name)
@@ -77,10 +83,13 @@ def form_job(services: Services, payload: dict[str, Any]) -> None:
     else:
         if config is None:
             view = message_view(context, f"*{escape(application)}* has no pipeline named *{escape(name)}*.")
+        elif refusal := _refusal(services, config, payload.get("user_id") or ""):
+            view = message_view(context, refusal)
         elif config.get("disabled") is True:
             view = message_view(context, f"*{escape(config.get('name'))}* is disabled in Spinnaker.")
         else:
-            context.update(pipeline=str(config.get("name")),
+            application = str(config["application"])
+            context.update(application=application, pipeline=str(config.get("name")),
                            address=thread_address(services, application, config, context))
             view = form_view(context, config)
     try:
@@ -92,44 +101,59 @@ def form_job(services: Services, payload: dict[str, Any]) -> None:
 
 
 def submit(services: Services, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """A submitted form: check the person again, then the required parameters, then trigger in a job."""
+    """A submitted form: the required parameters are checked now; the person, again, in the trigger job."""
     view = payload.get("view") if isinstance(payload.get("view"), dict) else {}
     context = form_context(view)
     user_id = str((payload.get("user") or {}).get("id") or "")
     if not context.get("application") or not context.get("address"):
         return {"response_action": "update", "view": message_view(context, "This form is out of date: run "
                                                                            "the command again.")}
-    answer = verdict(services, RUN, context["application"], user_id)
-    email = services.directory.email(user_id) if answer.allowed and services.directory else None
-    if not answer.allowed or not email:
-        refusal = f":no_entry: {escape(answer.reason)}." if not answer.allowed else f":no_entry: {NO_EMAIL}"
-        return {"response_action": "update", "view": message_view(context, refusal)}
     parameters, errors = submitted_parameters(view)
     if errors:
         return {"response_action": "errors", "errors": errors}
-    services.store.enqueue_job(TRIGGER_JOB, {**context, "parameters": parameters, "user_id": user_id,
-                                             "email": email}, now=services.clock())
+    services.store.enqueue_job(TRIGGER_JOB, {**context, "parameters": parameters, "user_id": user_id},
+                               now=services.clock())
     return None
 
 
 def trigger_job(services: Services, payload: dict[str, Any]) -> None:
-    """POST the trigger to Gate once; then queue the message that says who started the run."""
+    """Check the person again against the pipeline's application, POST the trigger to Gate once, then
+    queue the message that says who started the run."""
     application, pipeline = payload["application"], payload["pipeline"]
-    trigger = {"type": "manual", "user": payload["email"], "parameters": payload["parameters"]}
+    answer = verdict(services, RUN, application, payload["user_id"])
+    email = services.directory.email(payload["user_id"]) if answer.allowed and services.directory else None
+    if not answer.allowed or not email:
+        refusal = f":no_entry: {escape(answer.reason)}." if not answer.allowed else f":no_entry: {NO_EMAIL}"
+        tell(services, payload.get("response_url"), ephemeral(refusal))
+        return
+    trigger = {"type": "manual", "user": email, "parameters": payload["parameters"]}
     try:
-        answer = services.gate.trigger(application, pipeline, trigger, user=payload["email"])
+        started = services.gate.trigger(application, pipeline, trigger, user=email)
     except GateError as err:
         tell(services, payload.get("response_url"),
              ephemeral(f":x: Spinnaker did not start *{escape(pipeline)}* in *{escape(application)}*: "
                        f"{escape(err)}"))
         return
-    execution_id = str(answer.get("ref") or "").rsplit("/", 1)[-1]
+    execution_id = str(started.get("ref") or "").rsplit("/", 1)[-1]
     if not execution_id:
         tell(services, payload.get("response_url"),
              ephemeral(f"Spinnaker accepted *{escape(pipeline)}* but named no run; look for it in "
                        "Spinnaker."))
         return
     announce(services, payload, execution_id)
+
+
+def _refusal(services: Services, config: dict[str, Any], user_id: str) -> str | None:
+    """Why the person may not run this pipeline (by its application as Gate names it), or None."""
+    application = config.get("application")
+    if not application:
+        return ":no_entry: Spinnaker did not say which application this pipeline belongs to."
+    answer = verdict(services, RUN, str(application), user_id)
+    if not answer.allowed:
+        return f":no_entry: {escape(answer.reason)}."
+    if not services.directory or not services.directory.email(user_id):
+        return f":no_entry: {NO_EMAIL}"
+    return None
 
 
 def announce(services: Services, payload: dict[str, Any], execution_id: str) -> None:

@@ -12,6 +12,8 @@ from relay.commands.replies import NO_GATE, ephemeral, tell
 from relay.judgments.blocks import judgment_actions
 from relay.judgments.updates import stage_messages
 from relay.models import SlashCommand
+from relay.rules.policy import CANCEL, JUDGE, RUN, Verdict
+from relay.spinnaker.app_names import name_problem
 from relay.spinnaker.execution import duration_ms, execution_link, format_duration, trigger_fact
 from schemas.mrkdwn import escape, link, slack_date, truncate
 
@@ -31,72 +33,92 @@ STATUS_EMOJI = {
 
 
 def status_command(services: Services, command: SlashCommand, rest: str) -> dict[str, Any]:
-    """`status <app> [pipeline]`: check who asks now, look the runs up in a job."""
+    """`status <app> [pipeline]`: refuse at once what needs no lookup, look the runs up in a job."""
     application, _, pipeline = rest.partition(" ")
     if not application:
         return ephemeral(f"Usage: `{command.command} status <application> [pipeline]`")
-    if services.gate is None:
-        return ephemeral(NO_GATE)
-    answer = may_view(services, application, command.user_id)
-    if not answer.allowed:
-        return ephemeral(f":no_entry: {escape(answer.reason)}.")
+    refusal = _refusal(services, command, application)
+    if refusal:
+        return refusal
     services.store.enqueue_job(STATUS_JOB, {"application": application, "pipeline": pipeline.strip(" \"'"),
-                                            "response_url": command.response_url}, now=services.clock())
+                                            "user_id": command.user_id, "response_url": command.response_url},
+                               now=services.clock())
     return ephemeral(f":mag: Looking up the latest runs of *{escape(application)}*…")
 
 
 def pending_command(services: Services, command: SlashCommand, rest: str) -> dict[str, Any]:
     """`pending [app]`: without an application, every application the relay heard from this week."""
-    if services.gate is None:
-        return ephemeral(NO_GATE)
     words = rest.split()
-    if words:
-        application = words[0]
-        answer = may_view(services, application, command.user_id)
-        if not answer.allowed:
-            return ephemeral(f":no_entry: {escape(answer.reason)}.")
-        applications = [application]
-    else:
-        recent = services.store.recent_applications(since=services.clock() - RECENT_APPLICATIONS_SECONDS)
-        applications = [a for a in recent if may_view(services, a, command.user_id).allowed]
-        if not applications:
-            return ephemeral("No application you may act on has sent the relay events this week; "
-                             f"name one: `{command.command} pending <application>`")
-    job = {"applications": applications, "channel_id": command.channel_id,
-           "response_url": command.response_url}
+    application = words[0] if words else None
+    refusal = _refusal(services, command, application)
+    if refusal:
+        return refusal
+    job = {"application": application, "user_id": command.user_id, "channel_id": command.channel_id,
+           "command": command.command, "response_url": command.response_url}
     services.store.enqueue_job(PENDING_JOB, job, now=services.clock())
-    return ephemeral(f":mag: Looking for Manual Judgments waiting in *{escape(', '.join(applications))}*…")
+    where = f"*{escape(application)}*" if application else "the applications you may act on"
+    return ephemeral(f":mag: Looking for Manual Judgments waiting in {where}…")
 
 
 def status_job(services: Services, payload: dict[str, Any]) -> None:
+    """The latest runs, once the person may see the application they named and the one Gate answers for."""
     application, pipeline = payload["application"], payload.get("pipeline") or ""
+    user_id, response_url = payload.get("user_id") or "", payload["response_url"]
+    answer = may_view(services, application, user_id)
+    if not answer.allowed:
+        tell(services, response_url, ephemeral(f":no_entry: {escape(answer.reason)}."))
+        return
     try:
         executions = services.gate.executions(application, limit=RECENT_RUNS)
     except GateError as err:
-        tell(services, payload["response_url"], ephemeral(f":x: Spinnaker did not list the runs of "
-                                                f"*{escape(application)}*: {escape(err)}"))
+        tell(services, response_url, ephemeral(f":x: Spinnaker did not list the runs of "
+                                               f"*{escape(application)}*: {escape(err)}"))
+        return
+    answer = _may_view_runs(services, executions, user_id)
+    if not answer.allowed:
+        tell(services, response_url, ephemeral(f":no_entry: {escape(answer.reason)}."))
         return
     if pipeline:
         executions = [e for e in executions if str(e.get("name", "")).lower() == pipeline.lower()]
     runs = sorted(executions, key=_started, reverse=True)[:RECENT_RUNS]
     subject = f"*{escape(pipeline)}* in *{escape(application)}*" if pipeline else f"*{escape(application)}*"
     if not runs:
-        tell(services, payload["response_url"], ephemeral(f"No recent runs of {subject}."))
+        tell(services, response_url, ephemeral(f"No recent runs of {subject}."))
         return
     ui_url = services.settings.spinnaker_ui_url
     blocks = [SectionBlock(text=f"Latest runs of {subject}").to_dict()]
     now_ms = services.clock() * 1000
     blocks += [SectionBlock(text=truncate(_run_line(run, ui_url, now_ms), 3000)).to_dict() for run in runs]
-    tell(services, payload["response_url"], ephemeral(f"Latest runs of {application}", blocks))
+    tell(services, response_url, ephemeral(f"Latest runs of {application}", blocks))
 
 
 def pending_job(services: Services, payload: dict[str, Any]) -> None:
+    """Waiting judgments of the applications the person may see, by name and as Gate answers for them."""
+    user_id, response_url = payload.get("user_id") or "", payload["response_url"]
+    if payload.get("application"):
+        answer = may_view(services, payload["application"], user_id)
+        if not answer.allowed:
+            tell(services, response_url, ephemeral(f":no_entry: {escape(answer.reason)}."))
+            return
+        applications = [payload["application"]]
+    else:
+        recent = services.store.recent_applications(since=services.clock() - RECENT_APPLICATIONS_SECONDS)
+        applications = [a for a in recent if may_view(services, a, user_id).allowed]
+        if not applications:
+            tell(services, response_url, ephemeral(
+                "No application you may act on has sent the relay events this week; name one: "
+                f"`{payload.get('command') or '/spinnaker'} pending <application>`"))
+            return
     waiting, problems = [], []
-    for application in payload["applications"]:
+    for application in applications:
         try:
             executions = services.gate.executions(application, statuses="RUNNING")
         except GateError as err:
             problems.append(f":x: Spinnaker did not list the runs of *{escape(application)}*: {escape(err)}")
+            continue
+        answer = _may_view_runs(services, executions, user_id)
+        if not answer.allowed:
+            problems.append(f":no_entry: {escape(answer.reason)}.")
             continue
         waiting += [(run, stage) for run in sorted(executions, key=_started)
                     for stage in waiting_judgments(run)]
@@ -108,7 +130,32 @@ def pending_job(services: Services, payload: dict[str, Any]) -> None:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]).to_dict())
     if not waiting:
         blocks.append(SectionBlock(text="No Manual Judgment is waiting.").to_dict())
-    tell(services, payload["response_url"], ephemeral(f"{len(waiting)} Manual Judgment(s) waiting", blocks))
+    tell(services, response_url, ephemeral(f"{len(waiting)} Manual Judgment(s) waiting", blocks))
+
+
+def _refusal(services: Services, command: SlashCommand, application: str | None) -> dict[str, Any] | None:
+    """What can be refused before any lookup: a name no application has, no Gate, or a person no rule
+    could let see anything."""
+    problem = name_problem(application) if application is not None else None
+    if problem:
+        return ephemeral(f"`{escape(truncate(application, 50))}` is not an application name: {problem}.")
+    if services.gate is None:
+        return ephemeral(NO_GATE)
+    if not any(services.policy.might_allow(action, command.user_id) for action in (JUDGE, RUN, CANCEL)):
+        return ephemeral(":no_entry: you are not among the people allowed to act on any application from "
+                         "Slack.")
+    return None
+
+
+def _may_view_runs(services: Services, executions: list[dict[str, Any]], user_id: str) -> Verdict:
+    """The policy for every application the runs belong to, as Gate names it."""
+    for application in sorted({str(e.get("application") or "") for e in executions}):
+        if not application:
+            return Verdict(False, "Spinnaker did not say which application a run belongs to")
+        answer = may_view(services, application, user_id)
+        if not answer.allowed:
+            return answer
+    return Verdict(True, "may see every run")
 
 
 def waiting_judgments(execution: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 Subcommand = Callable[["Services", SlashCommand, str], "dict[str, Any] | None"]
 
+RATE_WINDOW = 60  # seconds; RELAY_COMMAND_RATE is a number of commands per person in this window
+
+
 def handle_command(services: Services, fields: Mapping[str, Any]) -> dict[str, Any] | None:
     """One slash command, from HTTP or Socket Mode: the ack body (an ephemeral reply, its text made safe),
     or None for none."""
@@ -32,6 +35,10 @@ def _answer(services: Services, fields: Mapping[str, Any]) -> dict[str, Any] | N
     subcommand = SUBCOMMANDS.get(name.lower())
     if subcommand is None:
         return ephemeral(f"There is no `{escape(truncate(name, 50))}` command.\n\n{usage(command.command)}")
+    limit = services.settings.command_rate
+    if services.store.count_command(command.user_id, now=services.clock(), window=RATE_WINDOW) > limit:
+        return ephemeral(f":hourglass: You sent more than {limit} commands this minute, so the relay did not "
+                         "act on this one. Try again in a minute.")
     return subcommand(services, command, rest.strip())
 
 

@@ -42,10 +42,17 @@ class Policy:
         self.rules = rules
 
     def rule_for(self, action: str, application: str) -> ApproverPolicy | None:
+        """The first rule whose glob matches, ignoring case as Front50 does for application names."""
         for glob, rule in self.rules.get(action, {}).items():
-            if fnmatchcase(application, glob):
+            if fnmatchcase(application.lower(), glob.lower()):
                 return rule
         return None
+
+    def might_allow(self, action: str, user_id: str) -> bool:
+        """Whether some rule for `action` could let this Slack user in, known without asking anyone: one for
+        anyone, naming them, or naming emails or groups (which only Slack can settle)."""
+        return any(rule.anyone or rule.groups or user_id in rule.users or any("@" in u for u in rule.users)
+                   for rule in self.rules.get(action, {}).values())
 
     def decide(self, action: str, application: str, actor: Actor, *, in_group: Callable[[str], bool],
                starters: Collection[str] | None = ()) -> Verdict:

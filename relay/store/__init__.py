@@ -1,5 +1,6 @@
 """The relay's state in SQL (SQLite or PostgreSQL): events seen, the delivery outbox, the message map,
-background jobs, the Manual Judgments made from Slack and the Slack requests taken (against replays).
+background jobs, the Manual Judgments made from Slack, the Slack requests taken (against replays) and
+how many commands each person sent this minute.
 
 Every SQL statement the relay runs lives here. Deliveries and jobs are leased so any number of workers
 can share the outbox: taking a lease is a row update, and an expired lease makes the row available again.
@@ -37,6 +38,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -144,6 +146,13 @@ slack_requests = Table(
     "slack_requests", metadata,
     Column("key", String(64), primary_key=True),
     Column("expires_at", Float, nullable=False, index=True),
+)
+
+command_counts = Table(
+    "command_counts", metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("count", Integer, nullable=False),
 )
 
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
@@ -522,6 +531,23 @@ class Store:
             return False
         return True
 
+    # --- command rate -------------------------------------------------------------------------------
+
+    def count_command(self, user_id: str, *, now: float, window: int = 60) -> int:
+        """Count one command by `user_id` in the current `window` seconds and return the window's count so
+        far; every replica counts in the same row, and the user's earlier windows are dropped."""
+        start = int(now // window) * window
+        upsert = _dialect_insert(self.is_postgres)(command_counts).values(user_id=user_id, window_start=start,
+                                                                        count=1)
+        upsert = upsert.on_conflict_do_update(index_elements=[command_counts.c.user_id,
+                                                              command_counts.c.window_start],
+                                              set_={"count": command_counts.c.count + 1})
+        with self.engine.begin() as conn:
+            count = conn.execute(upsert.returning(command_counts.c.count)).scalar_one()
+            conn.execute(delete(command_counts).where(command_counts.c.user_id == user_id,
+                                                      command_counts.c.window_start < start))
+        return count
+
     # --- jobs ---------------------------------------------------------------------------------------
 
     def enqueue_job(self, kind: str, payload: dict[str, Any], *, now: float, delay: float = 0.0,
@@ -679,6 +705,11 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
             return {status: count for status, count in rows}
+
+
+def _dialect_insert(postgres: bool) -> Any:
+    """INSERT with ON CONFLICT, which SQLite and PostgreSQL spell the same way in SQLAlchemy."""
+    return postgresql.insert if postgres else sqlite.insert
 
 
 def _waits_for_earlier() -> Any:
