@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from relay.clients.slack import classify
 from relay.config import Settings
 from relay.errors import ConfigError
-from relay.logs import configure_logging
+from relay.logs import Redactor, configure_logging
 from relay.notifications.match import decide
 from relay.notifications.render import render
 from relay.setup.echo_setup import echo_config_text
@@ -139,7 +139,9 @@ def preview(event_file) -> None:
 @click.option("--limit", default=50, show_default=True)
 def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
     """List recent deliveries with their status and last error, or retry a failed one."""
-    store = _ready_store(load_settings(), upgrade=False)
+    settings = load_settings()
+    store = _ready_store(settings, upgrade=False)
+    redact = Redactor(settings.secrets)
     if retry_id is not None:
         if not store.retry_delivery(retry_id, now=time.time()):
             raise click.ClickException(f"delivery {retry_id} is not a failed delivery")
@@ -147,15 +149,17 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
         return
     for row in store.list_deliveries(status=FAILED if failed else None, limit=limit):
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["created_at"]))
-        click.echo(f"{row['id']:>6}  {created}  {row['status']:<10} {row['template']:<20} "
-                   f"{row['channel']:<24} attempts={row['attempts']}  {row['last_error'] or ''}")
+        click.echo(redact(f"{row['id']:>6}  {created}  {row['status']:<10} {row['template']:<20} "
+                          f"{row['channel']:<24} attempts={row['attempts']}  {row['last_error'] or ''}"))
 
 
 @cli.command()
 @click.option("--limit", default=50, show_default=True)
 def judgments(limit: int) -> None:
     """List Manual Judgments made from Slack: who, what, why, and what Spinnaker answered."""
-    store = _ready_store(load_settings(), upgrade=False)
+    settings = load_settings()
+    store = _ready_store(settings, upgrade=False)
+    redact = Redactor(settings.secrets)
     for row in store.list_judgments(limit=limit):
         received = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.received_at))
         who = row.user_email or row.user_id
@@ -163,9 +167,9 @@ def judgments(limit: int) -> None:
         reason = f" reason={json.dumps(row.reason)}" if row.reason else ""
         gate = f" gate={row.gate_status}" if row.gate_status else ""
         stage = f" stage={row.stage_status}" if row.stage_status else ""
-        click.echo(f"{row.id:>6}  {received}  {row.status:<11} {row.decision:<8}{choice} by {who}  "
-                   f"{row.application or '?'} {row.execution_id}/{row.stage_id}{gate}{stage}{reason}"
-                   f"  {row.detail or ''}".rstrip())
+        click.echo(redact(f"{row.id:>6}  {received}  {row.status:<11} {row.decision:<8}{choice} by {who}  "
+                          f"{row.application or '?'} {row.execution_id}/{row.stage_id}{gate}{stage}{reason}"
+                          f"  {row.detail or ''}".rstrip()))
 
 
 @cli.group()
@@ -276,7 +280,7 @@ def doctor() -> None:
     except ConfigError as err:
         raise click.ClickException(err.message) from None
     findings = diagnose(settings)
-    click.echo(render(findings), nl=False)
+    click.echo(Redactor(settings.secrets)(render(findings)), nl=False)
     if any(finding.status == FAIL for finding in findings):
         sys.exit(1)
 

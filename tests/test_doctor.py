@@ -65,7 +65,7 @@ def doctor(env: dict[str, str]) -> tuple[Result, dict[str, Row]]:
     edges = [0, *(header.index(column) for column in ("RESULT", "DETAIL", "FIX")), None]
     cells = [[line[a:b].strip() for a, b in zip(edges, edges[1:], strict=False)] for line in lines]
     rows = {check: Row(*rest) for check, *rest in cells}
-    for secret in (SIGNING_SECRET, ECHO_PASSWORD, GATE_TOKEN, "xoxb-test"):
+    for secret in (SIGNING_SECRET, ECHO_PASSWORD, GATE_TOKEN, "xoxb-fake-bot-token"):
         assert secret not in result.output
     return result, rows
 
