@@ -206,7 +206,8 @@ def test_cli_bad_relay_config_is_one_line_and_fails(
             id="bad-url",
         ),
         pytest.param(
-            {"SLACK_BOT_TOKEN": "xoxb-secret"}, "Error: RELAY_ECHO_TOKEN or RELAY_ECHO_USERNAME", id="no-auth"
+            {"SLACK_BOT_TOKEN": "xoxb-secret-tok1"}, "Error: RELAY_ECHO_TOKEN or RELAY_ECHO_USERNAME",
+            id="no-auth",
         ),
     ],
 )
@@ -215,4 +216,4 @@ def test_cli_configuration_errors_are_one_line(environ: dict[str, str], message:
     assert result.exit_code == 1
     assert result.stderr.startswith(message)
     assert result.stderr.count("\n") == 1
-    assert "xoxb-secret" not in result.output
+    assert "xoxb-secret-tok1" not in result.output

@@ -24,7 +24,8 @@ def echo_config(**env: str) -> tuple[str, list[dict]]:
 
 
 def test_echo_config_points_echo_at_the_relay_with_basic_auth() -> None:
-    output, (profile, service) = echo_config(RELAY_ECHO_USERNAME="echo", RELAY_ECHO_PASSWORD="hunter2-secret")
+    output, (profile, service) = echo_config(RELAY_ECHO_USERNAME="echo",
+                                             RELAY_ECHO_PASSWORD="hunter2-secret-xx")
 
     [endpoint] = profile["rest"]["endpoints"]
     assert endpoint == {"url": "http://relay:8080/echo/events", "username": "echo",
@@ -33,7 +34,7 @@ def test_echo_config_points_echo_at_the_relay_with_basic_auth() -> None:
     assert profile["slack"] == {"enabled": False}
     assert service["kind"] == "SpinnakerService"
     assert service["spec"]["spinnakerConfig"]["profiles"]["echo"] == profile
-    assert "hunter2-secret" not in output
+    assert "hunter2-secret-xx" not in output
 
 
 def test_echo_config_uses_a_bearer_header_for_a_token() -> None:
