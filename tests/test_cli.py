@@ -114,7 +114,7 @@ def outbox(database_url: str) -> Store:
             slack_bot_token=fake.token,
             slack_api_url=fake.api_url,
             database_url=database_url,
-            echo_token="t",
+            echo_token="echo-token-of-the-cli-tests",
             channel_interval=0,
         )
         for channel in ("#deploys", "#gone", "#old"):
@@ -217,3 +217,42 @@ def test_cli_configuration_errors_are_one_line(environ: dict[str, str], message:
     assert result.stderr.startswith(message)
     assert result.stderr.count("\n") == 1
     assert "xoxb-secret-tok1" not in result.output
+
+
+SECRET_SETTINGS = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "GATE_TOKEN",
+                   "GATE_PASSWORD", "RELAY_ECHO_PASSWORD", "RELAY_ECHO_TOKEN"]
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["doctor"], ["socket"]])
+@pytest.mark.parametrize("key", SECRET_SETTINGS)
+def test_cli_refuses_to_start_with_a_short_secret(database_url: str, command: list[str], key: str) -> None:
+    result = run(*command, **{key: "t"}, RELAY_DATABASE_URL=database_url)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {key}: a secret must be at least 16 characters long\n"
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["doctor"]])
+@pytest.mark.parametrize("key", ["GATE_URL", "RELAY_FIAT_URL", "SLACK_API_URL"])
+def test_cli_refuses_to_start_with_a_short_password_in_a_url(database_url: str, command: list[str],
+                                                            key: str) -> None:
+    result = run(*command, **{key: "http://relay:pw@127.0.0.1:9"}, RELAY_DATABASE_URL=database_url)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {key}: the password in the URL must be at least 16 characters long\n"
+
+
+def test_cli_deliveries_never_show_a_configured_secret(database_url: str, outbox: Store) -> None:
+    password = "gate-password-of-the-relay"
+    with FakeSlack() as fake:
+        settings = Settings(slack_bot_token=fake.token, slack_api_url=fake.api_url, database_url=database_url,
+                            echo_token="echo-token-of-the-cli-tests", channel_interval=0)
+        preference = {"type": "slack", "address": "#deploys", "when": ["pipeline.starting"]}
+        event = EVENT_SCHEMA.load(pipeline_event("starting", execution(notifications=[preference])))
+        receive(event, b"", settings=settings, store=outbox)
+        # a proxy in front of Slack answering with what it was told, credentials included
+        fake.fail_next("chat.postMessage", error=f"proxy_refused_{password}")
+        build_services(settings, store=outbox).dispatcher(max_attempts=1).run_once()
+
+    result = run("deliveries", "--failed", RELAY_DATABASE_URL=database_url,
+                 GATE_URL=f"http://relay:{password}@gate:8084")
+    assert "proxy_refused_[redacted]" in result.stdout
+    assert password not in result.stdout
