@@ -23,7 +23,7 @@ def only(*users: str) -> ApproverPolicy:
 
 
 def relay_services(slack: FakeSlack, tmp_path: Path, *, gate_url: str | None = None,
-                   rules: RelayRules | None = None, echo_token: str = "echo-token") -> Services:
+                   rules: RelayRules | None = None, echo_token: str = "echo-token-of-the-relay") -> Services:
     """Services on a fresh SQLite database, talking to the fake Slack (and a fake Gate when given)."""
     settings = Settings(slack_bot_token=slack.token, slack_signing_secret=SIGNING_SECRET,
                         slack_api_url=slack.api_url, slack_app_token=slack.app_token, gate_url=gate_url,

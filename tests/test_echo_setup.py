@@ -62,7 +62,7 @@ def test_echo_config_needs_an_http_url() -> None:
 
 
 def test_echo_config_is_what_the_kubernetes_examples_show() -> None:
-    settings = Settings(echo_username="echo", echo_password="unused")
+    settings = Settings(echo_username="echo", echo_password="unused-password-value")
     url = "http://slackops-relay.spinnaker"
 
     assert yaml.safe_load((EXAMPLES / "echo-local.yml").read_text()) == echo_profile(settings, url)
