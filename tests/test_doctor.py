@@ -230,7 +230,7 @@ def test_doctor_never_shows_the_userinfo_of_urls(env: dict[str, str]) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         env["SLACK_API_URL"] = with_userinfo(f"http://127.0.0.1:{unused.getsockname()[1]}/api/")
-    slack_down, _ = doctor(env)
+    slack_down = CliRunner().invoke(cli, ["doctor"], env=env)
 
     hidden_gate, hidden_fiat = (url.replace(f"relay:{URL_PASSWORD}", "[redacted]")
                                 for url in (env["GATE_URL"], env["RELAY_FIAT_URL"]))
@@ -238,6 +238,6 @@ def test_doctor_never_shows_the_userinfo_of_urls(env: dict[str, str]) -> None:
     assert reachable["Fiat"] == Row("ok", f"{hidden_fiat} answers; it knows relay", "")
     assert unreachable["Gate"].detail == f"{hidden_gate}: Gate unreachable: ConnectionError"
     assert unreachable["Fiat"].detail == f"{hidden_fiat}: Fiat answered 503"
-    assert "Slack unreachable at http://[redacted]@127.0.0.1:" in slack_down.output
+    assert "Slack unreachable at http://[redacted]@127.0.0.1:" in slack_down.stdout
     for output in (first.output, result.output, slack_down.output):
         assert URL_PASSWORD not in output and "relay:" not in output
