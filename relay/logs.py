@@ -16,7 +16,8 @@ from gunicorn import glogging
 from relay.config import REDACTED, URL_USERINFO, Settings
 
 # Credentials the relay was not told about but may still see: Slack tokens, HTTP credentials, signatures,
-# the user and password in any URL, and Slack's webhook and response_url paths (they let anyone post).
+# the user and password in any URL, Slack's webhook and response_url paths (they let anyone post), and the
+# ticket of a Socket Mode connection URL.
 CREDENTIAL_PATTERNS = (
     (re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+"), REDACTED),
     (re.compile(r"\bxapp-[A-Za-z0-9-]+"), REDACTED),
@@ -24,6 +25,7 @@ CREDENTIAL_PATTERNS = (
     (re.compile(r"\bv0=[0-9a-f]{64}\b"), REDACTED),
     (URL_USERINFO, r"\1" + REDACTED + "@"),
     (re.compile(r"(\bhooks\.slack\.com/)[^\s\"'<>|]+", re.IGNORECASE), r"\1" + REDACTED),
+    (re.compile(r"(\bticket=)[^&\s\"'<>|]+"), r"\1" + REDACTED),
 )
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # LogRecord attributes every record has; anything else was passed with `extra=` and is a field of the line.

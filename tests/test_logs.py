@@ -145,6 +145,8 @@ def test_settings_name_every_secret_for_redaction() -> None:
     pytest.param("proxy http://only-a-token@proxy:3128 refused", "only-a-token", id="unknown-url-user"),
     pytest.param("posting to https://hooks.slack.com/actions/T0123/4567/AbCdEf0123 failed", "AbCdEf0123",
                  id="response-url"),
+    pytest.param("connecting to wss://wss-primary.slack.com/link/?ticket=9f8e7d6c&app_id=A1", "9f8e7d6c",
+                 id="socket-mode-ticket"),
 ])
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_logs_redact_credentials_in_urls(line: str, secret: str, log_format: str, relay_logging,
