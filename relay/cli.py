@@ -26,7 +26,7 @@ from relay.clients.slack import build_client, classify
 from relay.config import Settings
 from relay.delivery.dispatcher import describe_delivery
 from relay.errors import ConfigError
-from relay.logs import configure_logging
+from relay.logs import Redactor, configure_logging
 from relay.notifications.match import decide
 from relay.notifications.plan import plan
 from relay.setup.echo_setup import echo_config_text
@@ -187,23 +187,27 @@ def preview(event_file) -> None:
 @click.option("--limit", default=50, show_default=True)
 def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
     """List recent deliveries with their status and last error, or retry a failed one."""
-    store = _ready_store(load_settings(), upgrade=False)
+    settings = load_settings()
+    store = _ready_store(settings, upgrade=False)
+    redact = Redactor(settings.secrets)
     if retry_id is not None:
         if not store.retry_delivery(retry_id, now=time.time()):
             raise click.ClickException(f"delivery {retry_id} is not a failed delivery")
         click.echo(f"delivery {retry_id} queued again")
         return
     for line in deliveries_table(store.list_deliveries(status=FAILED if failed else None, limit=limit)):
-        click.echo(line)
+        click.echo(redact(line))
 
 
 @cli.command()
 @click.option("--limit", default=50, show_default=True)
 def judgments(limit: int) -> None:
     """List Manual Judgments made from Slack: who, what, why, and what Spinnaker answered."""
-    store = _ready_store(load_settings(), upgrade=False)
+    settings = load_settings()
+    store = _ready_store(settings, upgrade=False)
+    redact = Redactor(settings.secrets)
     for line in judgments_table(store.list_judgments(limit=limit)):
-        click.echo(line)
+        click.echo(redact(line))
 
 
 @cli.group()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from marshmallow import ValidationError
@@ -22,11 +23,19 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DATABASE_BACKENDS = ("sqlite", "postgresql")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 NUMBER_KINDS = {int: "a whole number", float: "a number"}
+REDACTED = "[redacted]"
+# A secret this short is easy to guess, and blanking it out of the log would blank out ordinary words.
+MIN_SECRET_LENGTH = 16
+# The user and password before a URL's host (`scheme://user:password@host`), up to its last `@`.
+URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)([^/?#\s]*)@", re.IGNORECASE)
+# Settings that hold URLs: shown without their userinfo, and any password in them is a secret.
+URL_SETTINGS = ("slack_api_url", "spinnaker_ui_url", "gate_url", "fiat_url", "database_url")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the relay is told at startup. Secrets are kept out of repr()."""
+    """Everything the relay is told at startup. Secrets (repr=False) are kept out of repr(), and URLs are
+    shown there without their userinfo."""
 
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
@@ -43,7 +52,7 @@ class Settings:
     gate_timeout: float = 10.0
     gate_user_header: bool = False
     fiat_url: str | None = None
-    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
+    database_url: str = DEFAULT_DATABASE_URL
     echo_username: str | None = None
     echo_password: str | None = field(default=None, repr=False)
     echo_token: str | None = field(default=None, repr=False)
@@ -77,11 +86,19 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every configured secret value (the fields kept out of repr(); of the database URL, its password),
-        for the log formatter to blank out wherever it appears."""
-        hidden = [item.name for item in fields(self) if not item.repr and item.name != "database_url"]
-        values = [getattr(self, name) for name in hidden] + [make_url(self.database_url).password]
+        """Every configured secret value (the fields kept out of repr(), and the userinfo and password of
+        each URL as written and decoded), for the log formatter to blank out wherever it appears."""
+        values = [getattr(self, item.name) for item in fields(self) if not item.repr]
+        for name in URL_SETTINGS:
+            userinfo, password = url_userinfo(getattr(self, name) or "")
+            if password:  # a user name alone is not a secret
+                values += [userinfo, password, unquote(userinfo), unquote(password)]
         return tuple(str(value) for value in values if value)
+
+    def __repr__(self) -> str:
+        shown = {item.name: getattr(self, item.name) for item in fields(self) if item.repr}
+        shown.update({name: redact_url(shown[name]) for name in URL_SETTINGS if shown[name]})
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, validate: bool = True) -> Settings:
@@ -90,25 +107,25 @@ class Settings:
         env = os.environ if environ is None else environ
         config_path = env.get("RELAY_CONFIG") or None
         settings = cls(
-            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
-            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
-            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
-            slack_api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
-            spinnaker_ui_url=(env.get("SPINNAKER_UI_URL") or cls.spinnaker_ui_url).rstrip("/"),
-            gate_url=(env.get("GATE_URL") or "").rstrip("/") or None,
-            gate_token=env.get("GATE_TOKEN") or None,
+            slack_bot_token=_secret(env, "SLACK_BOT_TOKEN"),
+            slack_signing_secret=_secret(env, "SLACK_SIGNING_SECRET"),
+            slack_app_token=_secret(env, "SLACK_APP_TOKEN"),
+            slack_api_url=_url(env, "SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+            spinnaker_ui_url=(_url(env, "SPINNAKER_UI_URL") or cls.spinnaker_ui_url).rstrip("/"),
+            gate_url=(_url(env, "GATE_URL") or "").rstrip("/") or None,
+            gate_token=_secret(env, "GATE_TOKEN"),
             gate_username=env.get("GATE_USERNAME") or None,
-            gate_password=env.get("GATE_PASSWORD") or None,
+            gate_password=_secret(env, "GATE_PASSWORD"),
             gate_client_cert=env.get("GATE_CLIENT_CERT") or None,
             gate_client_key=env.get("GATE_CLIENT_KEY") or None,
             gate_ca_bundle=env.get("GATE_CA_BUNDLE") or None,
             gate_timeout=_number(env, "GATE_TIMEOUT", float, cls.gate_timeout),
             gate_user_header=_flag(env, "GATE_SEND_USER_HEADER", False),
-            fiat_url=(env.get("RELAY_FIAT_URL") or "").rstrip("/") or None,
-            database_url=database_url(env.get("RELAY_DATABASE_URL") or DEFAULT_DATABASE_URL),
+            fiat_url=(_url(env, "RELAY_FIAT_URL") or "").rstrip("/") or None,
+            database_url=database_url(_url(env, "RELAY_DATABASE_URL") or DEFAULT_DATABASE_URL),
             echo_username=env.get("RELAY_ECHO_USERNAME") or None,
-            echo_password=env.get("RELAY_ECHO_PASSWORD") or None,
-            echo_token=env.get("RELAY_ECHO_TOKEN") or None,
+            echo_password=_secret(env, "RELAY_ECHO_PASSWORD"),
+            echo_token=_secret(env, "RELAY_ECHO_TOKEN"),
             notification_types=_csv(env, "RELAY_NOTIFICATION_TYPES", "slack"),
             config_path=config_path,
             bind=env.get("RELAY_BIND") or cls.bind,
@@ -148,9 +165,24 @@ class Settings:
         for key, url in (("SLACK_API_URL", self.slack_api_url), ("SPINNAKER_UI_URL", self.spinnaker_ui_url),
                          ("GATE_URL", self.gate_url), ("RELAY_FIAT_URL", self.fiat_url)):
             if url is not None and not _is_http_url(url):
-                raise ConfigError(f"{key}: {url!r} is not an http:// or https:// URL")
+                raise ConfigError(f"{key}: {redact_url(url)!r} is not an http:// or https:// URL")
+        if url_userinfo(self.spinnaker_ui_url)[0]:
+            raise ConfigError("SPINNAKER_UI_URL: must not carry a user or password; it is in every link the "
+                              "relay posts to Slack")
         _check_database_url(self.database_url)
         parse_bind(self.bind, key="RELAY_BIND")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any user and password before its host replaced, for showing it."""
+    return URL_USERINFO.sub(rf"\1{REDACTED}@", url)
+
+
+def url_userinfo(url: str) -> tuple[str, str]:
+    """The userinfo before a URL's host and the password in it, as written ('' for what is not there)."""
+    match = URL_USERINFO.match(url)
+    userinfo = match.group(2) if match else ""
+    return userinfo, userinfo.partition(":")[2]
 
 
 def load_rules(path: str) -> RelayRules:
@@ -212,6 +244,24 @@ def _check_database_url(url: str) -> None:
     if backend not in DATABASE_BACKENDS:
         raise ConfigError(f"RELAY_DATABASE_URL: {backend} is not supported; use sqlite:///relay.sqlite3 "
                           "or postgresql://user@host/db")
+
+
+def _secret(env: Mapping[str, str], key: str) -> str | None:
+    """A secret setting, refused when it is shorter than MIN_SECRET_LENGTH; errors never repeat it."""
+    value = env.get(key) or None
+    if value is not None and len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{key}: a secret must be at least {MIN_SECRET_LENGTH} characters long")
+    return value
+
+
+def _url(env: Mapping[str, str], key: str) -> str | None:
+    """A URL setting, refused when it carries a password shorter than MIN_SECRET_LENGTH."""
+    value = env.get(key) or None
+    password = unquote(url_userinfo(value or "")[1])
+    if password and len(password) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{key}: the password in the URL must be at least {MIN_SECRET_LENGTH} characters "
+                          "long")
+    return value
 
 
 def _csv(env: Mapping[str, str], key: str, default: str) -> frozenset[str]:

@@ -13,15 +13,19 @@ from contextvars import ContextVar
 
 from gunicorn import glogging
 
-from relay.config import Settings
+from relay.config import REDACTED, URL_USERINFO, Settings
 
-REDACTED = "[redacted]"
-# Credentials the relay was not told about but may still see: Slack tokens, HTTP credentials, signatures.
+# Credentials the relay was not told about but may still see: Slack tokens, HTTP credentials, signatures,
+# the user and password in any URL, Slack's webhook and response_url paths (they let anyone post), and the
+# ticket of a Socket Mode connection URL.
 CREDENTIAL_PATTERNS = (
     (re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+"), REDACTED),
     (re.compile(r"\bxapp-[A-Za-z0-9-]+"), REDACTED),
     (re.compile(r"\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1 " + REDACTED),
     (re.compile(r"\bv0=[0-9a-f]{64}\b"), REDACTED),
+    (URL_USERINFO, r"\1" + REDACTED + "@"),
+    (re.compile(r"(\bhooks\.slack\.com/)[^\s\"'<>|]+", re.IGNORECASE), r"\1" + REDACTED),
+    (re.compile(r"(\bticket=)[^&\s\"'<>|]+"), r"\1" + REDACTED),
 )
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # LogRecord attributes every record has; anything else was passed with `extra=` and is a field of the line.
@@ -45,15 +49,30 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class Redactor:
+    """Replaces known secrets and credential-shaped strings in text bound for a log, a terminal or a
+    message."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # A secret can appear raw, or JSON-escaped inside a JSON line.
+        self.secrets = sorted({form for secret in secrets for form in (secret, json.dumps(secret)[1:-1])},
+                              key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        for pattern, replacement in CREDENTIAL_PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+
 class RelayFormatter(logging.Formatter):
     """One line per record, text or JSON, with known secrets and credential-shaped strings replaced."""
 
     def __init__(self, *, json_lines: bool, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.json_lines = json_lines
-        # A secret can appear raw, or JSON-escaped inside a JSON line.
-        self.secrets = sorted({form for secret in secrets for form in (secret, json.dumps(secret)[1:-1])},
-                              key=len, reverse=True)
+        self.redact = Redactor(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         fields = {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES}
@@ -71,13 +90,6 @@ class RelayFormatter(logging.Formatter):
             stamp = _timestamp(record.created)
             line = f"{stamp} {record.levelname} {record.name} [{request_id or '-'}] {message}"
         return self.redact(line)
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        for pattern, replacement in CREDENTIAL_PATTERNS:
-            text = pattern.sub(replacement, text)
-        return text
 
 
 class StderrHandler(logging.StreamHandler):

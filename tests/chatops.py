@@ -24,7 +24,7 @@ def only(*users: str) -> ApproverPolicy:
 
 
 def relay_services(slack: FakeSlack, tmp_path: Path, *, gate_url: str | None = None,
-                   rules: RelayRules | None = None, echo_token: str = "echo-token",
+                   rules: RelayRules | None = None, echo_token: str = "echo-token-of-the-relay",
                    database_url: str | None = None, command_rate: int = Settings.command_rate) -> Services:
     """Services on a database (a fresh SQLite file unless given), talking to the fake Slack (and a fake Gate
     when given)."""

@@ -171,11 +171,11 @@ class FakeSlack:
     def __init__(
         self,
         *,
-        token: str = "xoxb-test",
+        token: str = "xoxb-fake-bot-token",
         channel_interval: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         scopes: str = DEFAULT_SCOPES,
-        app_token: str = "xapp-test",
+        app_token: str = "xapp-fake-app-token",
     ) -> None:
         self.token = token
         self.app_token = app_token

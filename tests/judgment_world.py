@@ -29,7 +29,7 @@ from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack, Message
 from tests.slack_requests import SIGNING_SECRET, block_actions, elements, form, signed, view_submission
 
-ECHO_TOKEN = "echo-token"
+ECHO_TOKEN = "echo-token-of-the-relay"
 APPROVER, APPROVER_EMAIL = "U0APPROVER", "approver@example.com"
 OTHER, OTHER_EMAIL = "U0OTHER", "other@example.com"
 STARTER, STARTER_EMAIL = "U0STARTER", "alice@example.com"  # tests.events.execution() is started by alice

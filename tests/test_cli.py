@@ -131,7 +131,7 @@ def outbox(database_url: str) -> Store:
             slack_bot_token=fake.token,
             slack_api_url=fake.api_url,
             database_url=database_url,
-            echo_token="t",
+            echo_token="echo-token-of-the-cli-tests",
             channel_interval=0,
         )
         for channel in ("#deploys", "#gone", "#old"):
@@ -226,7 +226,8 @@ def test_cli_bad_relay_config_is_one_line_and_fails(
             id="bad-url",
         ),
         pytest.param(
-            {"SLACK_BOT_TOKEN": "xoxb-secret"}, "Error: RELAY_ECHO_TOKEN or RELAY_ECHO_USERNAME", id="no-auth"
+            {"SLACK_BOT_TOKEN": "xoxb-secret-tok1"}, "Error: RELAY_ECHO_TOKEN or RELAY_ECHO_USERNAME",
+            id="no-auth",
         ),
     ],
 )
@@ -235,7 +236,7 @@ def test_cli_configuration_errors_are_one_line(environ: dict[str, str], message:
     assert result.exit_code == 1
     assert result.stderr.startswith(message)
     assert result.stderr.count("\n") == 1
-    assert "xoxb-secret" not in result.output
+    assert "xoxb-secret-tok1" not in result.output
 
 
 def test_cli_judgments_listing_is_plain_text_with_unknown_applications() -> None:
@@ -256,3 +257,42 @@ def test_cli_judgments_listing_is_plain_text_with_unknown_applications() -> None
     header, line = judgments_table([judgment])
     assert line.split()[3:] == ["stale", "continue", "U0APPROVER", "unknown", "01RUN/02STAGE", "judged", "by",
                                 "@U0OTHER", "at", "2023-11-14", "22:13", "UTC", "in", "the", "run"]
+
+
+SECRET_SETTINGS = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "GATE_TOKEN",
+                   "GATE_PASSWORD", "RELAY_ECHO_PASSWORD", "RELAY_ECHO_TOKEN"]
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["doctor"], ["socket"]])
+@pytest.mark.parametrize("key", SECRET_SETTINGS)
+def test_cli_refuses_to_start_with_a_short_secret(database_url: str, command: list[str], key: str) -> None:
+    result = run(*command, **{key: "t"}, RELAY_DATABASE_URL=database_url)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {key}: a secret must be at least 16 characters long\n"
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["doctor"]])
+@pytest.mark.parametrize("key", ["GATE_URL", "RELAY_FIAT_URL", "SLACK_API_URL"])
+def test_cli_refuses_to_start_with_a_short_password_in_a_url(database_url: str, command: list[str],
+                                                            key: str) -> None:
+    result = run(*command, **{key: "http://relay:pw@127.0.0.1:9"}, RELAY_DATABASE_URL=database_url)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {key}: the password in the URL must be at least 16 characters long\n"
+
+
+def test_cli_deliveries_never_show_a_configured_secret(database_url: str, outbox: Store) -> None:
+    password = "gate-password-of-the-relay"
+    with FakeSlack() as fake:
+        settings = Settings(slack_bot_token=fake.token, slack_api_url=fake.api_url, database_url=database_url,
+                            echo_token="echo-token-of-the-cli-tests", channel_interval=0)
+        preference = {"type": "slack", "address": "#deploys", "when": ["pipeline.starting"]}
+        event = EVENT_SCHEMA.load(pipeline_event("starting", execution(notifications=[preference])))
+        receive(event, b"", settings=settings, store=outbox)
+        # a proxy in front of Slack answering with what it was told, credentials included
+        fake.fail_next("chat.postMessage", error=f"proxy_refused_{password}")
+        build_services(settings, store=outbox).dispatcher(max_attempts=1).run_once()
+
+    result = run("deliveries", "--failed", RELAY_DATABASE_URL=database_url,
+                 GATE_URL=f"http://relay:{password}@gate:8084")
+    assert "proxy_refused_[redacted]" in result.stdout
+    assert password not in result.stdout

@@ -60,10 +60,10 @@ def test_cli_missing_postgres_database_is_one_line(command: list[str]) -> None:
     server = os.environ.get("RELAY_TEST_POSTGRES_URL")
     if not server:
         pytest.skip("RELAY_TEST_POSTGRES_URL is not set")
-    url = make_url(server).set(database="relay_no_such_database", password="s3cret-pw")
+    url = make_url(server).set(database="relay_no_such_database", password="s3cret-pw-of-the-database")
     result = run(*command, RELAY_DATABASE_URL=url.render_as_string(hide_password=False))
     assert_one_line(result, 'database "relay_no_such_database" does not exist', "check that it is running")
-    assert "s3cret-pw" not in result.output
+    assert "s3cret-pw-of-the-database" not in result.output
 
 
 @pytest.mark.parametrize(
@@ -117,8 +117,9 @@ def test_cli_serve_on_a_port_in_use_is_one_line(migrated_url: str) -> None:
 
 
 def socket_environment(database_url: str, slack_api_url: str, **extra: str) -> dict[str, str]:
-    return {"RELAY_DATABASE_URL": database_url, "SLACK_API_URL": slack_api_url, "SLACK_BOT_TOKEN": "xoxb-1",
-            "SLACK_APP_TOKEN": "xapp-1", "RELAY_ECHO_TOKEN": "echo-token", **extra}
+    return {"RELAY_DATABASE_URL": database_url, "SLACK_API_URL": slack_api_url,
+            "SLACK_BOT_TOKEN": "xoxb-token-of-the-relay", "SLACK_APP_TOKEN": "xapp-token-of-the-relay",
+            "RELAY_ECHO_TOKEN": "echo-token-of-the-relay", **extra}
 
 
 def test_cli_socket_with_slack_unreachable_is_one_line(migrated_url: str) -> None:
@@ -136,8 +137,9 @@ def test_cli_socket_with_gate_unreachable_is_one_line(migrated_url: str) -> None
 
 
 def test_cli_socket_with_gate_refusing_the_relay_is_one_line(migrated_url: str) -> None:
-    with FakeSlack() as slack, FakeGate(token="right") as gate:
-        environ = socket_environment(migrated_url, slack.api_url, GATE_URL=gate.url, GATE_TOKEN="wrong")
+    with FakeSlack() as slack, FakeGate(token="right-token-of-the-relay") as gate:
+        environ = socket_environment(migrated_url, slack.api_url, GATE_URL=gate.url,
+                                     GATE_TOKEN="wrong-token-of-the-relay")
         result = run("socket", **environ)
     assert_one_line(result, "Gate answered 401", "credentials")
 

@@ -10,7 +10,7 @@ from relay.config import Settings
 from relay.errors import ConfigError
 from relay.models import ApproverPolicy, Route
 
-AUTH = {"RELAY_ECHO_USERNAME": "echo", "RELAY_ECHO_PASSWORD": "echo-pass"}
+AUTH = {"RELAY_ECHO_USERNAME": "echo", "RELAY_ECHO_PASSWORD": "echo-password-of-the-relay"}
 
 
 def test_config_defaults_from_an_empty_environment() -> None:
@@ -38,12 +38,12 @@ def test_config_reads_every_variable(tmp_path: Path) -> None:
     rules.write_text("routes: []\n")
     settings = Settings.from_env(
         {
-            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_BOT_TOKEN": "xoxb-1-bot-token-value",
             "SLACK_API_URL": "http://127.0.0.1:9/api/",
             "SPINNAKER_UI_URL": "https://deck.example.com/",
             "GATE_URL": "https://gate.example.com/",
-            "RELAY_DATABASE_URL": "postgresql+psycopg://relay:pw@db/relay",
-            "RELAY_ECHO_TOKEN": "t0ken",
+            "RELAY_DATABASE_URL": "postgresql+psycopg://relay:database-password-1@db/relay",
+            "RELAY_ECHO_TOKEN": "t0ken-of-sixteen-chars",
             "RELAY_NOTIFICATION_TYPES": " slack , slackops ,",
             "RELAY_CONFIG": str(rules),
             "RELAY_BIND": "127.0.0.1:9000",
@@ -60,11 +60,11 @@ def test_config_reads_every_variable(tmp_path: Path) -> None:
     )
     assert not settings.dry_run
     assert (settings.max_addresses_per_event, settings.join_channels) == (5, False)
-    assert settings.echo_token == "t0ken"
+    assert settings.echo_token == "t0ken-of-sixteen-chars"
     assert settings.slack_api_url == "http://127.0.0.1:9/api/"
     assert settings.spinnaker_ui_url == "https://deck.example.com"
     assert settings.gate_url == "https://gate.example.com"
-    assert settings.database_url == "postgresql+psycopg://relay:pw@db/relay"
+    assert settings.database_url == "postgresql+psycopg://relay:database-password-1@db/relay"
     assert settings.notification_types == frozenset({"slack", "slackops"})
     assert settings.config_path == str(rules)
     assert settings.bind == "127.0.0.1:9000"
@@ -117,9 +117,11 @@ def test_config_reads_flags(raw: str, expected: bool) -> None:
         pytest.param({"RELAY_MESSAGE_PER_RUN": "maybe"}, "RELAY_MESSAGE_PER_RUN", id="not-a-flag"),
         pytest.param({"RELAY_NOTIFICATION_TYPES": " , ,"}, "RELAY_NOTIFICATION_TYPES", id="no-types"),
         pytest.param({"RELAY_LOG_FORMAT": "xml"}, "RELAY_LOG_FORMAT", id="log-format"),
-        pytest.param({"SLACK_BOT_TOKEN": "xoxb-1"}, "RELAY_ECHO_TOKEN", id="token-without-webhook-auth"),
+        pytest.param({"SLACK_BOT_TOKEN": "xoxb-1-bot-token-value"}, "RELAY_ECHO_TOKEN",
+                     id="token-without-webhook-auth"),
         pytest.param({"RELAY_ECHO_USERNAME": "echo"}, "RELAY_ECHO_USERNAME", id="username-without-password"),
-        pytest.param({"RELAY_ECHO_PASSWORD": "pw"}, "RELAY_ECHO_USERNAME", id="password-without-username"),
+        pytest.param({"RELAY_ECHO_PASSWORD": "echo-password-of-the-relay"}, "RELAY_ECHO_USERNAME",
+                     id="password-without-username"),
         pytest.param({"RELAY_DATABASE_URL": "not a url"}, "RELAY_DATABASE_URL", id="database-url"),
         pytest.param(
             {"RELAY_DATABASE_URL": "mysql://db/relay"}, "RELAY_DATABASE_URL", id="unsupported-database"
@@ -147,34 +149,34 @@ def test_config_errors_never_show_secrets() -> None:
     with pytest.raises(ConfigError) as raised:
         Settings.from_env(
             {
-                "SLACK_BOT_TOKEN": "xoxb-very-secret",
-                "RELAY_ECHO_PASSWORD": "echo-pass",
-                "RELAY_DATABASE_URL": "postgresql+psycopg://relay:db-pass@/",
+                "SLACK_BOT_TOKEN": "xoxb-very-secret-bot-token",
+                "RELAY_ECHO_PASSWORD": "echo-password-of-the-relay",
+                "RELAY_DATABASE_URL": "postgresql+psycopg://relay:database-password-1@/",
             }
         )
-    assert "xoxb-very-secret" not in raised.value.message and "echo-pass" not in raised.value.message
+    assert "xoxb-very-secret" not in raised.value.message and "echo-password" not in raised.value.message
 
 
 def test_config_repr_hides_secrets() -> None:
     settings = Settings.from_env(
         {
-            "SLACK_BOT_TOKEN": "xoxb-secret-token",
-            "SLACK_SIGNING_SECRET": "signing-secret",
-            "SLACK_APP_TOKEN": "xapp-secret-token",
+            "SLACK_BOT_TOKEN": "xoxb-secret-bot-token",
+            "SLACK_SIGNING_SECRET": "signing-secret-value",
+            "SLACK_APP_TOKEN": "xapp-secret-app-token",
             "RELAY_ECHO_USERNAME": "echo",
-            "RELAY_ECHO_PASSWORD": "echo-pass",
-            "RELAY_ECHO_TOKEN": "echo-token",
-            "RELAY_DATABASE_URL": "postgresql+psycopg://relay:db-pass@db:5432/relay",
+            "RELAY_ECHO_PASSWORD": "echo-password-value",
+            "RELAY_ECHO_TOKEN": "echo-token-of-the-relay",
+            "RELAY_DATABASE_URL": "postgresql+psycopg://relay:database-password-1@db:5432/relay",
         }
     )
     shown = repr(settings) + str(settings)
     for secret in (
-        "xoxb-secret-token",
-        "signing-secret",
-        "xapp-secret-token",
-        "echo-pass",
-        "echo-token",
-        "db-pass",
+        "xoxb-secret-bot-token",
+        "signing-secret-value",
+        "xapp-secret-app-token",
+        "echo-password-value",
+        "echo-token-of-the-relay",
+        "database-password-1",
     ):
         assert secret not in shown
     assert "echo_username='echo'" in shown  # what is not secret still helps
@@ -314,7 +316,8 @@ def test_config_rules_errors_are_one_clear_line(tmp_path: Path, text: str, expec
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("postgres://relay:pw@db:5432/relay", "postgresql+psycopg://relay:pw@db:5432/relay"),
+        ("postgres://relay:password-of-the-db@db:5432/relay",
+         "postgresql+psycopg://relay:password-of-the-db@db:5432/relay"),
         ("postgresql://relay@db/relay?sslmode=require", "postgresql+psycopg://relay@db/relay?sslmode=require"),
         ("postgresql+psycopg://relay@db/relay", "postgresql+psycopg://relay@db/relay"),
         ("sqlite:///relay.sqlite3", "sqlite:///relay.sqlite3"),
@@ -340,3 +343,48 @@ def test_config_number_errors_read_as_english(environ: dict[str, str], message: 
 @pytest.mark.parametrize("bind", ["0.0.0.0:8080", "127.0.0.1:1", "[::1]:65535", "unix:/run/relay.sock"])
 def test_config_accepts_listen_addresses(bind: str) -> None:
     assert Settings.from_env({"RELAY_BIND": bind}).bind == bind
+@pytest.mark.parametrize("key", ["GATE_URL", "RELAY_FIAT_URL", "SLACK_API_URL", "RELAY_DATABASE_URL"])
+def test_config_repr_hides_the_userinfo_of_urls(key: str) -> None:
+    scheme = "postgresql+psycopg" if key == "RELAY_DATABASE_URL" else "http"
+    settings = Settings.from_env({key: f"{scheme}://relay-user:url-password-of-the-relay@host:8084/x"})
+    shown = repr(settings) + str(settings)
+    assert f"{scheme}://[redacted]@host:8084/x" in shown
+    assert "url-password-of-the-relay" not in shown and "relay-user" not in shown
+
+
+SECRET_SETTINGS = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "GATE_TOKEN",
+                   "GATE_PASSWORD", "RELAY_ECHO_PASSWORD", "RELAY_ECHO_TOKEN"]
+
+
+@pytest.mark.parametrize("key", SECRET_SETTINGS)
+@pytest.mark.parametrize("value", ["t", "fifteen-chars-x"])
+def test_config_refuses_short_secrets(key: str, value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({key: value}, validate=False)
+    assert raised.value.message == f"{key}: a secret must be at least 16 characters long"
+
+
+@pytest.mark.parametrize("key", SECRET_SETTINGS)
+def test_config_takes_secrets_of_sixteen_characters(key: str) -> None:
+    assert "sixteen-chars-xy" in Settings.from_env({key: "sixteen-chars-xy"}, validate=False).secrets
+
+
+@pytest.mark.parametrize("key", ["GATE_URL", "RELAY_FIAT_URL", "SLACK_API_URL", "RELAY_DATABASE_URL"])
+def test_config_refuses_short_passwords_in_urls(key: str) -> None:
+    scheme = "postgresql+psycopg" if key == "RELAY_DATABASE_URL" else "http"
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({key: f"{scheme}://relay:pw%21@host/x"}, validate=False)
+    assert raised.value.message == f"{key}: the password in the URL must be at least 16 characters long"
+
+
+def test_config_refuses_credentials_in_the_spinnaker_ui_url() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"SPINNAKER_UI_URL": "https://deck-user:deck-password-of-the-relay@deck"})
+    message = raised.value.message
+    assert message.startswith("SPINNAKER_UI_URL: ") and "deck-password" not in message
+
+
+def test_config_url_errors_hide_the_userinfo() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"GATE_URL": "ftp://relay:gate-password-of-the-relay@gate"})
+    assert raised.value.message == "GATE_URL: 'ftp://[redacted]@gate' is not an http:// or https:// URL"

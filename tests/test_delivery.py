@@ -29,7 +29,7 @@ from tests.events import JUDGMENT_STAGE_ID, execution, pipeline_event, stage_eve
 from tests.fakes import FakeSlack
 
 UI = "https://spinnaker.example.com"
-ECHO_TOKEN = "echo-token"
+ECHO_TOKEN = "echo-token-of-the-relay"
 WAIT_STAGE_ID = "01D4NH3V9D832XGZJE5G6R49RK"
 
 

@@ -65,7 +65,7 @@ def doctor(env: dict[str, str]) -> tuple[Result, dict[str, Row]]:
     edges = [0, *(header.index(column) for column in ("RESULT", "DETAIL", "FIX")), None]
     cells = [[line[a:b].strip() for a, b in zip(edges, edges[1:], strict=False)] for line in lines]
     rows = {check: Row(*rest) for check, *rest in cells}
-    for secret in (SIGNING_SECRET, ECHO_PASSWORD, GATE_TOKEN, "xoxb-test"):
+    for secret in (SIGNING_SECRET, ECHO_PASSWORD, GATE_TOKEN, "xoxb-fake-bot-token"):
         assert secret not in result.output
     return result, rows
 
@@ -97,7 +97,7 @@ def test_doctor_fails_a_broken_setup_and_says_how_to_fix_each_part(env: dict[str
     empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     Store.from_url(empty).ping()
     env.update(SLACK_SIGNING_SECRET="", RELAY_ECHO_USERNAME="", RELAY_ECHO_PASSWORD="",
-               GATE_TOKEN="wrong-token", RELAY_DATABASE_URL=empty, RELAY_CONFIG=str(rules))
+               GATE_TOKEN="wrong-gate-token-value", RELAY_DATABASE_URL=empty, RELAY_CONFIG=str(rules))
 
     result, rows = doctor(env)
 
@@ -139,7 +139,7 @@ def test_doctor_fails_a_channel_the_bot_is_not_in_when_joining_is_off(env: dict[
 
 
 def test_doctor_reports_a_token_slack_refuses(env: dict[str, str]) -> None:
-    env["SLACK_BOT_TOKEN"] = "xoxb-revoked"
+    env["SLACK_BOT_TOKEN"] = "xoxb-revoked-bot-token"
 
     result, rows = doctor(env)
 
@@ -228,9 +228,41 @@ def test_doctor_checks_the_socket_mode_token(env: dict[str, str], slack: FakeSla
     env.update(SLACK_APP_TOKEN=slack.app_token, SLACK_SIGNING_SECRET="")
 
     _, rows = doctor(env)
-    env["SLACK_APP_TOKEN"] = "xapp-revoked"
+    env["SLACK_APP_TOKEN"] = "xapp-revoked-app-token"
     _, broken = doctor(env)
 
     assert (rows["Socket Mode"].status, rows["signing secret"].status) == ("ok", "skip")
     assert broken["Socket Mode"].status == "FAIL"
     assert broken["Socket Mode"].detail == "apps.connections.open: invalid_auth"
+
+
+URL_PASSWORD = "url-password-of-the-relay"
+
+
+def with_userinfo(url: str, user: str = "relay") -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}:{URL_PASSWORD}@{rest}"
+
+
+def test_doctor_never_shows_the_userinfo_of_urls(env: dict[str, str]) -> None:
+    with FakeGate(username="relay", password=URL_PASSWORD) as gate, FakeFiat() as fiat:
+        fiat.add_user("relay", roles=["deployers"])
+        env.update(GATE_URL=with_userinfo(gate.url), GATE_TOKEN="", RELAY_FIAT_URL=with_userinfo(fiat.url))
+        first, reachable = doctor(env)
+        fiat.outage(503)
+        gate.stop()
+        result, unreachable = doctor(env)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        env["SLACK_API_URL"] = with_userinfo(f"http://127.0.0.1:{unused.getsockname()[1]}/api/")
+    slack_down = CliRunner().invoke(cli, ["doctor"], env=env)
+
+    hidden_gate, hidden_fiat = (url.replace(f"relay:{URL_PASSWORD}", "[redacted]")
+                                for url in (env["GATE_URL"], env["RELAY_FIAT_URL"]))
+    assert reachable["Gate"] == Row("ok", f"{hidden_gate} as relay", "")  # the userinfo still signs in
+    assert reachable["Fiat"] == Row("ok", f"{hidden_fiat} answers; it knows relay", "")
+    assert unreachable["Gate"].detail == f"{hidden_gate}: Gate unreachable: ConnectionError"
+    assert unreachable["Fiat"].detail == f"{hidden_fiat}: Fiat answered 503"
+    assert "Slack unreachable at http://[redacted]@127.0.0.1:" in slack_down.stdout
+    for output in (first.output, result.output, slack_down.output):
+        assert URL_PASSWORD not in output and "relay:" not in output

@@ -21,7 +21,8 @@ from relay.wiring import feature_handlers
 from tests.events import JUDGMENT_STAGE_ID, execution, flatten, payload, pipeline_event, stage_event, wrap
 
 PATH = "/echo/events/"
-BASIC = {"echo_username": "echo", "echo_password": "s3cret"}
+BASIC = {"echo_username": "echo", "echo_password": "s3cret-of-the-relay"}
+TOKEN = "t0ken-of-the-relay"
 
 
 @pytest.fixture
@@ -329,16 +330,16 @@ def any_store(db_url: str) -> Iterator[Store]:
 @pytest.mark.parametrize(
     ("options", "headers", "status"),
     [
-        pytest.param(BASIC, basic("echo", "s3cret"), 202, id="basic"),
+        pytest.param(BASIC, basic("echo", "s3cret-of-the-relay"), 202, id="basic"),
         pytest.param(
-            {**BASIC, "echo_password": "pässwörd"},
-            basic("echo", "pässwörd", "latin-1"),
+            {**BASIC, "echo_password": "pässwörd-of-the-relay"},
+            basic("echo", "pässwörd-of-the-relay", "latin-1"),
             202,
             id="basic-latin1-as-echo-sends-it",
         ),
         pytest.param(
-            {**BASIC, "echo_password": "pässwörd"},
-            basic("echo", "pässwörd"),
+            {**BASIC, "echo_password": "pässwörd-of-the-relay"},
+            basic("echo", "pässwörd-of-the-relay"),
             202,
             id="basic-utf8",
         ),
@@ -351,7 +352,7 @@ def any_store(db_url: str) -> Iterator[Store]:
         ),
         pytest.param(
             BASIC,
-            basic("other", "s3cret"),
+            basic("other", "s3cret-of-the-relay"),
             401,
             id="basic-wrong-user",
         ),
@@ -363,26 +364,26 @@ def any_store(db_url: str) -> Iterator[Store]:
         ),
         pytest.param(
             BASIC,
-            {"Authorization": "Bearer s3cret"},
+            {"Authorization": "Bearer s3cret-of-the-relay"},
             401,
             id="bearer-when-basic-configured",
         ),
-        pytest.param({"echo_token": "t0ken"}, {"Authorization": "Bearer t0ken"}, 202, id="bearer"),
+        pytest.param({"echo_token": TOKEN}, {"Authorization": f"Bearer {TOKEN}"}, 202, id="bearer"),
         pytest.param(
-            {"echo_token": "t0ken"}, {"Authorization": "bearer t0ken"}, 202, id="bearer-scheme-any-case"
+            {"echo_token": TOKEN}, {"Authorization": f"bearer {TOKEN}"}, 202, id="bearer-scheme-any-case"
         ),
-        pytest.param({"echo_token": "t0ken"}, {"Authorization": "Bearer t0ken2"}, 401, id="bearer-wrong"),
-        pytest.param({"echo_token": "t0ken"}, {"Authorization": "Bearer"}, 401, id="bearer-empty"),
-        pytest.param({"echo_token": "t0ken"}, basic("echo", "t0ken"), 401, id="basic-when-bearer-configured"),
+        pytest.param({"echo_token": TOKEN}, {"Authorization": f"Bearer {TOKEN}2"}, 401, id="bearer-wrong"),
+        pytest.param({"echo_token": TOKEN}, {"Authorization": "Bearer"}, 401, id="bearer-empty"),
+        pytest.param({"echo_token": TOKEN}, basic("echo", TOKEN), 401, id="basic-when-bearer-configured"),
         pytest.param(
-            {**BASIC, "echo_token": "t0ken"},
-            basic("echo", "s3cret"),
+            {**BASIC, "echo_token": TOKEN},
+            basic("echo", "s3cret-of-the-relay"),
             202,
             id="either-configured-basic",
         ),
         pytest.param(
-            {**BASIC, "echo_token": "t0ken"},
-            {"Authorization": "Bearer t0ken"},
+            {**BASIC, "echo_token": TOKEN},
+            {"Authorization": f"Bearer {TOKEN}"},
             202,
             id="either-configured-bearer",
         ),
@@ -398,7 +399,7 @@ def test_echo_authenticates(store: Store, options: dict, headers: dict, status: 
 
 
 def test_echo_checks_credentials_before_reading_the_body(store: Store) -> None:
-    client = relay_client(store, echo_token="t0ken", max_event_bytes=10)
+    client = relay_client(store, echo_token=TOKEN, max_event_bytes=10)
     assert_error(post(client, b"{not json and too large"), 401, "unauthorized")
 
 
@@ -411,18 +412,17 @@ def test_echo_compares_credentials_in_constant_time(store: Store, monkeypatch: p
         return real(given, expected)
 
     monkeypatch.setattr(hmac, "compare_digest", recording)
-    client = relay_client(store, echo_token="t0ken")
+    client = relay_client(store, echo_token=TOKEN)
     assert (
         post(client, pipeline_event("starting"), headers={"Authorization": "Bearer nope"}).status_code == 401
     )
-    assert (
-        post(client, pipeline_event("starting"), headers={"Authorization": "Bearer t0ken"}).status_code == 202
-    )
-    assert [expected for _, expected in compared] == [b"t0ken", b"t0ken"]
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert post(client, pipeline_event("starting"), headers=bearer).status_code == 202
+    assert [expected for _, expected in compared] == [TOKEN.encode(), TOKEN.encode()]
 
 
 def test_echo_error_never_echoes_credentials(store: Store) -> None:
-    client = relay_client(store, echo_username="echo", echo_password="s3cret")
+    client = relay_client(store, echo_username="echo", echo_password="s3cret-of-the-relay")
     response = post(client, pipeline_event("starting"), headers=basic("echo", "s3cre"))
     assert "s3cre" not in response.get_data(as_text=True)
 

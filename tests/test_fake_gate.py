@@ -150,13 +150,13 @@ def test_fake_gate_ignores_user_header_unless_orca_is_called_directly(clock: Clo
 
 
 @pytest.mark.parametrize("auth, accepted", [
-    (GateAuth(token="s3cret"), True), (GateAuth(token="wrong"), False), (GateAuth(), False)])
+    (GateAuth(token="s3cret-of-the-relay"), True), (GateAuth(token="wrong"), False), (GateAuth(), False)])
 def test_fake_gate_requires_configured_bearer_token(clock: Clock, auth: GateAuth, accepted: bool) -> None:
-    with FakeGate(token="s3cret", identity="svc-relay", clock=clock) as gate:
+    with FakeGate(token="s3cret-of-the-relay", identity="svc-relay", clock=clock) as gate:
         client = GateClient(gate.url, auth=auth, deadline=0.0)
         if accepted:
             client.ping()
-            assert gate.calls[-1].headers["authorization"] == "Bearer s3cret"
+            assert gate.calls[-1].headers["authorization"] == "Bearer s3cret-of-the-relay"
         else:
             with pytest.raises(GateError) as failed:
                 client.ping()

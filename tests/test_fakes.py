@@ -37,7 +37,7 @@ def fake(clock: Clock) -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def client(fake: FakeSlack) -> WebClient:
-    return WebClient(base_url=fake.api_url, token="xoxb-test")
+    return WebClient(base_url=fake.api_url, token="xoxb-fake-bot-token")
 
 
 def slack_error(excinfo: pytest.ExceptionInfo[SlackApiError]) -> str:
@@ -59,7 +59,7 @@ def test_fake_slack_posts_message_and_records_call(fake: FakeSlack, client: WebC
     assert [m.text for m in fake.messages("#deploys")] == ["deploy started", "again"]
     call = fake.calls_to("chat.postMessage")[0]
     assert call.params["blocks"] == blocks
-    assert call.headers["authorization"] == "Bearer xoxb-test"
+    assert call.headers["authorization"] == "Bearer xoxb-fake-bot-token"
 
 
 def test_fake_slack_threads_replies_under_existing_parent(fake: FakeSlack, client: WebClient) -> None:
@@ -93,7 +93,7 @@ def test_fake_slack_update_replaces_content_and_keeps_history(fake: FakeSlack, c
 
 def test_fake_slack_rate_limits_posts_per_channel(clock: Clock) -> None:
     with FakeSlack(channel_interval=1.0, clock=clock) as fake:
-        client = WebClient(base_url=fake.api_url, token="xoxb-test")
+        client = WebClient(base_url=fake.api_url, token="xoxb-fake-bot-token")
         client.chat_postMessage(channel="#deploys", text="one")
 
         with pytest.raises(SlackApiError) as excinfo:

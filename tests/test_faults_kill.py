@@ -15,7 +15,7 @@ from tests.processes import Relay, free_port, relay_environment, stop_all, wait_
 from tests.tally import all_delivered, run_id, run_started, tally
 
 CHANNELS = ("#deploys", "#payments", "#search", "#infra")
-ECHO_TOKEN = "kill-test-token"
+ECHO_TOKEN = "kill-test-echo-token"
 SLACK_DELAY = 0.2  # every post takes this long, so one is nearly always in flight
 
 

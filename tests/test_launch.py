@@ -224,7 +224,8 @@ def test_run_checks_the_policy_again_on_submit(client: FlaskClient, slack: FakeS
 
 
 def echo(client: FlaskClient, event: dict[str, Any]) -> None:
-    response = client.post("/echo/events/", json=event, headers={"Authorization": "Bearer echo-token"})
+    response = client.post("/echo/events/", json=event,
+                           headers={"Authorization": "Bearer echo-token-of-the-relay"})
     assert response.status_code == 202, response.get_json()
 
 

@@ -21,8 +21,8 @@ from tests.events import execution, pipeline_event
 from tests.fakes import FakeSlack
 
 BOT_TOKEN = "xoxb-4242-secret-bot-token"
-ECHO_PASSWORD = "echo-pass-Zq9"
-ECHO_TOKEN = "echo-bearer-Wk7"
+ECHO_PASSWORD = "echo-pass-Zq9-of-the-relay"
+ECHO_TOKEN = "echo-bearer-Wk7-of-the-relay"
 SIGNING_SECRET = "signing-secret-8f7e"
 SIGNATURE = "v0=" + "ab12" * 16
 
@@ -123,8 +123,39 @@ def test_formatter_redacts_secrets_in_messages_fields_and_tracebacks() -> None:
 
 
 def test_settings_name_every_secret_for_redaction() -> None:
-    settings = Settings(slack_bot_token="t1", slack_signing_secret="t2", slack_app_token="t3",
-                        gate_token="t4", gate_password="t5", echo_password="t6", echo_token="t7",
-                        echo_username="echo",
-                        database_url="postgresql+psycopg://relay:t8@db/relay")
-    assert sorted(settings.secrets) == [f"t{n}" for n in range(1, 9)]
+    secrets = [f"secret-number-{n}-value" for n in range(1, 11)]
+    settings = Settings(slack_bot_token=secrets[0], slack_signing_secret=secrets[1],
+                        slack_app_token=secrets[2], gate_token=secrets[3], gate_password=secrets[4],
+                        echo_password=secrets[5], echo_token=secrets[6], echo_username="echo",
+                        database_url=f"postgresql+psycopg://relay:{secrets[7]}@db/relay",
+                        gate_url=f"http://relay:{secrets[8]}@gate:8084",
+                        fiat_url=f"http://fiat-user:{secrets[9]}@fiat:7003")
+    assert set(settings.secrets) == {*secrets, f"relay:{secrets[7]}", f"relay:{secrets[8]}",
+                                     f"fiat-user:{secrets[9]}"}
+
+
+@pytest.mark.parametrize("line, secret", [
+    pytest.param("Gate at http://relay:gate-password-of-the-relay@gate:8084/auth/user refused",
+                 "gate-password-of-the-relay", id="configured-url"),
+    pytest.param("Gate at gate:8084 said gate-password-of-the-relay was wrong", "gate-password-of-the-relay",
+                 id="configured-password-alone"),
+    pytest.param("Gate at http://relay:p%40ss-w0rd-of-the-relay@gate:8084 refused", "p%40ss",
+                 id="configured-url-percent-encoded"),
+    pytest.param("proxy http://someone:hunter2@proxy:3128 refused", "hunter2", id="unknown-url-password"),
+    pytest.param("proxy http://only-a-token@proxy:3128 refused", "only-a-token", id="unknown-url-user"),
+    pytest.param("posting to https://hooks.slack.com/actions/T0123/4567/AbCdEf0123 failed", "AbCdEf0123",
+                 id="response-url"),
+    pytest.param("connecting to wss://wss-primary.slack.com/link/?ticket=9f8e7d6c&app_id=A1", "9f8e7d6c",
+                 id="socket-mode-ticket"),
+])
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_logs_redact_credentials_in_urls(line: str, secret: str, log_format: str, relay_logging,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    relay_logging(Settings(gate_url="http://relay:gate-password-of-the-relay@gate:8084",
+                           fiat_url="http://relay:p%40ss-w0rd-of-the-relay@fiat:7003", log_format=log_format))
+    logging.getLogger("relay.test").warning("%s", line)
+    captured = capsys.readouterr().err
+    assert REDACTED in captured and line.split()[0] in captured
+    assert secret not in captured
+
+

@@ -65,7 +65,8 @@ def test_manifest_schema_rejects_what_slack_rejects(break_it) -> None:
 
 def test_manifest_urls_are_routes_the_relay_serves() -> None:
     manifest = app_manifest(url="https://relay.example.com", socket_mode=False)
-    client = create_app(Settings(database_url="sqlite://", slack_signing_secret="secret")).test_client()
+    settings = Settings(database_url="sqlite://", slack_signing_secret="signing-secret-of-the-relay")
+    client = create_app(settings).test_client()
 
     urls = [manifest["settings"]["interactivity"]["request_url"],
             manifest["features"]["slash_commands"][0]["url"]]

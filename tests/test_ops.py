@@ -48,7 +48,8 @@ def test_readyz_is_ready_with_schema_at_head_in_dry_run(migrated_store: Store) -
 
 
 def test_readyz_reports_a_configured_slack_token(migrated_store: Store) -> None:
-    client = client_for(migrated_store, slack_bot_token="xoxb-ready", echo_token="echo-secret")
+    client = client_for(migrated_store, slack_bot_token="xoxb-ready-bot-token",
+                        echo_token="echo-secret-of-the-relay")
     assert client.get("/readyz").json["checks"]["slack"] == "token"
 
 

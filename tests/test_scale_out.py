@@ -30,7 +30,7 @@ STEPS = 18  # stage events per run, between its starting and complete events
 
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack(token="xoxb-scale-out") as fake:
+    with FakeSlack(token="xoxb-scale-out-bot-token") as fake:
         yield fake
 
 

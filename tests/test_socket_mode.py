@@ -116,7 +116,7 @@ def test_socket_command_serves_until_terminated(slack: FakeSlack, server: FakeSo
     migrate.upgrade(Store.from_url(database))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": slack.token,
            "SLACK_APP_TOKEN": slack.app_token, "SLACK_API_URL": slack.api_url,
-           "RELAY_ECHO_TOKEN": "echo-token", "RELAY_DATABASE_URL": database}
+           "RELAY_ECHO_TOKEN": "echo-token-of-the-relay", "RELAY_DATABASE_URL": database}
     relay = Relay(["socket"], env, tmp_path / "socket.log", cwd=tmp_path)
     try:
         wait_until(lambda: server.connection_count == 1, 15.0, "the relay to connect", [relay])
@@ -128,8 +128,8 @@ def test_socket_command_serves_until_terminated(slack: FakeSlack, server: FakeSo
 
 
 def test_socket_command_needs_an_app_level_token(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-1",
-           "SLACK_APP_TOKEN": "xoxb-not-an-app-token", "RELAY_ECHO_TOKEN": "echo-token"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-1-bot-token-value",
+           "SLACK_APP_TOKEN": "xoxb-not-an-app-token", "RELAY_ECHO_TOKEN": "echo-token-of-the-relay"}
 
     result = subprocess.run([sys.executable, "-m", "relay.cli", "socket"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=30)

@@ -17,7 +17,7 @@ from relay.access.authorization import scope_gaps
 from relay.clients.fiat import FiatUnavailable
 from relay.clients.gate import GateError
 from relay.clients.slack import CHANNEL_ID, build_client, classify, granted_scopes
-from relay.config import Settings
+from relay.config import Settings, redact_url
 from relay.errors import ConfigError
 from relay.services import fiat_client, gate_client
 from relay.setup.manifest import BOT_SCOPES
@@ -87,7 +87,7 @@ def _slack_token(settings: Settings, slack: WebClient | None) -> tuple[Finding, 
         return Finding("Slack token", FAIL, f"auth.test: Slack refused the token ({classify(err).error})",
                        f"copy the Bot User OAuth Token again, or {REINSTALL}"), None
     except OSError as err:
-        detail = f"Slack unreachable at {settings.slack_api_url} ({type(err).__name__})"
+        detail = f"Slack unreachable at {redact_url(settings.slack_api_url)} ({type(err).__name__})"
         return Finding("Slack token", FAIL, detail,
                        "let the relay reach slack.com over HTTPS (HTTPS_PROXY if it needs a proxy)"), None
     detail = f"workspace {response.get('team')} as @{response.get('user')}"
@@ -159,22 +159,23 @@ def _gate(settings: Settings) -> tuple[Finding, str | None]:
         return Finding("Gate", WARN, "GATE_URL is not set: notifications work, judgments and commands do not",
                        "set GATE_URL to Gate's API, e.g. http://spin-gate:8084"), None
     credentials = "check GATE_TOKEN, GATE_USERNAME/GATE_PASSWORD or GATE_CLIENT_CERT/GATE_CLIENT_KEY"
+    url = redact_url(settings.gate_url)
     try:
         user = gate.ping()
     except GateError as err:
         if err.status in (401, 403):
-            return Finding("Gate", FAIL, f"{settings.gate_url} refused the relay ({err})", credentials), None
-        return Finding("Gate", FAIL, f"{settings.gate_url}: {err}",
+            return Finding("Gate", FAIL, f"{url} refused the relay ({err})", credentials), None
+        return Finding("Gate", FAIL, f"{url}: {err}",
                        "check GATE_URL and that the relay can reach Gate (x509 clients use port 8085)"), None
     name = user.get("username") or user.get("email")
     if not name:
-        return Finding("Gate", FAIL, f"{settings.gate_url} answered, but not with a user (a login page?)",
+        return Finding("Gate", FAIL, f"{url} answered, but not with a user (a login page?)",
                        credentials), None
     has_credentials = settings.gate_token or settings.gate_username or settings.gate_client_cert
     if name == "anonymous":
         status, fix = (FAIL, credentials) if has_credentials else (WARN, "fine if Gate has no authentication")
-        return Finding("Gate", status, f"{settings.gate_url} takes the relay for anonymous", fix), name
-    return Finding("Gate", OK, f"{settings.gate_url} as {name}"), name
+        return Finding("Gate", status, f"{url} takes the relay for anonymous", fix), name
+    return Finding("Gate", OK, f"{url} as {name}"), name
 
 
 def _fiat(settings: Settings, gate_user: str | None) -> Finding:
@@ -182,14 +183,14 @@ def _fiat(settings: Settings, gate_user: str | None) -> Finding:
     fiat = fiat_client(settings)
     if fiat is None:
         return Finding("Fiat", SKIP, "RELAY_FIAT_URL is not set")
-    user = gate_user or "anonymous"
+    user, url = gate_user or "anonymous", redact_url(settings.fiat_url)
     try:
         permission = fiat.permission(user)
     except FiatUnavailable as err:
-        return Finding("Fiat", FAIL, f"{settings.fiat_url}: {err}",
+        return Finding("Fiat", FAIL, f"{url}: {err}",
                        "check RELAY_FIAT_URL (Fiat listens on port 7003) and that the relay can reach it")
     knows = "knows" if permission else "does not know"
-    return Finding("Fiat", OK, f"{settings.fiat_url} answers; it {knows} {user}")
+    return Finding("Fiat", OK, f"{url} answers; it {knows} {user}")
 
 
 def _database(settings: Settings) -> tuple[Finding, Store | None]:
