@@ -158,8 +158,8 @@ def test_judgment_change_reads_gate_once_for_every_message_of_a_run(tmp_path: Pa
         world.gate.add_execution(previous_run())
         run = current_run()
         stage = next(s for s in run["stages"] if s["id"] == STAGE_ID)
-        stage["context"]["notifications"].append({"type": "slack", "address": second, "when": ["manualJudgment"],
-                                                  "level": "stage"})
+        stage["context"]["notifications"].append(
+            {"type": "slack", "address": second, "when": ["manualJudgment"], "level": "stage"})
         first = world.start_judgment(run)
         assert change_of(first) and change_of(world.judgment_message(second)) == change_of(first)
         assert len(world.gate.calls_to("latest_executions")) == 1
