@@ -48,9 +48,10 @@ def message_updates(execution: dict[str, Any], stage_id: str, *, settings: Setti
     speaks for the stage, if any), with the run's from → to once it is known."""
     execution_id = str(execution.get("id"))
     stage = stage_by_id(execution, stage_id)
-    change = known_change(store, execution, settings.spinnaker_ui_url)
+    messages = stage_messages(store, execution_id, stage_id)
+    change = known_change(store, execution, settings.spinnaker_ui_url) if messages else None
     drafts = []
-    for key, address in stage_messages(store, execution_id, stage_id).items():
+    for key, address in messages.items():
         body = judgment_message(execution, stage_id, settings.spinnaker_ui_url, channel=address,
                                 preference=_preference(stage, address), judgment=judgment, note=note,
                                 change=change)
