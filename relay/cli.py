@@ -24,16 +24,17 @@ from relay.access.authorization import scope_warnings
 from relay.clients.directory import SlackDirectory
 from relay.clients.slack import build_client, classify
 from relay.config import Settings
-from relay.delivery.dispatcher import describe_delivery
 from relay.errors import ConfigError
 from relay.logs import Redactor, configure_logging
 from relay.notifications.match import decide
 from relay.notifications.plan import plan
+from relay.rules.addresses import screen
 from relay.setup.echo_setup import echo_config_text
 from relay.setup.failures import explain
 from relay.setup.listings import deliveries_table, judgments_table
 from relay.setup.manifest import APP_NAME, app_manifest
-from relay.store import FAILED, Store, migrate
+from relay.spinnaker.echo_events import EVENT_TYPES, NotAnExecution, echo_event, notifying
+from relay.store import FAILED, DeliveryDraft, Store, migrate
 from relay.wiring import build_services
 from schemas.config import first_error
 from schemas.echo import EVENT_SCHEMA
@@ -153,32 +154,66 @@ def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
 
 
 @cli.command()
-@click.argument("event_file", type=click.File("rb"))
-def preview(event_file) -> None:
-    """Print the Slack messages an Echo event would produce, with a Block Kit Builder link for each."""
+@click.argument("event_file", type=click.File("rb"), required=False)
+@click.option("--execution", "execution_file", type=click.File("rb"),
+              help="A Gate execution (GET /pipelines/{id}) to build the event from, instead of EVENT_FILE.")
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES),
+              help="The event to build (with --execution).")
+@click.option("--stage", "stage_ref", help="The stage's refId or id, for a stage event.")
+@click.option("--channel",
+              help="Notify this address on every event, as if the run named it (with --execution).")
+def preview(event_file, execution_file, event_type: str | None, stage_ref: str | None,
+            channel: str | None) -> None:
+    """Print what the dispatcher would do with an Echo event (EVENT_FILE, or one built from a Gate execution
+    with --execution and --type): each delivery's action and channel, its Slack message, and a Block Kit
+    Builder link."""
     settings = load_settings()
+    if (event_file is None) == (execution_file is None):
+        raise click.UsageError("give an EVENT_FILE, or --execution FILE with --type")
+    if execution_file is not None and not event_type:
+        raise click.UsageError("--execution needs --type, e.g. --type orca:pipeline:failed")
+    if event_file is not None and (event_type or stage_ref or channel):
+        raise click.UsageError("--type, --stage and --channel go with --execution")
+    source = event_file or execution_file
     try:
-        event = EVENT_SCHEMA.load(json.loads(event_file.read(), parse_constant=reject_constant))
+        document = json.loads(source.read(), parse_constant=reject_constant)
+        if execution_file is not None:
+            run = notifying(document, channel) if channel and isinstance(document, dict) else document
+            document = echo_event(run, event_type, stage_ref=stage_ref)
+        event = EVENT_SCHEMA.load(document)
+    except NotAnExecution as err:
+        raise click.ClickException(f"{source.name}: {err}") from None
     except ValidationError as err:
         problem = first_error(err.messages)
-        raise click.ClickException(f"{event_file.name}: not an Echo event: {problem}") from None
+        raise click.ClickException(f"{source.name}: not an Echo event: {problem}") from None
     except (ValueError, RecursionError) as err:
-        raise click.ClickException(f"{event_file.name}: not JSON: {' '.join(str(err).split())}") from None
+        raise click.ClickException(f"{source.name}: not JSON: {' '.join(str(err).split())}") from None
     decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
-    if not decision.notifications:
-        click.echo(f"no message: {decision.reason}")
+    screened = screen(decision.notifications, settings=settings)
+    if not screened.notifications:
+        click.echo(f"no message: {decision.reason or 'every address was refused'}")
         return
-    # The relay's own planning, against an empty store: the messages a run seen for the first time gets.
-    store = Store.from_url("sqlite://")
+    store = Store.from_url("sqlite://")  # a relay that has sent nothing for this run yet
     store.create_schema()
-    for notification in decision.notifications:
-        click.echo(f"# {notification.template} to {notification.address} (when {notification.when})")
+    for notification in screened.notifications:
         for draft in plan((notification,), settings=settings, store=store):
-            click.echo(f"## {describe_delivery(draft.action, draft.channel, draft.payload)}")
+            click.echo(f"# {notification.template} to {draft.channel} (when {notification.when}): "
+                       f"{_what_the_dispatcher_does(draft)}")
             click.echo(json.dumps(draft.payload, indent=2, ensure_ascii=False))
-            blocks = {"blocks": draft.payload.get("blocks") or []}
+            blocks = {"blocks": draft.payload["blocks"]}
             click.echo(BLOCK_KIT_BUILDER + quote(json.dumps(blocks, separators=(",", ":"))))
     store.engine.dispose()
+
+
+def _what_the_dispatcher_does(draft: DeliveryDraft) -> str:
+    if draft.action == "upsert" and draft.template == "pipeline.summary":
+        return "posts the run's parent message first, as the run has none yet"
+    if draft.action == "upsert":
+        return "updates the run's parent message in place (posts it if the run has none yet)"
+    if draft.action == "reply":
+        shown = ", also shown in the channel" if draft.payload.get("reply_broadcast") else ""
+        return f"replies in the run's thread{shown}"
+    return "posts a message of its own"
 
 
 @cli.command()

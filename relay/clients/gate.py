@@ -108,6 +108,15 @@ class GateClient:
                           endpoint="list_executions")
         return body if isinstance(body, list) else []
 
+    def latest_executions(self, pipeline_config_id: str, *, statuses: str | None = None, limit: int = 1,
+                          expand: bool = False) -> list[dict]:
+        """GET /executions?pipelineConfigIds=: a pipeline's latest runs (`limit` of them, Gate's default 1);
+        without `expand` the stages carry no context, outputs or tasks, and the trigger is whole."""
+        params = {"pipelineConfigIds": pipeline_config_id, "limit": limit, "expand": str(expand).lower(),
+                  **({"statuses": statuses} if statuses else {})}
+        body = self._call("GET", "/executions", params=params, endpoint="latest_executions")
+        return body if isinstance(body, list) else []
+
     # --- pipelines ----------------------------------------------------------------------------------
 
     def pipeline_configs(self, application: str) -> list[dict]:

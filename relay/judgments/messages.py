@@ -44,10 +44,12 @@ ENDED_WORDS = {
 
 def judgment_message(execution: dict[str, Any], stage_id: str, ui_url: str, *, channel: str,
                      preference: dict[str, Any] | None = None, judgment: Judgment | None = None,
-                     note: str | None = None) -> dict[str, Any]:
-    """The whole message (`text`, `blocks`) for a judgment as `execution` and `judgment` show it now."""
+                     note: str | None = None, change: str | None = None) -> dict[str, Any]:
+    """The whole message (`text`, `blocks`) for a judgment as `execution` and `judgment` show it now, with
+    the run's `change` line (from → to) when it is known."""
     return MESSAGE_SCHEMA.dump(judgment_facts(execution, stage_id, ui_url, channel=channel,
-                                              preference=preference, judgment=judgment, note=note))
+                                              preference=preference, judgment=judgment, note=note,
+                                              change=change))
 
 
 def notification_facts(notification: Notification, state: str, ui_url: str, *,
@@ -70,12 +72,12 @@ def notification_facts(notification: Notification, state: str, ui_url: str, *,
 def judgment_facts(execution: dict[str, Any], stage_id: str, ui_url: str, *, channel: str,
                    preference: dict[str, Any] | None = None, when: str = "manualJudgment",
                    judgment: Judgment | None = None, note: str | None = None,
-                   reading: JudgmentState | None = None) -> MessageFacts:
+                   reading: JudgmentState | None = None, change: str | None = None) -> MessageFacts:
     """MessageFacts for one judgment message. A Slack judgment in flight or confirmed by Spinnaker is shown
     with who, when, what and why; otherwise Spinnaker's own state decides, and only an awaiting stage
     gets buttons."""
     reading = reading or judgment_state(execution, stage_id)
-    parts = _Parts(execution, reading.stage, ui_url)
+    parts = _Parts(execution, reading.stage, ui_url, change=change)
     if judgment is not None and _slack_judgment_shows(judgment, reading):
         return MessageFacts(**_slack_facts(parts, judgment, reading))
     if reading.open:
@@ -120,8 +122,10 @@ def decision_label(stage: dict[str, Any], decision: str) -> str:
 class _Parts:
     """The pieces every judgment message uses: names as they are (for plain text), links as mrkdwn."""
 
-    def __init__(self, execution: dict[str, Any], stage: dict[str, Any], ui_url: str) -> None:
+    def __init__(self, execution: dict[str, Any], stage: dict[str, Any], ui_url: str, *,
+                 change: str | None = None) -> None:
         self.execution = execution
+        self.change = change
         self.stage = stage
         self.execution_id = str(execution.get("id") or "")
         self.context = stage.get("context") if isinstance(stage.get("context"), dict) else {}
@@ -135,6 +139,8 @@ class _Parts:
     def base(self, **facts: Any) -> dict[str, Any]:
         facts.setdefault("facts", tuple(self.common_facts()))
         facts["fallback"] = escape(facts["fallback"])  # Slack parses the notification text as mrkdwn too
+        if self.change:
+            facts["deployed"] = (self.change, *facts.get("deployed", ()))
         return {"link": self.url, "link_label": "Open stage in Spinnaker",
                 "footer": f"Pipeline execution `{escape(self.execution_id or '?')}`", **facts}
 

@@ -155,6 +155,15 @@ command_counts = Table(
     Column("count", Integer, nullable=False),
 )
 
+last_successes = Table(
+    "last_successes", metadata,
+    Column("pipeline_config_id", String(255), primary_key=True),
+    Column("execution_id", String(255)),  # NULL: no run had succeeded when Gate was asked
+    Column("start_time", Float),  # the run's startTime, in milliseconds as Orca writes it
+    Column("version", Text),  # JSON, NULL when the run's trigger names no version
+    Column("checked_at", Float, nullable=False),
+)
+
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
 UNFINISHED = (PENDING, SENDING)
@@ -261,6 +270,16 @@ class Judgment:
     finished_at: float | None
 
 
+@dataclass(frozen=True)
+class LastSuccess:
+    """A pipeline's latest successful run as Gate reported it at `checked_at` (`execution_id` None: none)."""
+
+    execution_id: str | None
+    start_time: float | None
+    version: dict[str, Any] | None
+    checked_at: float
+
+
 class DuplicateEvent(Exception):
     """The event id was accepted before."""
 
@@ -355,7 +374,7 @@ class Store:
             return bool(conn.execute(select(or_(mapped, queued))).scalar())
 
     def queue_deliveries(self, drafts: list[DeliveryDraft], *, now: float) -> None:
-        """Queue deliveries that answer no event (a note to someone who clicked, say)."""
+        """Queue deliveries that answer no event (a note to someone who clicked, a job's message updates)."""
         with self.transaction() as conn:
             self._insert_drafts(conn, drafts, event_id=None, now=now)
 
@@ -705,6 +724,38 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
             return {status: count for status, count in rows}
+
+    # --- previous successful runs -------------------------------------------------------------------
+
+    def last_success(self, pipeline_config_id: str) -> LastSuccess | None:
+        """What Gate last said about a pipeline's latest successful run, if it was asked."""
+        with self._reading() as conn:
+            row = conn.execute(select(last_successes).where(
+                last_successes.c.pipeline_config_id == pipeline_config_id)).mappings().first()
+        if row is None:
+            return None
+        return LastSuccess(execution_id=row["execution_id"], start_time=row["start_time"],
+                           version=json.loads(row["version"]) if row["version"] else None,
+                           checked_at=row["checked_at"])
+
+    def remember_last_success(self, pipeline_config_id: str, found: LastSuccess) -> None:
+        """Keep Gate's answer for every replica; a newer answer replaces an older one."""
+        values = {"execution_id": found.execution_id, "start_time": found.start_time,
+                  "version": json.dumps(found.version) if found.version else None,
+                  "checked_at": found.checked_at}
+        with self.engine.begin() as conn:
+            changed = conn.execute(update(last_successes).where(
+                last_successes.c.pipeline_config_id == pipeline_config_id,
+                last_successes.c.checked_at <= found.checked_at).values(**values)).rowcount
+            if changed:
+                return
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(last_successes).values(pipeline_config_id=pipeline_config_id,
+                                                               **values))
+            except IntegrityError:
+                pass  # a newer answer is stored already
+
 
 
 def _dialect_insert(postgres: bool) -> Any:
