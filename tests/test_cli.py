@@ -68,8 +68,8 @@ def test_cli_preview_shows_the_runs_message_and_the_thread_reply(tmp_path: Path)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line for line in lines if line.startswith("#")] == [
-        "# stage.complete to #deploys (when stage.complete): posts the run's parent message first, as the run "
-        "has none yet",
+        "# stage.complete to #deploys (when stage.complete): posts the run's parent message first, as the "
+        "run has none yet",
         "# stage.complete to #deploys (when stage.complete): replies in the run's thread",
     ]
     assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
