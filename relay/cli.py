@@ -13,34 +13,29 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import click
 import yaml
 from marshmallow import ValidationError
 from slack_sdk.errors import SlackApiError
 
-from relay.access.authorization import scope_warnings
-from relay.clients.directory import SlackDirectory
-from relay.clients.slack import build_client, classify
+from relay.clients.slack import classify
 from relay.config import Settings
 from relay.errors import ConfigError
 from relay.logs import Redactor, configure_logging
-from relay.notifications.match import decide
-from relay.notifications.plan import plan
-from relay.rules.addresses import screen
 from relay.setup.echo_setup import echo_config_text
 from relay.setup.failures import explain
 from relay.setup.listings import deliveries_table, judgments_table
 from relay.setup.manifest import APP_NAME, app_manifest
+from relay.setup.preview import preview_lines
+from relay.setup.startup import check_gate, warn_about_scopes
 from relay.spinnaker.echo_events import EVENT_TYPES, NotAnExecution, echo_event, notifying
-from relay.store import FAILED, DeliveryDraft, Store, migrate
+from relay.store import FAILED, Store, migrate
 from relay.wiring import build_services
 from schemas.config import first_error
 from schemas.echo import EVENT_SCHEMA
 from schemas.strict_json import reject_constant
-
-BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +49,6 @@ def load_settings() -> Settings:
         raise click.ClickException(err.message) from None
     configure_logging(settings)
     return settings
-
-
-def _warn_about_scopes(settings: Settings) -> None:
-    """Log what the policy cannot decide with the scopes Slack granted: such decisions refuse everyone."""
-    if settings.dry_run:
-        return
-    client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    for warning in scope_warnings(SlackDirectory(client), settings.rules):
-        log.warning("%s", warning)
 
 
 def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
@@ -111,7 +97,7 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     check_bind(bind or settings.bind, key="--bind" if bind else "RELAY_BIND")
     _ready_store(settings, upgrade=upgrade).engine.dispose()
     log_setup_warnings(settings)  # once here; Gunicorn's workers build the app without repeating them
-    _warn_about_scopes(settings)
+    warn_about_scopes(settings)
     options = gunicorn_options(settings, bind=bind)
     if options["workers"] > 1 and not settings.metrics_dir:
         click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")
@@ -132,7 +118,7 @@ def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
         check_bind(ops_bind, key="--ops-bind")
     _ready_store(settings, upgrade=upgrade).engine.dispose()
     if not parent_pid:  # `serve` said it already for the worker it starts
-        _warn_about_scopes(settings)
+        warn_about_scopes(settings)
     services = build_services(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -188,32 +174,8 @@ def preview(event_file, execution_file, event_type: str | None, stage_ref: str |
         raise click.ClickException(f"{source.name}: not an Echo event: {problem}") from None
     except (ValueError, RecursionError) as err:
         raise click.ClickException(f"{source.name}: not JSON: {' '.join(str(err).split())}") from None
-    decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
-    screened = screen(decision.notifications, settings=settings)
-    if not screened.notifications:
-        click.echo(f"no message: {decision.reason or 'every address was refused'}")
-        return
-    store = Store.from_url("sqlite://")  # a relay that has sent nothing for this run yet
-    store.create_schema()
-    for notification in screened.notifications:
-        for draft in plan((notification,), settings=settings, store=store):
-            click.echo(f"# {notification.template} to {draft.channel} (when {notification.when}): "
-                       f"{_what_the_dispatcher_does(draft)}")
-            click.echo(json.dumps(draft.payload, indent=2, ensure_ascii=False))
-            blocks = {"blocks": draft.payload["blocks"]}
-            click.echo(BLOCK_KIT_BUILDER + quote(json.dumps(blocks, separators=(",", ":"))))
-    store.engine.dispose()
-
-
-def _what_the_dispatcher_does(draft: DeliveryDraft) -> str:
-    if draft.action == "upsert" and draft.template == "pipeline.summary":
-        return "posts the run's parent message first, as the run has none yet"
-    if draft.action == "upsert":
-        return "updates the run's parent message in place (posts it if the run has none yet)"
-    if draft.action == "reply":
-        shown = ", also shown in the channel" if draft.payload.get("reply_broadcast") else ""
-        return f"replies in the run's thread{shown}"
-    return "posts a message of its own"
+    for line in preview_lines(event, settings):
+        click.echo(line)
 
 
 @cli.command()
@@ -296,7 +258,7 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
         check_bind(ops_bind, key="--ops-bind")
     _ready_store(settings, upgrade=False).engine.dispose()
     services = build_services(settings)
-    _check_gate(settings)
+    check_gate(settings)
     relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
     try:
         with _quiet("slack_sdk"):  # its own error line would repeat the one below
@@ -307,7 +269,7 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
         raise click.ClickException(f"cannot reach Slack at {settings.slack_api_url} "
                                    f"({getattr(err, 'reason', err)}): check SLACK_API_URL and the network "
                                    "(a proxy?)") from None
-    _warn_about_scopes(settings)
+    warn_about_scopes(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -333,21 +295,6 @@ def _quiet(logger_name: str) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-def _check_gate(settings: Settings) -> None:
-    """Clicks and commands all need Gate: a GATE_URL that does not answer stops `socket` at startup."""
-    from relay.clients.gate import GateError
-    from relay.services import gate_client
-
-    gate = gate_client(settings, deadline=0)
-    if gate is None:
-        return
-    try:
-        gate.ping()
-    except GateError as err:
-        raise click.ClickException(f"GATE_URL {settings.gate_url}: {err}; check the address and the "
-                                   "relay's Gate credentials (`slackops-relay doctor` tells more)") from None
 
 
 @cli.command()

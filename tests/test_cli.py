@@ -9,9 +9,10 @@ from urllib.parse import unquote
 import pytest
 from click.testing import CliRunner, Result
 
-from relay.cli import BLOCK_KIT_BUILDER, cli
+from relay.cli import cli
 from relay.config import Settings
 from relay.notifications.plan import receive
+from relay.setup.preview import BLOCK_KIT_BUILDER
 from relay.store import Store, migrate
 from relay.wiring import build_services
 from schemas.echo import EVENT_SCHEMA
