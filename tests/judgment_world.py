@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from relay.app import create_app
@@ -27,6 +25,7 @@ from relay.wiring import build_services
 from tests import events
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack, Message
+from tests.live import serving
 from tests.slack_requests import SIGNING_SECRET, block_actions, elements, form, signed, view_submission
 
 ECHO_TOKEN = "echo-token-of-the-relay"
@@ -193,11 +192,5 @@ def _served(app: Flask, http: bool) -> Iterator[str | None]:
     if not http:
         yield None
         return
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
