@@ -22,7 +22,7 @@ from relay.judgments.decide import (
     WAIT,
     decide,
 )
-from relay.spinnaker.judgment_stage import judgment_state
+from relay.spinnaker.judgment_stage import deadline, judgment_state, span, timeout_ms
 from relay.store import CLAIMED, PATCHED, PATCHING, RECEIVED, Judgment
 from relay.store import DECIDED as DECIDED_STATUS
 
@@ -90,3 +90,22 @@ def test_decide_waits_longer_the_longer_orca_takes(waited: float, delay: float) 
 def test_decide_has_nothing_to_decide_for_a_finished_judgment() -> None:
     with pytest.raises(ValueError, match="nothing is left to decide"):
         decide(judgment(DECIDED_STATUS), stage(), now=NOW)
+
+
+@pytest.mark.parametrize(("context", "hours"), [
+    ({}, 72),
+    ({"stageTimeoutMs": 7_200_000}, 2),  # Orca reads it without overrideTimeout, a flag only Deck uses
+    ({"stageTimeoutMs": 7_200_000, "overrideTimeout": False}, 2),
+    ({"stageTimeoutMs": 7_200_000.0, "overrideTimeout": True}, 2),
+    ({"stageTimeoutMs": "7200000"}, 72),  # not a number: Orca's getTimeout() ignores it
+    ({"stageTimeoutMs": 0}, 72),
+])
+def test_judgment_stage_timeout_is_read_as_orca_reads_it(context: dict, hours: int) -> None:
+    assert timeout_ms(context) == hours * 3_600_000
+    assert deadline({"startTime": 1_000_000, "context": context}) == 1_000 + hours * 3600
+
+
+@pytest.mark.parametrize(("seconds", "words"), [(259_200, "72 h"), (5_400, "1 h 30 m"), (2_700, "45 m"),
+                                                (20, "20 s")])
+def test_judgment_span_reads_at_a_glance(seconds: float, words: str) -> None:
+    assert span(seconds) == words

@@ -29,6 +29,7 @@ from relay.spinnaker.judgment_stage import (
     JudgmentState,
     judgment_state,
     required_roles,
+    span,
     timeout_ms,
 )
 from relay.store import DECIDED, IN_FLIGHT, UNCONFIRMED, Judgment
@@ -36,7 +37,7 @@ from schemas.messages import MESSAGE_SCHEMA
 from schemas.mrkdwn import escape, html_to_mrkdwn, link, slack_date
 
 ENDED_WORDS = {
-    TIMED_OUT: (":alarm_clock:", "timed out", "timed out without a judgment"),
+    TIMED_OUT: (":alarm_clock:", "expired", "expired after {timeout} without a decision"),
     CANCELED: (":no_entry_sign:", "run canceled", "stopped waiting: the run was canceled"),
     MISSING: (":grey_question:", "not found", "is no longer a Manual Judgment waiting in this run"),
 }
@@ -231,6 +232,9 @@ def _overtaken_facts(parts: _Parts, reading: JudgmentState) -> dict[str, Any]:
     emoji, short, sentence = ENDED_WORDS.get(
         reading.state, (":grey_question:", "no longer waiting",
                         f"ended without a judgment ({reading.stage_status or 'unknown status'})"))
+    if reading.state == TIMED_OUT:
+        sentence = sentence.replace("{timeout}", span(timeout_ms(parts.context) / 1000))
+        short = sentence[0].upper() + sentence[1:]
     detail = None
     who, why = parts.execution.get("canceledBy"), parts.execution.get("cancellationReason")
     if reading.state == CANCELED and who:
