@@ -45,10 +45,12 @@ ENDED_WORDS = {
 
 def judgment_message(execution: dict[str, Any], stage_id: str, ui_url: str, *, channel: str,
                      preference: dict[str, Any] | None = None, judgment: Judgment | None = None,
-                     note: str | None = None) -> dict[str, Any]:
+                     note: str | None = None, reading: JudgmentState | None = None,
+                     waited: float | None = None) -> dict[str, Any]:
     """The whole message (`text`, `blocks`) for a judgment as `execution` and `judgment` show it now."""
     return MESSAGE_SCHEMA.dump(judgment_facts(execution, stage_id, ui_url, channel=channel,
-                                              preference=preference, judgment=judgment, note=note))
+                                              preference=preference, judgment=judgment, note=note,
+                                              reading=reading, waited=waited))
 
 
 def notification_facts(notification: Notification, state: str, ui_url: str, *,
@@ -71,7 +73,7 @@ def notification_facts(notification: Notification, state: str, ui_url: str, *,
 def judgment_facts(execution: dict[str, Any], stage_id: str, ui_url: str, *, channel: str,
                    preference: dict[str, Any] | None = None, when: str = "manualJudgment",
                    judgment: Judgment | None = None, note: str | None = None,
-                   reading: JudgmentState | None = None) -> MessageFacts:
+                   reading: JudgmentState | None = None, waited: float | None = None) -> MessageFacts:
     """MessageFacts for one judgment message. A Slack judgment in flight or confirmed by Spinnaker is shown
     with who, when, what and why; otherwise Spinnaker's own state decides, and only an awaiting stage
     gets buttons."""
@@ -80,7 +82,7 @@ def judgment_facts(execution: dict[str, Any], stage_id: str, ui_url: str, *, cha
     if judgment is not None and _slack_judgment_shows(judgment, reading):
         return MessageFacts(**_slack_facts(parts, judgment, reading))
     if reading.open:
-        return MessageFacts(**_awaiting_facts(parts, channel, preference or {}, when, note))
+        return MessageFacts(**_awaiting_facts(parts, channel, preference or {}, when, note, waited))
     return MessageFacts(**_overtaken_facts(parts, reading), custom=custom_text(preference or {}, when))
 
 
@@ -155,11 +157,13 @@ def _matches(judgment: Judgment, reading: JudgmentState) -> bool:
 
 
 def _awaiting_facts(parts: _Parts, channel: str, preference: dict[str, Any], when: str,
-                    note: str | None) -> dict[str, Any]:
+                    note: str | None, waited: float | None) -> dict[str, Any]:
     facts = parts.common_facts()
     choices = judgment_choices(parts.stage)
     if choices:
         facts.append(("Options", escape(", ".join(choices))))
+    if waited:
+        facts.append(("Waiting for", span(waited)))
     facts.append(("Deadline", _deadline(parts.stage.get("startTime"), parts.context)))
     roles = required_roles(parts.stage)
     if roles:

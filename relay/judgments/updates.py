@@ -14,7 +14,14 @@ from relay.config import Settings
 from relay.judgments.messages import judgment_message, notification_facts
 from relay.models import EchoEvent, Notification
 from relay.spinnaker.execution import stage_by_id, with_event_stage
-from relay.spinnaker.judgment_stage import AWAITING, JUDGING, MISSING, is_judgment_stage, judgment_state
+from relay.spinnaker.judgment_stage import (
+    AWAITING,
+    JUDGING,
+    MISSING,
+    JudgmentState,
+    is_judgment_stage,
+    judgment_state,
+)
 from relay.store import DeliveryDraft, Judgment, Store
 from schemas.messages import MESSAGE_SCHEMA
 
@@ -43,15 +50,18 @@ def stage_messages(store: Store, execution_id: str, stage_id: str) -> dict[str, 
 
 
 def message_updates(execution: dict[str, Any], stage_id: str, *, settings: Settings, store: Store, rank: int,
-                    judgment: Judgment | None = None, note: str | None = None) -> list[DeliveryDraft]:
+                    judgment: Judgment | None = None, note: str | None = None,
+                    reading: JudgmentState | None = None, waited: float | None = None) -> list[DeliveryDraft]:
     """Rewrite every message of the stage to show `execution` (and `judgment`, the Slack judgment that
-    speaks for the stage, if any)."""
+    speaks for the stage, if any); `reading` overrides what the execution shows (an expiry the relay saw
+    first), `waited` is how long the stage has waited so far."""
     execution_id = str(execution.get("id"))
     stage = stage_by_id(execution, stage_id)
     drafts = []
     for key, address in stage_messages(store, execution_id, stage_id).items():
         body = judgment_message(execution, stage_id, settings.spinnaker_ui_url, channel=address,
-                                preference=_preference(stage, address), judgment=judgment, note=note)
+                                preference=_preference(stage, address), judgment=judgment, note=note,
+                                reading=reading, waited=waited)
         drafts.append(DeliveryDraft(thread_key=f"{execution_id}@{address}", channel=address, action="upsert",
                                     template=UPDATE_TEMPLATE, message_key=key, rank=rank, payload=body))
     return drafts

@@ -155,11 +155,31 @@ command_counts = Table(
     Column("count", Integer, nullable=False),
 )
 
+judgment_timers = Table(
+    "judgment_timers", metadata,
+    Column("key", String(512), primary_key=True),  # <executionId>/<stageId>
+    Column("execution_id", String(255), nullable=False),
+    Column("stage_id", String(255), nullable=False),
+    Column("application", String(255)),
+    Column("started_at", Float, nullable=False),
+    Column("deadline", Float, nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("reminded", Text, nullable=False),
+    Column("escalated", Boolean, nullable=False),
+    Column("dms_pending", Boolean, nullable=False),
+    Column("next_at", Float),
+    Column("outcome", String(16)),
+    Column("judge", String(320)),
+    Column("ended_at", Float, index=True),
+    Column("version", Integer, nullable=False),
+)
+
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
 UNFINISHED = (PENDING, SENDING)
 READ_ONLY = "relay_read_only"  # an execution option: the connection only reads (see Store._reading)
 MIGRATION_LOCK_KEY = 0x5E1A7  # any constant shared by every replica of the relay
+TIMER_JOB = "judgment.timer"  # the job that wakes a judgment timer (relay/judgments/timers.py)
 
 
 @dataclass(frozen=True)
@@ -261,6 +281,29 @@ class Judgment:
     finished_at: float | None
 
 
+@dataclass(frozen=True)
+class Timer:
+    """A waiting Manual Judgment's clock: its deadline, the reminders and escalation it plans and has sent,
+    and how the wait ended. `version` moves on with every change, so two workers never both act on one
+    state."""
+
+    key: str
+    execution_id: str
+    stage_id: str
+    application: str | None
+    started_at: float
+    deadline: float
+    plan: dict[str, Any]  # {"every": {address: seconds}, "escalate_after": seconds, "escalate_to": [...]}
+    reminded: dict[str, int]  # address -> reminders sent
+    escalated: bool
+    dms_pending: bool
+    next_at: float | None
+    outcome: str | None
+    judge: str | None
+    ended_at: float | None
+    version: int
+
+
 class DuplicateEvent(Exception):
     """The event id was accepted before."""
 
@@ -311,8 +354,10 @@ class Store:
     # --- ingest -------------------------------------------------------------------------------------
 
     def accept_event(self, *, event_id: str, type: str, application: str | None, execution_id: str | None,
-                     drafts: Iterable[DeliveryDraft], now: float) -> None:
-        """Record an event and its deliveries in one transaction; raise DuplicateEvent if seen before."""
+                     drafts: Iterable[DeliveryDraft], now: float,
+                     timers: Iterable[dict[str, Any]] = ()) -> None:
+        """Record an event and its deliveries (and the judgment timers it starts) in one transaction; raise
+        DuplicateEvent if seen before."""
         drafts = list(drafts)
         try:
             with self.engine.begin() as conn:
@@ -322,6 +367,8 @@ class Store:
                     "event_id": event_id, "type": type, "application": application,
                     "execution_id": execution_id, "received_at": now, "notifications": len(drafts)})
                 self._insert_drafts(conn, drafts, event_id=event_id, now=now)
+                for timer in timers:
+                    self._start_timer(conn, timer, now=now)
         except IntegrityError:
             if self.event_seen(event_id):
                 raise DuplicateEvent(event_id) from None
@@ -707,6 +754,53 @@ class Store:
             return {status: count for status, count in rows}
 
 
+    # --- judgment timers ----------------------------------------------------------------------------
+
+    def _start_timer(self, conn: Connection, values: dict[str, Any], *, now: float) -> None:
+        """Start a stage's timer and queue its first wake-up, unless the stage has one already."""
+        row = {**values, "plan": json.dumps(values["plan"]), "reminded": json.dumps({}), "escalated": False,
+               "dms_pending": False, "version": 0}
+        started = conn.execute(_dialect_insert(self.is_postgres)(judgment_timers).values(**row)
+                               .on_conflict_do_nothing(index_elements=[judgment_timers.c.key])
+                               .returning(judgment_timers.c.key)).first()
+        if started is not None:
+            self.enqueue_job(TIMER_JOB, {"timer": values["key"]}, now=now,
+                             delay=max(0.0, (values["next_at"] or now) - now), conn=conn)
+
+    def timer(self, key: str) -> Timer | None:
+        with self._reading() as conn:
+            row = conn.execute(select(judgment_timers).where(judgment_timers.c.key == key)).mappings().first()
+        return _timer(row) if row else None
+
+    def advance_timer(self, timer: Timer, values: dict[str, Any], *, now: float,
+                      drafts: Iterable[DeliveryDraft] = ()) -> bool:
+        """Move a timer on from `timer.version`, queueing `drafts` and its next wake-up (at `next_at`, unless
+        it ended) in the same transaction. False, with nothing done, when another worker moved it first."""
+        values = dict(values)
+        for name in ("plan", "reminded"):
+            if name in values:
+                values[name] = json.dumps(values[name])
+        with self.engine.begin() as conn:
+            moved = conn.execute(update(judgment_timers).where(
+                judgment_timers.c.key == timer.key, judgment_timers.c.version == timer.version,
+                judgment_timers.c.outcome.is_(None)).values(**values, version=timer.version + 1)).rowcount
+            if moved != 1:
+                return False
+            self._insert_drafts(conn, list(drafts), event_id=None, now=now)
+            next_at = values.get("next_at")
+            if values.get("outcome") is None and next_at is not None:
+                self.enqueue_job(TIMER_JOB, {"timer": timer.key}, now=now, delay=max(0.0, next_at - now),
+                                 conn=conn)
+        return True
+
+    def ended_timers(self, *, since: float) -> list[Timer]:
+        """Timers whose wait ended since `since`, oldest first (for wait-time figures)."""
+        query = select(judgment_timers).where(judgment_timers.c.ended_at >= since) \
+            .order_by(judgment_timers.c.ended_at)
+        with self._reading() as conn:
+            return [_timer(row) for row in conn.execute(query).mappings()]
+
+
 def _dialect_insert(postgres: bool) -> Any:
     """INSERT with ON CONFLICT, which SQLite and PostgreSQL spell the same way in SQLAlchemy."""
     return postgresql.insert if postgres else sqlite.insert
@@ -748,6 +842,10 @@ def _delivery(row: Any, *, attempts: int) -> Delivery:
                     payload=json.loads(row["payload"]), message_key=row["message_key"],
                     parent_key=row["parent_key"], rank=row["rank"], attempts=attempts,
                     created_at=row["created_at"])
+
+
+def _timer(row: Any) -> Timer:
+    return Timer(**{**row, "plan": json.loads(row["plan"]), "reminded": json.loads(row["reminded"])})
 
 
 def _tune_sqlite(engine: Engine) -> None:
