@@ -793,13 +793,6 @@ class Store:
                                  conn=conn)
         return True
 
-    def ended_timers(self, *, since: float) -> list[Timer]:
-        """Timers whose wait ended since `since`, oldest first (for wait-time figures)."""
-        query = select(judgment_timers).where(judgment_timers.c.ended_at >= since) \
-            .order_by(judgment_timers.c.ended_at)
-        with self._reading() as conn:
-            return [_timer(row) for row in conn.execute(query).mappings()]
-
 
 def _dialect_insert(postgres: bool) -> Any:
     """INSERT with ON CONFLICT, which SQLite and PostgreSQL spell the same way in SQLAlchemy."""
