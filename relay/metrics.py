@@ -25,6 +25,9 @@ KNOWN_KINDS = ("pipeline", "orchestration", "stage", "task")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CALL_OUTCOMES = ("ok", "error", "rate_limited")
+WAIT_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 172800.0, 259200.0)
+WAIT_OUTCOMES = ("continued", "stopped", "expired", "canceled", "ended")
+REMINDER_KINDS = ("reminder", "escalation", "direct_message")
 
 
 class Metrics:
@@ -57,6 +60,14 @@ class Metrics:
                               "database)", ["component"], registry=self.registry)
         self.judgments = Counter("relay_judgments_total", "Manual Judgment clicks, by outcome",
                                  ["outcome"], registry=self.registry)
+        self.judgment_waits = Histogram("relay_judgment_wait_seconds",
+                                        "How long Manual Judgments waited, from the stage's start to a "
+                                        "decision or expiry, by application and outcome",
+                                        ["application", "outcome"], buckets=WAIT_BUCKETS,
+                                        registry=self.registry)
+        self.judgment_reminders = Counter("relay_judgment_reminders_total",
+                                          "Reminders of waiting judgments sent, by kind (reminder, "
+                                          "escalation, direct_message)", ["kind"], registry=self.registry)
         self.requests = Histogram("relay_http_request_seconds", "HTTP requests by route, method and status",
                                   ["route", "method", "status"], buckets=LATENCY_BUCKETS,
                                   registry=self.registry)
@@ -83,6 +94,17 @@ class Metrics:
     def gate_call(self, operation: str, seconds: float, outcome: str) -> None:
         """One Gate call, named by a fixed operation (e.g. `get_execution`, `judge`); see CALL_OUTCOMES."""
         self._call(self.gate_calls, "gate", {"operation": operation}, seconds, outcome)
+
+    def judgment_wait(self, application: str | None, outcome: str, seconds: float) -> None:
+        """A judgment's wait ended (`outcome` one of WAIT_OUTCOMES) after `seconds`."""
+        label = outcome if outcome in WAIT_OUTCOMES else "ended"
+        self.judgment_waits.labels(application=(application or "unknown")[:100], outcome=label) \
+            .observe(max(0.0, seconds))
+
+    def judgment_reminder(self, kind: str, count: int = 1) -> None:
+        """`count` reminders of one of REMINDER_KINDS were queued."""
+        if count:
+            self.judgment_reminders.labels(kind=kind if kind in REMINDER_KINDS else "reminder").inc(count)
 
     def judgment(self, outcome: str) -> None:
         """One judgment click, by a fixed outcome name (`continue`, `stop`, `forbidden`…)."""

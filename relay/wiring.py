@@ -6,7 +6,7 @@ from typing import Any
 
 from relay.commands import slash
 from relay.config import Settings
-from relay.judgments import change_updates, clicks
+from relay.judgments import change_updates, clicks, timers
 from relay.services import Handlers, Services
 
 
@@ -15,6 +15,7 @@ def feature_handlers() -> Handlers:
     handlers = Handlers()
     clicks.register(handlers)
     change_updates.register(handlers)
+    timers.register(handlers)
     slash.register(handlers)
     return handlers
 

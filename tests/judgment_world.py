@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,7 +91,9 @@ class World:
     def start_judgment(self, execution: dict[str, Any] | None = None) -> Message:
         """Orca starts the Manual Judgment stage: Gate holds the run, Echo reports the stage, the relay posts
         the message with buttons. Returns that message."""
-        run = execution or events.execution()
+        run = copy.deepcopy(execution or events.execution())
+        stage = next(s for s in run["stages"] if s["id"] == STAGE_ID)
+        stage["startTime"] = int(self.clock() * 1000)  # the stage starts now, so its deadline lies ahead
         self.gate.add_execution(run)
         assert self.echo(events.stage_event("starting", run, stage_id=STAGE_ID)).status_code == 202
         self.drain()

@@ -29,6 +29,7 @@ from relay.spinnaker.judgment_stage import (
     JudgmentState,
     judgment_state,
     required_roles,
+    span,
     timeout_ms,
 )
 from relay.store import DECIDED, IN_FLIGHT, UNCONFIRMED, Judgment
@@ -36,7 +37,7 @@ from schemas.messages import MESSAGE_SCHEMA
 from schemas.mrkdwn import escape, html_to_mrkdwn, link, slack_date
 
 ENDED_WORDS = {
-    TIMED_OUT: (":alarm_clock:", "timed out", "timed out without a judgment"),
+    TIMED_OUT: (":alarm_clock:", "expired", "expired after {timeout} without a decision"),
     CANCELED: (":no_entry_sign:", "run canceled", "stopped waiting: the run was canceled"),
     MISSING: (":grey_question:", "not found", "is no longer a Manual Judgment waiting in this run"),
 }
@@ -44,12 +45,13 @@ ENDED_WORDS = {
 
 def judgment_message(execution: dict[str, Any], stage_id: str, ui_url: str, *, channel: str,
                      preference: dict[str, Any] | None = None, judgment: Judgment | None = None,
-                     note: str | None = None, change: str | None = None) -> dict[str, Any]:
+                     note: str | None = None, reading: JudgmentState | None = None,
+                     waited: float | None = None, change: str | None = None) -> dict[str, Any]:
     """The whole message (`text`, `blocks`) for a judgment as `execution` and `judgment` show it now, with
     the run's `change` line (from → to) when it is known."""
     return MESSAGE_SCHEMA.dump(judgment_facts(execution, stage_id, ui_url, channel=channel,
                                               preference=preference, judgment=judgment, note=note,
-                                              change=change))
+                                              reading=reading, waited=waited, change=change))
 
 
 def notification_facts(notification: Notification, state: str, ui_url: str, *,
@@ -72,7 +74,8 @@ def notification_facts(notification: Notification, state: str, ui_url: str, *,
 def judgment_facts(execution: dict[str, Any], stage_id: str, ui_url: str, *, channel: str,
                    preference: dict[str, Any] | None = None, when: str = "manualJudgment",
                    judgment: Judgment | None = None, note: str | None = None,
-                   reading: JudgmentState | None = None, change: str | None = None) -> MessageFacts:
+                   reading: JudgmentState | None = None, waited: float | None = None,
+                   change: str | None = None) -> MessageFacts:
     """MessageFacts for one judgment message. A Slack judgment in flight or confirmed by Spinnaker is shown
     with who, when, what and why; otherwise Spinnaker's own state decides, and only an awaiting stage
     gets buttons."""
@@ -81,7 +84,7 @@ def judgment_facts(execution: dict[str, Any], stage_id: str, ui_url: str, *, cha
     if judgment is not None and _slack_judgment_shows(judgment, reading):
         return MessageFacts(**_slack_facts(parts, judgment, reading))
     if reading.open:
-        return MessageFacts(**_awaiting_facts(parts, channel, preference or {}, when, note))
+        return MessageFacts(**_awaiting_facts(parts, channel, preference or {}, when, note, waited))
     return MessageFacts(**_overtaken_facts(parts, reading), custom=custom_text(preference or {}, when))
 
 
@@ -160,11 +163,13 @@ def _matches(judgment: Judgment, reading: JudgmentState) -> bool:
 
 
 def _awaiting_facts(parts: _Parts, channel: str, preference: dict[str, Any], when: str,
-                    note: str | None) -> dict[str, Any]:
+                    note: str | None, waited: float | None) -> dict[str, Any]:
     facts = parts.common_facts()
     choices = judgment_choices(parts.stage)
     if choices:
         facts.append(("Options", escape(", ".join(choices))))
+    if waited:
+        facts.append(("Waiting for", span(waited)))
     facts.append(("Deadline", _deadline(parts.stage.get("startTime"), parts.context)))
     roles = required_roles(parts.stage)
     if roles:
@@ -237,6 +242,9 @@ def _overtaken_facts(parts: _Parts, reading: JudgmentState) -> dict[str, Any]:
     emoji, short, sentence = ENDED_WORDS.get(
         reading.state, (":grey_question:", "no longer waiting",
                         f"ended without a judgment ({reading.stage_status or 'unknown status'})"))
+    if reading.state == TIMED_OUT:
+        sentence = sentence.replace("{timeout}", span(timeout_ms(parts.context) / 1000))
+        short = sentence[0].upper() + sentence[1:]
     detail = None
     who, why = parts.execution.get("canceledBy"), parts.execution.get("cancellationReason")
     if reading.state == CANCELED and who:

@@ -15,7 +15,14 @@ from relay.judgments.changes import known_change
 from relay.judgments.messages import judgment_message, notification_facts
 from relay.models import EchoEvent, Notification
 from relay.spinnaker.execution import stage_by_id, with_event_stage
-from relay.spinnaker.judgment_stage import AWAITING, JUDGING, MISSING, is_judgment_stage, judgment_state
+from relay.spinnaker.judgment_stage import (
+    AWAITING,
+    JUDGING,
+    MISSING,
+    JudgmentState,
+    is_judgment_stage,
+    judgment_state,
+)
 from relay.store import DeliveryDraft, Judgment, Store
 from schemas.messages import MESSAGE_SCHEMA
 
@@ -44,9 +51,11 @@ def stage_messages(store: Store, execution_id: str, stage_id: str) -> dict[str, 
 
 
 def message_updates(execution: dict[str, Any], stage_id: str, *, settings: Settings, store: Store, rank: int,
-                    judgment: Judgment | None = None, note: str | None = None) -> list[DeliveryDraft]:
+                    judgment: Judgment | None = None, note: str | None = None,
+                    reading: JudgmentState | None = None, waited: float | None = None) -> list[DeliveryDraft]:
     """Rewrite every message of the stage to show `execution` (and `judgment`, the Slack judgment that
-    speaks for the stage, if any), with the run's from → to once it is known."""
+    speaks for the stage, if any), with the run's from → to once it is known; `reading` overrides what the
+    execution shows (an expiry the relay saw first), `waited` is how long the stage has waited so far."""
     execution_id = str(execution.get("id"))
     stage = stage_by_id(execution, stage_id)
     messages = stage_messages(store, execution_id, stage_id)
@@ -55,7 +64,7 @@ def message_updates(execution: dict[str, Any], stage_id: str, *, settings: Setti
     for key, address in messages.items():
         body = judgment_message(execution, stage_id, settings.spinnaker_ui_url, channel=address,
                                 preference=_preference(stage, address), judgment=judgment, note=note,
-                                change=change)
+                                reading=reading, waited=waited, change=change)
         drafts.append(DeliveryDraft(thread_key=f"{execution_id}@{address}", channel=address, action="upsert",
                                     template=UPDATE_TEMPLATE, message_key=key, rank=rank, payload=body))
     return drafts

@@ -34,6 +34,7 @@ from relay.store.records import (
     SENT,
     STALE,
     SUPERSEDED,
+    TIMER_JOB,
     UNCONFIRMED,
     UNFINISHED,
     Delivery,
@@ -44,18 +45,21 @@ from relay.store.records import (
     LastSuccess,
     MessageRef,
     QueueStats,
+    Timer,
 )
 from relay.store.requests import RequestQueries
 from relay.store.tables import deliveries, events, jobs, judgments, metadata
+from relay.store.timers import TimerQueries
 
 __all__ = [
     "CLAIMED", "DECIDED", "DRY_RUN", "DUPLICATE", "FAILED", "GATE_FAILED", "IN_FLIGHT", "LOST", "PATCHED",
     "PATCHING", "PENDING", "RECEIVED", "REFUSED", "RESET", "SENDING", "SENT", "STALE", "SUPERSEDED",
-    "UNCONFIRMED", "UNFINISHED", "Delivery", "DeliveryDraft", "DuplicateEvent", "Job", "Judgment",
-    "LastSuccess", "MessageRef", "QueueStats", "Store", "deliveries", "events", "jobs", "judgments",
-    "metadata",
+    "TIMER_JOB", "UNCONFIRMED", "UNFINISHED", "Delivery", "DeliveryDraft", "DuplicateEvent", "Job",
+    "Judgment", "LastSuccess", "MessageRef", "QueueStats", "Store", "Timer", "deliveries", "events", "jobs",
+    "judgments", "metadata",
 ]
 
 
-class Store(EventQueries, OutboxQueries, JobQueries, MessageMap, JudgmentQueries, RequestQueries):
+class Store(EventQueries, OutboxQueries, JobQueries, MessageMap, JudgmentQueries, TimerQueries,
+            RequestQueries):
     """SQLAlchemy Core access to every table of the relay, on one engine."""

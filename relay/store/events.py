@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -16,8 +17,10 @@ class EventQueries(Database):
     """Events seen."""
 
     def accept_event(self, *, event_id: str, type: str, application: str | None, execution_id: str | None,
-                     drafts: Iterable[DeliveryDraft], now: float) -> None:
-        """Record an event and its deliveries in one transaction; raise DuplicateEvent if seen before."""
+                     drafts: Iterable[DeliveryDraft], now: float,
+                     timers: Iterable[dict[str, Any]] = ()) -> None:
+        """Record an event and its deliveries (and the judgment timers it starts) in one transaction; raise
+        DuplicateEvent if seen before."""
         drafts = list(drafts)
         try:
             with self.engine.begin() as conn:
@@ -27,6 +30,8 @@ class EventQueries(Database):
                     "event_id": event_id, "type": type, "application": application,
                     "execution_id": execution_id, "received_at": now, "notifications": len(drafts)})
                 self._insert_drafts(conn, drafts, event_id=event_id, now=now)
+                for timer in timers:
+                    self._start_timer(conn, timer, now=now)
         except IntegrityError:
             if self.event_seen(event_id):
                 raise DuplicateEvent(event_id) from None

@@ -9,6 +9,7 @@ from typing import Any
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
     "pending", "sending", "sent", "failed", "dry_run", "superseded")
 UNFINISHED = (PENDING, SENDING)
+TIMER_JOB = "judgment.timer"  # the job that wakes a judgment timer (relay/judgments/timers.py)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,29 @@ class LastSuccess:
     start_time: float | None
     version: dict[str, Any] | None
     checked_at: float
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A waiting Manual Judgment's clock: its deadline, the reminders and escalation it plans and has sent,
+    and how the wait ended. `version` moves on with every change, so two workers never both act on one
+    state."""
+
+    key: str
+    execution_id: str
+    stage_id: str
+    application: str | None
+    started_at: float
+    deadline: float
+    plan: dict[str, Any]  # {"every": {address: seconds}, "escalate_after": seconds, "escalate_to": [...]}
+    reminded: dict[str, int]  # address -> reminders sent
+    escalated: bool
+    dms_pending: bool
+    next_at: float | None
+    outcome: str | None
+    judge: str | None
+    ended_at: float | None
+    version: int
 
 
 class DuplicateEvent(Exception):

@@ -145,3 +145,23 @@ last_successes = Table(
     Column("checked_at", Float, nullable=False),
 )
 Index("ix_judgments_stage", judgments.c.execution_id, judgments.c.stage_id)
+
+
+judgment_timers = Table(
+    "judgment_timers", metadata,
+    Column("key", String(512), primary_key=True),  # <executionId>/<stageId>
+    Column("execution_id", String(255), nullable=False),
+    Column("stage_id", String(255), nullable=False),
+    Column("application", String(255)),
+    Column("started_at", Float, nullable=False),
+    Column("deadline", Float, nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("reminded", Text, nullable=False),
+    Column("escalated", Boolean, nullable=False),
+    Column("dms_pending", Boolean, nullable=False),
+    Column("next_at", Float),
+    Column("outcome", String(16)),
+    Column("judge", String(320)),
+    Column("ended_at", Float, index=True),
+    Column("version", Integer, nullable=False),
+)
