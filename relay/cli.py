@@ -26,14 +26,14 @@ from relay.errors import ConfigError
 from relay.logs import Redactor, configure_logging
 from relay.setup.echo_setup import echo_config_text
 from relay.setup.failures import explain
-from relay.setup.listings import deliveries_table, judgments_table
+from relay.setup.listings import deliveries_table, judgments_table, wait_stats
 from relay.setup.manifest import APP_NAME, app_manifest
 from relay.setup.preview import preview_lines
 from relay.setup.startup import check_gate, warn_about_scopes
 from relay.spinnaker.echo_events import EVENT_TYPES, NotAnExecution, echo_event, notifying
 from relay.store import FAILED, Store, migrate
 from relay.wiring import build_services
-from schemas.config import first_error
+from schemas.config import Duration, first_error
 from schemas.echo import EVENT_SCHEMA
 from schemas.strict_json import reject_constant
 
@@ -198,12 +198,25 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
 
 @cli.command()
 @click.option("--limit", default=50, show_default=True)
-def judgments(limit: int) -> None:
+@click.option("--stats", is_flag=True, help="How long judgments waited: p50, p90 and max per application and "
+                                            "per approver.")
+@click.option("--since", default="30d", show_default=True,
+              help="With --stats: the waits that ended this recently.")
+def judgments(limit: int, stats: bool, since: str) -> None:
     """List Manual Judgments made from Slack: who, what, why, and what Spinnaker answered."""
     settings = load_settings()
     store = _ready_store(settings, upgrade=False)
     redact = Redactor(settings.secrets)
-    for line in judgments_table(store.list_judgments(limit=limit)):
+    if stats:
+        try:
+            window = Duration().deserialize(since)
+        except ValidationError:
+            raise click.BadParameter("not a duration like 30d, 12h or 90m", param_hint="--since") from None
+        ended = store.ended_waits(since=time.time() - window)
+        lines = wait_stats(ended) if ended else ["no judgment waited and ended in that time"]
+    else:
+        lines = judgments_table(store.list_judgments(limit=limit))
+    for line in lines:
         click.echo(redact(line))
 
 

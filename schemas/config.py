@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from relay.models import ApproverPolicy, RelayRules, ReminderPolicy, Route
 
-DURATION = re.compile(r"^(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$")
+DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$")
 SLACK_TARGET = re.compile(r"^[SUW][A-Z0-9]{2,}$")
 
 WHEN_VALUES = (
@@ -51,17 +51,17 @@ class ApproverSchema(Schema):
 
 
 class Duration(fields.Field):
-    """`30m`, `2h`, `1h30m`, `45s` as seconds (more than zero)."""
+    """`30m`, `2h`, `1h30m`, `45s`, `30d` as seconds (more than zero)."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
         match = DURATION.match(value.strip()) if isinstance(value, str) else None
-        parts = match.groups() if match else (None, None, None)
-        seconds = sum(int(part or 0) * unit for part, unit in zip(parts, (3600, 60, 1), strict=True))
+        parts = match.groups() if match else (None, None, None, None)
+        seconds = sum(int(part or 0) * unit for part, unit in zip(parts, (86400, 3600, 60, 1), strict=True))
         if not seconds:
             raise self.make_error("invalid")
         return float(seconds)
 
-    default_error_messages = {"invalid": "Not a duration like 30m, 2h, 1h30m or 45s."}
+    default_error_messages = {"invalid": "Not a duration like 30m, 2h, 1h30m, 45s or 30d."}
 
 
 class ReminderSchema(Schema):

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import insert
 
 from relay.cli import cli
 from relay.config import Settings
 from relay.notifications.plan import receive
 from relay.setup.preview import BLOCK_KIT_BUILDER
 from relay.store import Store, migrate
+from relay.store.tables import judgment_timers
 from relay.wiring import build_services
 from schemas.echo import EVENT_SCHEMA
 from tests.events import JUDGMENT_STAGE_ID, PAYLOADS, execution, pipeline_event, stage_event
@@ -373,3 +376,48 @@ def test_cli_deliveries_never_show_a_configured_secret(database_url: str, outbox
                  GATE_URL=f"http://relay:{password}@gate:8084")
     assert "proxy_refused_[redacted]" in result.stdout
     assert password not in result.stdout
+
+
+def test_cli_judgments_stats_give_waits_per_application_and_approver(database_url: str) -> None:
+    store = Store.from_url(database_url)
+    migrate.upgrade(store)
+    now = time.time()
+    waits = [("payments", "ann@example.com", "decided", 600),
+             ("payments", "bob@example.com", "decided", 3600),
+             ("payments", None, "expired", 3 * 86400), ("compute", "ann@example.com", "decided", 120),
+             ("compute", "ann@example.com", "decided", 40 * 86400)]  # ended long before the window
+    with store.engine.begin() as conn:
+        for index, (application, judge, outcome, waited) in enumerate(waits):
+            ended = now - (60 * 86400 if waited == 40 * 86400 else 60)
+            conn.execute(insert(judgment_timers), {
+                "key": f"run{index}/stage", "execution_id": f"run{index}", "stage_id": "stage",
+                "application": application, "started_at": ended - waited, "deadline": ended, "plan": "{}",
+                "reminded": "{}", "escalated": False, "dms_pending": False, "outcome": outcome,
+                "judge": judge, "ended_at": ended, "version": 1})
+    store.engine.dispose()
+
+    result = run("judgments", "--stats", "--since", "30d", RELAY_DATABASE_URL=database_url)
+
+    assert result.exit_code == 0, result.output
+    rows = [line.split("  ") for line in result.stdout.splitlines()]
+    cells = [[cell.strip() for cell in row if cell.strip()] for row in rows]
+    assert cells == [
+        ["application", "judgments", "p50", "p90", "max"],
+        ["compute", "1", "2 m", "2 m", "2 m"],
+        ["payments", "3", "1 h", "72 h", "72 h"],
+        [],
+        ["approver", "judgments", "p50", "p90", "max"],
+        ["ann@example.com", "2", "2 m", "10 m", "10 m"],
+        ["bob@example.com", "1", "1 h", "1 h", "1 h"],
+        ["nobody (expired)", "1", "72 h", "72 h", "72 h"],
+    ]
+
+
+def test_cli_judgments_stats_refuse_a_window_that_is_no_duration(database_url: str) -> None:
+    store = Store.from_url(database_url)
+    migrate.upgrade(store)
+    store.engine.dispose()
+    result = CliRunner().invoke(cli, ["judgments", "--stats", "--since", "a month"],
+                                env={"RELAY_DATABASE_URL": database_url})
+    assert result.exit_code == 2
+    assert "--since" in result.output and "not a duration" in result.output

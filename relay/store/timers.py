@@ -34,6 +34,15 @@ class TimerQueries(Database):
             row = conn.execute(select(judgment_timers).where(judgment_timers.c.key == key)).mappings().first()
         return _timer(row) if row else None
 
+    def ended_waits(self, *, since: float) -> list[tuple[str | None, str | None, str | None, float]]:
+        """(application, judge, outcome, seconds waited) of every judgment whose wait ended at `since` or
+        later: decided (by whoever Spinnaker or Slack names) or expired (by nobody)."""
+        waited = (judgment_timers.c.ended_at - judgment_timers.c.started_at).label("waited")
+        query = select(judgment_timers.c.application, judgment_timers.c.judge, judgment_timers.c.outcome,
+                       waited).where(judgment_timers.c.ended_at >= since)
+        with self._reading() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
     def advance_timer(self, timer: Timer, values: dict[str, Any], *, now: float,
                       drafts: Iterable[DeliveryDraft] = ()) -> bool:
         """Move a timer on from `timer.version`, queueing `drafts` and its next wake-up (at `next_at`, unless
