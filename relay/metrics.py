@@ -12,7 +12,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +32,8 @@ KNOWN_KINDS = ("pipeline", "orchestration", "stage", "task")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CALL_OUTCOMES = ("ok", "error", "rate_limited")
+LANES = ("delivery", "job")
+WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 class Metrics:
@@ -57,6 +66,14 @@ class Metrics:
                               "database)", ["component"], registry=self.registry)
         self.judgments = Counter("relay_judgments_total", "Manual Judgment clicks, by outcome",
                                  ["outcome"], registry=self.registry)
+        # Summed over live processes under PROMETHEUS_MULTIPROC_DIR: the busy threads of every worker.
+        self.lane_threads = Gauge("relay_lane_threads", "Threads of the worker lanes, by lane", ["lane"],
+                                  multiprocess_mode="livesum", registry=self.registry)
+        self.lane_busy = Gauge("relay_lane_busy", "Threads of the worker lanes busy with a delivery or a "
+                               "job, by lane", ["lane"], multiprocess_mode="livesum", registry=self.registry)
+        self.lane_wait = Histogram("relay_lane_wait_seconds", "From a delivery or job being due (a "
+                                   "delivery's channel pacing included) until a thread starts it, by lane",
+                                   ["lane"], buckets=WAIT_BUCKETS, registry=self.registry)
         self.requests = Histogram("relay_http_request_seconds", "HTTP requests by route, method and status",
                                   ["route", "method", "status"], buckets=LATENCY_BUCKETS,
                                   registry=self.registry)
@@ -83,6 +100,23 @@ class Metrics:
     def gate_call(self, operation: str, seconds: float, outcome: str) -> None:
         """One Gate call, named by a fixed operation (e.g. `get_execution`, `judge`); see CALL_OUTCOMES."""
         self._call(self.gate_calls, "gate", {"operation": operation}, seconds, outcome)
+
+    def gate_answer(self, operation: str, seconds: float, status: int | None) -> None:
+        """One Gate call by its HTTP status (None: no answer): 429 is rate_limited, a 4xx or 5xx an error."""
+        outcome = "ok" if status is not None and status < 400 else \
+            "rate_limited" if status == 429 else "error"
+        self.gate_call(operation, seconds, outcome)
+
+    def lane_opened(self, lane: str, threads: int) -> None:
+        self.lane_threads.labels(lane=lane).set(threads)
+
+    def lane_started(self, lane: str, waited: float) -> None:
+        """A thread of `lane` took a delivery or job that had been due for `waited` seconds."""
+        self.lane_busy.labels(lane=lane).inc()
+        self.lane_wait.labels(lane=lane).observe(max(0.0, waited))
+
+    def lane_finished(self, lane: str) -> None:
+        self.lane_busy.labels(lane=lane).dec()
 
     def judgment(self, outcome: str) -> None:
         """One judgment click, by a fixed outcome name (`continue`, `stop`, `forbidden`…)."""

@@ -53,9 +53,25 @@ def test_claim_waits_for_the_earlier_delivery_of_the_same_run(migrated_store: St
 
 def test_claim_paces_a_channel_across_workers(migrated_store: Store) -> None:
     queue(migrated_store, runs=2, per_run=1, channels=1)
-    assert len(migrated_store.lease_deliveries(worker="a", now=100.0, lease=LEASE, interval=1.0)) == 1
+    [first] = migrated_store.lease_deliveries(worker="a", now=100.0, lease=LEASE, interval=1.0)
+    assert migrated_store.mark_sent(first.id, worker="a", now=100.2, ts="1.1")
     assert migrated_store.lease_deliveries(worker="b", now=100.5, lease=LEASE, interval=1.0) == []
     assert len(migrated_store.lease_deliveries(worker="b", now=101.0, lease=LEASE, interval=1.0)) == 1
+
+
+def test_claim_takes_one_delivery_of_a_channel_at_a_time(migrated_store: Store) -> None:
+    """Two runs in one channel: the second waits while the first is in flight, however slow its call, and
+    is due once the first is finished or its worker's lease ran out."""
+    queue(migrated_store, runs=3, per_run=1, channels=1)
+    [first] = migrated_store.lease_deliveries(worker="a", now=1.0, lease=10.0, interval=0.0)
+    assert migrated_store.lease_deliveries(worker="b", now=5.0, lease=10.0, interval=0.0) == []
+    assert migrated_store.renew_leases("a", until=20.0) == 1
+    assert migrated_store.lease_deliveries(worker="b", now=15.0, lease=10.0, interval=0.0) == []
+    assert migrated_store.mark_sent(first.id, worker="a", now=15.0, ts="1.1")
+    [second] = migrated_store.lease_deliveries(worker="b", now=15.0, lease=10.0, interval=0.0)
+    assert second.id > first.id
+    [retaken] = migrated_store.lease_deliveries(worker="c", now=25.5, lease=10.0, interval=0.0)
+    assert (retaken.id, retaken.attempts) == (second.id, 1)
 
 
 def test_claim_retakes_an_expired_lease_and_counts_the_attempt(migrated_store: Store) -> None:

@@ -176,6 +176,7 @@ class Delivery:
     rank: int
     attempts: int
     created_at: float
+    due_at: float = 0.0  # when it became due: its scheduled time, or when the last worker's lease ran out
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ class Job:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    due_at: float = 0.0  # when it became due: its scheduled time, or when the last worker's lease ran out
 
 
 # A judgment's life: received -> refused | lost | duplicate | stale | claimed -> sent -> patched ->
@@ -256,13 +258,17 @@ class Store:
         self.is_postgres = engine.dialect.name == "postgresql"
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        """An engine tuned for the backend: WAL, a busy timeout and immediate transactions on SQLite."""
+    def from_url(cls, url: str, *, connections: int = 5) -> Store:
+        """An engine tuned for the backend: WAL, a busy timeout and immediate transactions on SQLite. The pool
+        keeps up to `connections` open (one per thread using the store at once), and opens more briefly."""
+        pool = {"pool_size": connections, "max_overflow": 10}
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            memory = url in ("sqlite://", "sqlite:///:memory:")
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                   **({} if memory else pool))
             _tune_sqlite(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            engine = create_engine(url, pool_pre_ping=True, **pool)
         return cls(engine)
 
     def create_schema(self) -> None:
@@ -377,8 +383,9 @@ class Store:
         # Free channels as a subquery rather than a join: rows of channels still paced are ruled out on their
         # channel alone, which keeps a poll cheap while one channel has a long backlog.
         free_channels = select(channels.c.channel).where(channels.c.next_allowed_at <= now)
+        # Several candidates per delivery leased: a channel takes one delivery at a time.
         query = (select(deliveries).where(deliveries.c.channel.in_(free_channels), due, ~blocked_by_earlier)
-                 .order_by(deliveries.c.id).limit(limit))
+                 .order_by(deliveries.c.id).limit(limit * 4))
         if self.is_postgres:
             query = query.with_for_update(of=deliveries, skip_locked=True)
         else:
@@ -393,7 +400,8 @@ class Store:
             by_channel: dict[str, list[Any]] = {}
             for row in conn.execute(query).mappings().all():
                 by_channel.setdefault(row["channel"], []).append(row)
-            for channel in sorted(by_channel):
+            # The channels with the oldest deliveries, taken in channel order (see above).
+            for channel in sorted(sorted(by_channel, key=lambda c: by_channel[c][0]["id"])[:limit]):
                 delivery = self._lease_in_channel(conn, by_channel[channel], worker=worker, now=now,
                                                   lease=lease, interval=interval)
                 if delivery is not None:
@@ -408,6 +416,8 @@ class Store:
                 conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
                              .values(status=SUPERSEDED, sent_at=now, lease_until=None))
                 continue
+            if self._channel_busy(conn, row, now=now):
+                return None
             slot = conn.execute(update(channels).where(
                 channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
                 .values(next_allowed_at=now + interval))
@@ -417,6 +427,16 @@ class Store:
             conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(**values))
             return _delivery(row, attempts=values["attempts"])
         return None
+
+    def _channel_busy(self, conn: Connection, row: Any, *, now: float) -> bool:
+        """Whether another delivery of the row's channel is in flight (one at a time per channel keeps its
+        order). The channel's row is locked first, so the look sees what any worker committed before."""
+        lock = select(channels.c.channel).where(channels.c.channel == row["channel"])
+        conn.execute(lock.with_for_update() if self.is_postgres else lock)
+        in_flight = select(deliveries.c.id).where(
+            deliveries.c.channel == row["channel"], deliveries.c.id != row["id"],
+            deliveries.c.status == SENDING, deliveries.c.lease_until >= now)
+        return conn.execute(in_flight.limit(1)).first() is not None
 
     def _superseded(self, conn: Connection, row: Any) -> bool:
         """An upsert whose very next delivery in the thread is a newer upsert of the same message, of a state
@@ -467,6 +487,17 @@ class Store:
                                                               table.c.leased_by == worker)
                                          .values(status=PENDING, lease_until=None, leased_by=None)).rowcount
         return released
+
+    def renew_leases(self, worker: str, *, until: float) -> int:
+        """Extend every lease this worker holds (deliveries and jobs in flight) to `until`, so a slow call
+        is not taken over by another worker; returns how many were renewed."""
+        renewed = 0
+        with self.engine.begin() as conn:
+            for table in (deliveries, jobs):
+                renewed += conn.execute(update(table).where(table.c.status == SENDING,
+                                                             table.c.leased_by == worker)
+                                        .values(lease_until=until)).rowcount
+        return renewed
 
     def channels(self) -> list[str]:
         """Every Slack address the relay has queued messages for."""
@@ -521,7 +552,7 @@ class Store:
                 values = _lease(row, worker=worker, now=now, lease=lease)
                 conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(**values))
                 leased.append(Job(id=row["id"], kind=row["kind"], payload=json.loads(row["payload"]),
-                                   attempts=values["attempts"]))
+                                  attempts=values["attempts"], due_at=_due_at(row)))
         return leased
 
     def finish_job(self, job_id: int, *, worker: str, now: float, error: str | None = None) -> None:
@@ -690,7 +721,12 @@ def _delivery(row: Any, *, attempts: int) -> Delivery:
                     channel=row["channel"], action=row["action"], template=row["template"],
                     payload=json.loads(row["payload"]), message_key=row["message_key"],
                     parent_key=row["parent_key"], rank=row["rank"], attempts=attempts,
-                    created_at=row["created_at"])
+                    created_at=row["created_at"], due_at=_due_at(row))
+
+
+def _due_at(row: Any) -> float:
+    """When a leased row became due: its next attempt, or the end of the lease a dead worker held."""
+    return row["lease_until"] if row["status"] == SENDING else row["next_attempt_at"]
 
 
 def _tune_sqlite(engine: Engine) -> None:
