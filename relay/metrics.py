@@ -119,7 +119,7 @@ class Metrics:
         self.lane_busy.labels(lane=lane).dec()
 
     def judgment(self, outcome: str) -> None:
-        """One judgment click, by a fixed outcome name (`continue`, `stop`, `forbidden`…)."""
+        """One judgment click, by the status it ended in (`decided`, `refused`, `lost`, `stale`…)."""
         self.judgments.labels(outcome=outcome).inc()
 
     def error(self, component: str) -> None:

@@ -172,6 +172,7 @@ class FakeSlack:
         *,
         token: str = "xoxb-test",
         channel_interval: float = 0.0,
+        latency: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         scopes: str = DEFAULT_SCOPES,
         app_token: str = "xapp-test",
@@ -179,6 +180,7 @@ class FakeSlack:
         self.token = token
         self.app_token = app_token
         self.channel_interval = channel_interval
+        self.latency = latency  # every Web API call is answered after this many seconds
         self.scopes = scopes
         self.socket_url: str | None = None
         self._clock = clock
@@ -543,6 +545,8 @@ class FakeSlack:
             self._bump()
             down = self._down_status
             fault = self._take_fault(method) if down is None else None
+        if self.latency > 0:
+            self._stopping.wait(self.latency)
         if down is not None:
             return _failure(down, None, None)
         if fault is None:

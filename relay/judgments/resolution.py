@@ -333,6 +333,7 @@ class _Resolution:
                                           drafts=drafts or []):
             return
         self.judgment = dataclasses.replace(self.judgment, **values)
+        self.services.metrics.judgment(values["status"])
         log.info("judgment %d %s: %s", self.judgment.id, values["status"], values.get("detail") or "")
         if tell:
             self._tell(tell)
