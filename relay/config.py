@@ -59,7 +59,7 @@ class Settings:
     # Threads per worker process: deliveries wait on Slack (about 0.3 s a call) and jobs on Gate (seconds), so
     # both lanes' threads mostly wait; these suit a 2-CPU pod.
     delivery_concurrency: int = 16
-    job_concurrency: int = 8
+    job_concurrency: int = 32
     job_deadline: float = 60.0
     log_format: str = "text"
     log_level: str = "INFO"
