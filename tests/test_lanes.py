@@ -5,7 +5,10 @@ a killed or stopped worker loses nothing."""
 from __future__ import annotations
 
 import copy
+import json
 import signal
+import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +24,19 @@ from relay.commands.reports import STATUS_JOB
 from relay.config import Settings
 from relay.models import ApproverPolicy, RelayRules
 from relay.services import Services
-from relay.store import DECIDED, IN_FLIGHT, LOST, PENDING, RECEIVED, SENDING, SENT, STALE, Store, migrate
+from relay.store import (
+    DECIDED,
+    IN_FLIGHT,
+    LOST,
+    PENDING,
+    RECEIVED,
+    SENDING,
+    SENT,
+    STALE,
+    DeliveryDraft,
+    Store,
+    migrate,
+)
 from relay.wiring import build_services, feature_handlers
 from tests import events
 from tests.fake_gate import FakeGate
@@ -267,3 +282,41 @@ def test_services_gate_client_times_every_call_in_the_metrics(gate: FakeGate, tm
     value = services.metrics.registry.get_sample_value
     assert value("relay_gate_call_seconds_count", {"operation": "auth_user", "outcome": "ok"}) == 1
     assert value("relay_gate_call_seconds_count", {"operation": "auth_user", "outcome": "error"}) == 1
+
+
+def test_lanes_deliver_while_a_job_waits_on_gate_until_its_deadline(slack: FakeSlack, gate: FakeGate,
+                                                                   tmp_path: Path) -> None:
+    """The only job thread waits on a Gate that never answers: a message queued meanwhile is sent at once,
+    and the job's deadline ends the call (the Gate timeout alone would hold it for a minute), so the person
+    hears back and the thread is freed."""
+    settings = Settings(slack_bot_token=slack.token, slack_api_url=slack.api_url, gate_url=gate.url,
+                        database_url=f"sqlite:///{tmp_path / 'relay.sqlite3'}", channel_interval=0.0,
+                        gate_timeout=60.0, job_deadline=1.0, job_concurrency=1, delivery_concurrency=2)
+    services = build_services(settings)
+    services.store.create_schema()
+    gate.fail_next("list_executions", status=None, delay=120.0)
+    services.store.enqueue_job(STATUS_JOB, {"application": "compute",
+                                                  "response_url": slack.new_response_url()}, now=0.0)
+    stop = threading.Event()
+    worker = threading.Thread(target=services.dispatcher().run, args=(stop,))
+    worker.start()
+    try:
+        gate.wait_for(lambda: gate.calls_to("list_executions"), timeout=10)
+        run = run_with_steps(0, "#while-gate-hangs")
+        services.store.accept_event(event_id="e1", type="orca:pipeline:starting", application="compute",
+                                    execution_id=run["id"], now=time.time(), drafts=[DeliveryDraft(
+                                        thread_key="t1", channel="#while-gate-hangs", action="post",
+                                        template="pipeline.starting", payload={"text": "run started"})])
+        slack.wait_for(lambda: slack.messages("#while-gate-hangs"), timeout=10, description="the message")
+        assert not slack.webhook_posts  # the job is still waiting on Gate
+        [(_, answer)] = slack.wait_for(lambda: slack.webhook_posts, timeout=10, description="the answer")
+        assert "Gate unreachable" in json.dumps(answer)
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    value = services.metrics.registry.get_sample_value
+    assert value("relay_lane_threads", {"lane": "job"}) == 1
+    assert value("relay_lane_busy", {"lane": "delivery"}) == 0
+    assert value("relay_lane_wait_seconds_count", {"lane": "delivery"}) == 1
+    assert value("relay_gate_call_seconds_count", {"operation": "list_executions", "outcome": "error"}) == 1
+    services.store.engine.dispose()
