@@ -213,6 +213,24 @@ def test_lanes_sigterm_finishes_work_in_flight_and_hands_back_the_rest(database:
 
 
 @pytest.mark.slow
+def test_lanes_slow_call_keeps_its_lease_from_another_worker(database: Store, workers) -> None:
+    """A post that takes three leases' time is not taken over by the other worker: its lease is renewed
+    while the call is in flight, so Slack gets every message once."""
+    runs = 4
+    queue_runs(database, runs, channels=runs)
+    with FakeSlack() as slack:
+        slack.fail_next("chat.postMessage", delay=4.5)
+        env = slack_env(slack, database, RELAY_LEASE_SECONDS="1.5", RELAY_CHANNEL_INTERVAL="0")
+        pair = [workers(**env)]
+        slack.wait_for_calls("chat.postMessage", 1, timeout=30)
+        pair.append(workers(**env))
+        total = runs * (STEPS + 2)
+        wait_until(lambda: statuses(database) == {SENT: total}, 60, "every delivery sent", pair)
+        assert len(slack.calls_to("chat.postMessage")) == runs * (STEPS + 1)
+        assert all(row["attempts"] == 0 for row in database.list_deliveries(limit=1000))
+
+
+@pytest.mark.slow
 def test_lanes_twenty_clicks_across_two_workers_send_one_patch(database: Store, workers,
                                                                tmp_path: Path) -> None:
     """Twenty approvers click the same judgment; two workers of ten job threads each, with Gate slow to
