@@ -156,7 +156,8 @@ class Metrics:
 
 
 class QueueCollector:
-    """Gauges computed from the outbox at scrape time: depth by status and the oldest unfinished age."""
+    """Gauges computed from the store at scrape time: the outbox's depth by status and its oldest unfinished
+    age, and how long due work has waited for a thread in each lane."""
 
     def __init__(self, store: Store, *, on_error: Callable[[], None],
                  clock: Callable[[], float] = time.time) -> None:
@@ -167,7 +168,8 @@ class QueueCollector:
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("relay_database_up", "Whether the last scrape could read the database")
         try:
-            stats = self.store.queue_stats()
+            now = self.clock()
+            stats, due = self.store.queue_stats(), self.store.due_since(now)
         except SQLAlchemyError as err:
             log.warning("metrics could not read the queue: %s", type(err).__name__)
             self.on_error()
@@ -181,10 +183,16 @@ class QueueCollector:
         for status, count in sorted(stats.depth.items()):
             depth.add_metric([status], count)
         yield depth
-        age = 0.0 if stats.oldest_created_at is None else max(0.0, self.clock() - stats.oldest_created_at)
+        age = 0.0 if stats.oldest_created_at is None else max(0.0, now - stats.oldest_created_at)
         yield GaugeMetricFamily("relay_queue_oldest_age_seconds",
                                 "Seconds since the oldest unfinished delivery was queued (0 when none)",
                                 value=age)
+        waiting = GaugeMetricFamily("relay_lane_queue_age_seconds",
+                                    "Seconds the oldest delivery or job a free thread could start now has "
+                                    "been due, by lane (0 when none)", labels=["lane"])
+        for lane, since in sorted(due.items()):
+            waiting.add_metric([lane], 0.0 if since is None else max(0.0, now - since))
+        yield waiting
 
 
 def reset_multiprocess_dir(path: str | None) -> None:

@@ -107,6 +107,18 @@ def test_queue_stats_count_unfinished_deliveries_and_the_oldest(migrated_store: 
     assert stats.oldest_created_at == 50.0
 
 
+def test_due_since_names_the_oldest_work_a_free_thread_could_start(migrated_store: Store) -> None:
+    assert migrated_store.due_since(20.0) == {"delivery": None, "job": None}
+    queue(migrated_store, runs=2, per_run=2, channels=1, now=10.0)
+    migrated_store.enqueue_job("refresh", {"stage": "s1"}, now=12.0)
+    migrated_store.enqueue_job("refresh", {"stage": "s2"}, now=30.0)
+    assert migrated_store.due_since(20.0) == {"delivery": 10.0, "job": 12.0}
+    [delivery] = migrated_store.lease_deliveries(worker="a", now=20.0, lease=LEASE, interval=100.0)
+    migrated_store.mark_sent(delivery.id, worker="a", now=20.0, ts="1.1")
+    assert migrated_store.due_since(21.0)["delivery"] is None  # the channel's next slot is at 120
+    assert migrated_store.due_since(120.0)["delivery"] == 10.0
+
+
 def test_concurrent_workers_send_everything_once_in_run_order(migrated_store: Store) -> None:
     """Four threads, each a worker with its own claims, race over 40 runs in 8 channels: no delivery is
     claimed twice, none is lost, each run's deliveries finish in order, and no claim fails (a deadlock

@@ -685,6 +685,19 @@ class Store:
             rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
             return {status: count for status, count in rows}
 
+    def due_since(self, now: float) -> dict[str, float | None]:
+        """Per lane ("delivery", "job"), since when the oldest work that a free thread could start now has
+        been due (None when there is none): a pending job, or a pending delivery whose channel is free and
+        whose run waits for nothing earlier."""
+        channel_free = select(channels.c.channel).where(channels.c.next_allowed_at <= now)
+        delivery = select(func.min(deliveries.c.next_attempt_at)).where(
+            deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now,
+            deliveries.c.channel.in_(channel_free), ~_waits_for_earlier())
+        job = select(func.min(jobs.c.next_attempt_at)).where(jobs.c.status == PENDING,
+                                                             jobs.c.next_attempt_at <= now)
+        with self._reading() as conn:
+            return {"delivery": conn.execute(delivery).scalar(), "job": conn.execute(job).scalar()}
+
 
 def _waits_for_earlier() -> Any:
     """True for a delivery with an unfinished earlier one in its run thread (threads go out in order)."""
