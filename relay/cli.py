@@ -110,7 +110,7 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
 @click.option("--parent-pid", type=int, hidden=True, help="Stop when this process is gone.")
 def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
     """Run the delivery dispatcher alone (any number of workers may share one database). SIGTERM lets the
-    delivery in flight finish and hands the rest back to the queue."""
+    deliveries and jobs in flight finish and hands the rest back to the queue."""
     from relay.serving import check_bind, start_ops_server
 
     settings = load_settings()

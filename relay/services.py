@@ -50,8 +50,11 @@ class Services:
             poster, directory = SlackPoster(client), SlackDirectory(client)
         rules = settings.rules
         built = {
-            "settings": settings, "store": Store.from_url(settings.database_url), "poster": poster,
-            "directory": directory, "gate": gate_client(settings),
+            "settings": settings, "poster": poster, "directory": directory,
+            # A connection for each thread of a worker's lanes, and for the one that leases.
+            "store": Store.from_url(settings.database_url,
+                                    connections=settings.delivery_concurrency + settings.job_concurrency + 2),
+            "gate": gate_client(settings, on_call=metrics.gate_answer),
             "verifier": SlackVerifier(settings.slack_signing_secret),
             "policy": Policy({JUDGE: rules.approvers, RUN: rules.runners, CANCEL: rules.cancelers}),
             "fiat": fiat_client(settings), "metrics": metrics,
@@ -66,7 +69,10 @@ class Services:
                    "lease_seconds": self.settings.lease_seconds, "clock": self.clock,
                    "on_result": self.delivered,
                    "run_job": lambda kind, payload: self.handlers.run_job(self, kind, payload),
-                   "join_refusal": self.join_refusal}
+                   "join_refusal": self.join_refusal,
+                   "delivery_threads": self.settings.delivery_concurrency,
+                   "job_threads": self.settings.job_concurrency,
+                   "job_deadline": self.settings.job_deadline, "metrics": self.metrics}
         return Dispatcher(**{**options, **overrides})
 
     def delivered(self, delivery: Delivery, result: str) -> None:

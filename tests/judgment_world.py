@@ -177,7 +177,7 @@ def judgment_world(tmp_path: Path, *, gate_options: dict[str, Any] | None = None
             **settings})
         store = Store.from_url(config.database_url)
         migrate.upgrade(store)
-        gate_client = GateClient(gate.url, timeout=config.gate_timeout, deadline=0.0,
+        gate_client = GateClient(gate.url, timeout=config.gate_timeout,
                                  user_header=config.gate_user_header)
         services = build_services(config, store=store, clock=clock, gate=gate_client,
                                           verifier=SlackVerifier(config.slack_signing_secret, clock=clock))

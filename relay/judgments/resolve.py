@@ -275,6 +275,7 @@ class _Runner:
                                           drafts=drafts):
             return
         self.judgment = dataclasses.replace(self.judgment, **values)
+        self.services.metrics.judgment(values["status"])
         log.info("judgment %d %s: %s", self.judgment.id, values["status"], values.get("detail") or "")
 
     def _note(self, text: str) -> list[DeliveryDraft]:

@@ -27,7 +27,7 @@ def warn_about_scopes(settings: Settings) -> None:
 
 def check_gate(settings: Settings) -> None:
     """Clicks and commands all need Gate: a GATE_URL that does not answer stops `socket` at startup."""
-    gate = gate_client(settings, deadline=0)
+    gate = gate_client(settings)
     if gate is None:
         return
     try:

@@ -24,13 +24,17 @@ class Database:
         self.is_postgres = engine.dialect.name == "postgresql"
 
     @classmethod
-    def from_url(cls, url: str) -> Self:
-        """An engine tuned for the backend: WAL, a busy timeout and immediate transactions on SQLite."""
+    def from_url(cls, url: str, *, connections: int = 5) -> Self:
+        """An engine tuned for the backend: WAL, a busy timeout and immediate transactions on SQLite. The pool
+        keeps up to `connections` open (one per thread using the store at once), and opens more briefly."""
+        pool = {"pool_size": connections, "max_overflow": 10}
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            memory = url in ("sqlite://", "sqlite:///:memory:")
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                   **({} if memory else pool))
             tune_sqlite(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            engine = create_engine(url, pool_pre_ping=True, **pool)
         return cls(engine)
 
     def create_schema(self) -> None:

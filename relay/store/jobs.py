@@ -9,7 +9,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from relay.store.database import Database
-from relay.store.queues import lease_values
+from relay.store.queues import due_at, lease_values
 from relay.store.records import FAILED, PENDING, SENDING, SENT, Job
 from relay.store.tables import jobs
 
@@ -40,7 +40,7 @@ class JobQueries(Database):
                 values = lease_values(row, worker=worker, now=now, lease=lease)
                 conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(**values))
                 leased.append(Job(id=row["id"], kind=row["kind"], payload=json.loads(row["payload"]),
-                                   attempts=values["attempts"]))
+                                  attempts=values["attempts"], due_at=due_at(row)))
         return leased
 
     def finish_job(self, job_id: int, *, worker: str, now: float, error: str | None = None) -> None:

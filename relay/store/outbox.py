@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from relay.store.database import Database
-from relay.store.queues import lease_values, like_prefix
+from relay.store.queues import due_at, lease_values, like_prefix
 from relay.store.records import (
     FAILED,
     PENDING,
@@ -80,8 +80,9 @@ class OutboxQueries(Database):
         # Free channels as a subquery rather than a join: rows of channels still paced are ruled out on their
         # channel alone, which keeps a poll cheap while one channel has a long backlog.
         free_channels = select(channels.c.channel).where(channels.c.next_allowed_at <= now)
+        # Several candidates per delivery leased: a channel takes one delivery at a time.
         query = (select(deliveries).where(deliveries.c.channel.in_(free_channels), due, ~blocked_by_earlier)
-                 .order_by(deliveries.c.id).limit(limit))
+                 .order_by(deliveries.c.id).limit(limit * 4))
         if self.is_postgres:
             query = query.with_for_update(of=deliveries, skip_locked=True)
         else:
@@ -96,7 +97,8 @@ class OutboxQueries(Database):
             by_channel: dict[str, list[Any]] = {}
             for row in conn.execute(query).mappings().all():
                 by_channel.setdefault(row["channel"], []).append(row)
-            for channel in sorted(by_channel):
+            # The channels with the oldest deliveries, taken in channel order (see above).
+            for channel in sorted(sorted(by_channel, key=lambda c: by_channel[c][0]["id"])[:limit]):
                 delivery = self._lease_in_channel(conn, by_channel[channel], worker=worker, now=now,
                                                   lease=lease, interval=interval)
                 if delivery is not None:
@@ -111,6 +113,8 @@ class OutboxQueries(Database):
                 conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
                              .values(status=SUPERSEDED, sent_at=now, lease_until=None))
                 continue
+            if self._channel_busy(conn, row, now=now):
+                return None
             slot = conn.execute(update(channels).where(
                 channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
                 .values(next_allowed_at=now + interval))
@@ -120,6 +124,16 @@ class OutboxQueries(Database):
             conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(**values))
             return _delivery(row, attempts=values["attempts"])
         return None
+
+    def _channel_busy(self, conn: Connection, row: Any, *, now: float) -> bool:
+        """Whether another delivery of the row's channel is in flight (one at a time per channel keeps its
+        order). The channel's row is locked first, so the look sees what any worker committed before."""
+        lock = select(channels.c.channel).where(channels.c.channel == row["channel"])
+        conn.execute(lock.with_for_update() if self.is_postgres else lock)
+        in_flight = select(deliveries.c.id).where(
+            deliveries.c.channel == row["channel"], deliveries.c.id != row["id"],
+            deliveries.c.status == SENDING, deliveries.c.lease_until >= now)
+        return conn.execute(in_flight.limit(1)).first() is not None
 
     def _superseded(self, conn: Connection, row: Any) -> bool:
         """An upsert whose very next delivery in the thread is a newer upsert of the same message, of a state
@@ -170,6 +184,30 @@ class OutboxQueries(Database):
                                                               table.c.leased_by == worker)
                                          .values(status=PENDING, lease_until=None, leased_by=None)).rowcount
         return released
+
+    def renew_leases(self, worker: str, *, until: float) -> int:
+        """Extend every lease this worker holds (deliveries and jobs in flight) to `until`, so a slow call
+        is not taken over by another worker; returns how many were renewed."""
+        renewed = 0
+        with self.engine.begin() as conn:
+            for table in (deliveries, jobs):
+                renewed += conn.execute(update(table).where(table.c.status == SENDING,
+                                                             table.c.leased_by == worker)
+                                        .values(lease_until=until)).rowcount
+        return renewed
+
+    def due_since(self, now: float) -> dict[str, float | None]:
+        """Per lane ("delivery", "job"), since when the oldest work that a free thread could start now has
+        been due (None when there is none): a pending job, or a pending delivery whose channel is free and
+        whose run waits for nothing earlier."""
+        channel_free = select(channels.c.channel).where(channels.c.next_allowed_at <= now)
+        delivery = select(func.min(deliveries.c.next_attempt_at)).where(
+            deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now,
+            deliveries.c.channel.in_(channel_free), ~_waits_for_earlier())
+        job = select(func.min(jobs.c.next_attempt_at)).where(jobs.c.status == PENDING,
+                                                             jobs.c.next_attempt_at <= now)
+        with self._reading() as conn:
+            return {"delivery": conn.execute(delivery).scalar(), "job": conn.execute(job).scalar()}
 
     def channels(self) -> list[str]:
         """Every Slack address the relay has queued messages for."""
@@ -253,4 +291,4 @@ def _delivery(row: Any, *, attempts: int) -> Delivery:
                     channel=row["channel"], action=row["action"], template=row["template"],
                     payload=json.loads(row["payload"]), message_key=row["message_key"],
                     parent_key=row["parent_key"], rank=row["rank"], attempts=attempts,
-                    created_at=row["created_at"])
+                    created_at=row["created_at"], due_at=due_at(row))

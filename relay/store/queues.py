@@ -20,3 +20,8 @@ def lease_values(row: Any, *, worker: str, now: float, lease: float) -> dict[str
 def like_prefix(prefix: str) -> str:
     """A LIKE pattern matching `prefix` literally, with backslash as the escape character."""
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def due_at(row: Any) -> float:
+    """When a leased row became due: its next attempt, or the end of the lease a dead worker held."""
+    return row["lease_until"] if row["status"] == SENDING else row["next_attempt_at"]

@@ -43,6 +43,7 @@ class Delivery:
     rank: int
     attempts: int
     created_at: float
+    due_at: float = 0.0  # when it became due: its scheduled time, or when the last worker's lease ran out
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Job:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    due_at: float = 0.0  # when it became due: its scheduled time, or when the last worker's lease ran out
 
 
 # A judgment's life: received -> refused | lost | duplicate | stale | claimed -> patching -> patched ->
