@@ -85,8 +85,11 @@ def world(tmp_path: Path) -> Iterator[World]:
         for user, email in ((APPROVER, APPROVER_EMAIL), (OTHER, OTHER_EMAIL)):
             slack.add_user(user, email=email)
         gate.add_pipeline_config(DEPLOY)
+        # One job thread: jobs run in the order they were queued, so a later request's effect shows that
+        # any replay queued before it would have taken effect too.
         with served_relay(tmp_path, SLACK_BOT_TOKEN=slack.token, SLACK_API_URL=slack.api_url,
-                          GATE_URL=gate.url, RELAY_ECHO_TOKEN=ECHO_TOKEN, RELAY_CONFIG=str(config)) as served:
+                          GATE_URL=gate.url, RELAY_ECHO_TOKEN=ECHO_TOKEN, RELAY_CONFIG=str(config),
+                          RELAY_JOB_CONCURRENCY="1") as served:
             yield World(served, slack, gate)
 
 
