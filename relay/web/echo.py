@@ -6,13 +6,14 @@ import base64
 import contextlib
 import hmac
 
-from flask import Blueprint, Response, current_app, jsonify, request
+import orjson
+from flask import Blueprint, Response, current_app, g, request
 
 from relay.config import Settings
 from relay.errors import Unauthorized
 from relay.notifications.plan import receive
 from relay.web.body import bounded_body, parse_json
-from schemas.echo import EVENT_SCHEMA
+from schemas.echo import load_event
 
 bp = Blueprint("echo", __name__)
 
@@ -25,11 +26,13 @@ def echo_events() -> tuple[Response, int]:
     settings: Settings = services.settings
     check_echo_auth(settings, request.headers.get("Authorization"))
     raw = bounded_body(settings.max_event_bytes, what="events", setting="RELAY_MAX_EVENT_BYTES")
-    event = EVENT_SCHEMA.load(parse_json(raw))
+    event = load_event(parse_json(raw))
     outcome = receive(event, raw, settings=settings, store=services.store, clock=services.clock)
     services.metrics.event(event.type, outcome.result)
-    services.metrics.queued(outcome.notifications)
-    services.metrics.addresses_refused(outcome.refused)
+    if outcome.notifications:
+        services.metrics.queued(outcome.notifications)
+    if outcome.refused:
+        services.metrics.addresses_refused(outcome.refused)
     body = {"result": outcome.result, "eventId": outcome.event_id}
     if outcome.reason:
         body["reason"] = outcome.reason
@@ -37,8 +40,16 @@ def echo_events() -> tuple[Response, int]:
         body["refused"] = outcome.refused
     if outcome.result == "queued":
         body["notifications"] = outcome.notifications
-        return jsonify(body), 202
-    return jsonify(body), 200
+        return _json(body), 202
+    if outcome.result == "ignored":
+        g.log_one_in = settings.log_ignored_every  # most events are ignored: their request lines are sampled
+    return _json(body), 200
+
+
+def _json(body: dict) -> Response:
+    """The answer as Flask's `jsonify` writes it (keys sorted, one line), by orjson: it is on every event."""
+    return Response(orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE),
+                    mimetype="application/json")
 
 
 def check_echo_auth(settings: Settings, authorization: str | None) -> None:
