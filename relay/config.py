@@ -70,8 +70,6 @@ class Settings:
     lease_seconds: float = 60.0
     log_format: str = "text"
     log_level: str = "INFO"
-    # One request line per this many ignored Echo events (1: a line for every one); others are always logged.
-    log_ignored_every: int = 100
     metrics_dir: str | None = None
     web_workers: int = 0
     forwarded_allow_ips: str = "127.0.0.1"
@@ -144,7 +142,6 @@ class Settings:
             lease_seconds=_number(env, "RELAY_LEASE_SECONDS", float, cls.lease_seconds, minimum=1),
             log_format=env.get("RELAY_LOG_FORMAT") or "text",
             log_level=(env.get("RELAY_LOG_LEVEL") or cls.log_level).upper(),
-            log_ignored_every=_number(env, "RELAY_LOG_IGNORED_EVERY", int, cls.log_ignored_every, minimum=1),
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             web_workers=_number(env, "RELAY_WEB_WORKERS", int, cls.web_workers),
             forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS") or cls.forwarded_allow_ips,

@@ -56,7 +56,6 @@ def test_config_reads_every_variable(tmp_path: Path) -> None:
             "RELAY_LOG_FORMAT": "json",
             "RELAY_MAX_ADDRESSES_PER_EVENT": "5",
             "RELAY_JOIN_CHANNELS": "off",
-            "RELAY_LOG_IGNORED_EVERY": "1",
         }
     )
     assert not settings.dry_run
@@ -76,7 +75,6 @@ def test_config_reads_every_variable(tmp_path: Path) -> None:
     )
     assert (settings.delivery_max_attempts, settings.lease_seconds, settings.log_format) == (3, 5.0, "json")
     assert settings.max_slack_bytes == 4096
-    assert settings.log_ignored_every == 1
 
 
 @pytest.mark.parametrize(
@@ -119,7 +117,6 @@ def test_config_reads_flags(raw: str, expected: bool) -> None:
         pytest.param({"RELAY_MESSAGE_PER_RUN": "maybe"}, "RELAY_MESSAGE_PER_RUN", id="not-a-flag"),
         pytest.param({"RELAY_NOTIFICATION_TYPES": " , ,"}, "RELAY_NOTIFICATION_TYPES", id="no-types"),
         pytest.param({"RELAY_LOG_FORMAT": "xml"}, "RELAY_LOG_FORMAT", id="log-format"),
-        pytest.param({"RELAY_LOG_IGNORED_EVERY": "0"}, "RELAY_LOG_IGNORED_EVERY", id="log-no-ignored-event"),
         pytest.param({"SLACK_BOT_TOKEN": "xoxb-1-bot-token-value"}, "RELAY_ECHO_TOKEN",
                      id="token-without-webhook-auth"),
         pytest.param({"RELAY_ECHO_USERNAME": "echo"}, "RELAY_ECHO_USERNAME", id="username-without-password"),

@@ -95,13 +95,15 @@ def test_request_lines_are_json_with_the_request_id(migrated_store: Store, relay
     assert all(isinstance(line["duration_ms"], float) for line in requests)
 
 
-def test_request_lines_of_ignored_events_are_sampled_with_their_request_ids(
-        migrated_store: Store, relay_logging, capsys: pytest.CaptureFixture[str]) -> None:
-    settings = Settings(log_format="json", log_ignored_every=3)
+@pytest.mark.parametrize(("level", "posted", "logged"), [("INFO", 200, 2), ("DEBUG", 5, 5)])
+def test_request_lines_of_ignored_events_are_sampled_at_info_with_their_request_ids(
+        migrated_store: Store, relay_logging, capsys: pytest.CaptureFixture[str], level: str, posted: int,
+        logged: int) -> None:
+    settings = Settings(log_format="json", log_level=level)
     relay_logging(settings)
     client = create_app(services=Services(handlers=feature_handlers(),
                                           settings=settings, store=migrated_store, poster=None)).test_client()
-    ignored = [f"ignored-{n}" for n in range(9)]
+    ignored = [f"ignored-{n}" for n in range(posted)]
     for request_id in ignored:
         response = client.post("/echo/events", json=stage_event("starting", kind="task"),
                                headers={"X-Request-Id": request_id})
@@ -109,8 +111,10 @@ def test_request_lines_of_ignored_events_are_sampled_with_their_request_ids(
     client.post("/echo/events", json=pipeline_event("starting"), headers={"X-Request-Id": "queued-1"})
     requests = [line for line in json_lines(capsys.readouterr().err) if line["logger"] == "relay.requests"]
     sampled = [line for line in requests if line["request_id"] in ignored]
-    assert len(sampled) == 3
-    assert all(line["sampled_one_in"] == 3 and "(1 in 3 logged)" in line["message"] for line in sampled)
+    assert len(sampled) == logged
+    one_in = posted // logged
+    assert all(line.get("sampled_one_in", 1) == one_in for line in sampled)
+    assert all(("(1 in" in line["message"]) == (one_in > 1) for line in sampled)
     assert [(line["request_id"], line["status"]) for line in requests[-1:]] == [("queued-1", 202)]
     assert "sampled_one_in" not in requests[-1]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hmac
+import logging
 
 import orjson
 from flask import Blueprint, Response, current_app, g, request
@@ -16,6 +17,10 @@ from relay.web.body import bounded_body, parse_json
 from schemas.echo import load_event
 
 bp = Blueprint("echo", __name__)
+log = logging.getLogger(__name__)
+
+# Of the events answered `ignored`, one request line in this many is logged (every one at DEBUG).
+IGNORED_LOGGED_ONE_IN = 100
 
 
 @bp.post("/echo/events")
@@ -41,8 +46,8 @@ def echo_events() -> tuple[Response, int]:
     if outcome.result == "queued":
         body["notifications"] = outcome.notifications
         return _json(body), 202
-    if outcome.result == "ignored":
-        g.log_one_in = settings.log_ignored_every  # most events are ignored: their request lines are sampled
+    if outcome.result == "ignored" and not log.isEnabledFor(logging.DEBUG):
+        g.log_one_in = IGNORED_LOGGED_ONE_IN  # most events are ignored: above DEBUG, sample their lines
     return _json(body), 200
 
 
