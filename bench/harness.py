@@ -16,7 +16,7 @@ import requests
 from bench.workload import body, run_for
 from tests import events
 from tests.fakes import FakeSlack
-from tests.processes import Relay, free_port, relay_environment, wait_healthy
+from tests.processes import Relay, free_port, relay_environment, stop_all, wait_healthy
 
 ECHO_TOKEN = "bench-echo-token"
 HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {ECHO_TOKEN}"}
@@ -74,15 +74,22 @@ def serving(module: str, args: list[str], *, env: dict[str, str], log: Path) -> 
 
 @contextlib.contextmanager
 def running_relay(directory: Path, *, database_url: str | None, slack_interval: float = 1.0,
-                  relay_interval: float = 1.0, env: dict[str, str] | None = None) -> Iterator[RelayUnderTest]:
-    """FakeSlack pacing posts like Slack (one a second per channel), and `slackops-relay serve` using it
-    (with `env` added to its environment)."""
+                  relay_interval: float = 1.0, slack_latency: float = 0.0, workers: int = 0,
+                  env: dict[str, str] | None = None) -> Iterator[RelayUnderTest]:
+    """FakeSlack pacing posts like Slack (one a second per channel) and answering each call after
+    `slack_latency` seconds, and `slackops-relay serve` using it (with `env` added to its environment), with
+    `workers` more `slackops-relay worker` processes beside its own dispatcher."""
     url = database_url or f"sqlite:///{directory / 'relay.sqlite3'}"
-    with FakeSlack(channel_interval=slack_interval) as slack:
+    with FakeSlack(channel_interval=slack_interval, latency=slack_latency) as slack:
         env = {"SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.api_url, "RELAY_ECHO_TOKEN": ECHO_TOKEN,
                "RELAY_DATABASE_URL": url, "RELAY_CHANNEL_INTERVAL": str(relay_interval), **(env or {})}
         with serving("relay.cli", ["serve", "--upgrade"], env=env, log=directory / "relay.log") as server:
-            yield RelayUnderTest(server=server, slack=slack, database_url=url, workdir=directory)
+            extra = [Relay(["worker"], relay_environment(**env), directory / f"worker-{number}.log")
+                     for number in range(workers)]
+            try:
+                yield RelayUnderTest(server=server, slack=slack, database_url=url, workdir=directory)
+            finally:
+                stop_all(extra)
 
 
 @contextlib.contextmanager

@@ -13,33 +13,29 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import click
 import yaml
 from marshmallow import ValidationError
 from slack_sdk.errors import SlackApiError
 
-from relay.access.authorization import scope_warnings
-from relay.clients.directory import SlackDirectory
-from relay.clients.slack import build_client, classify
+from relay.clients.slack import classify
 from relay.config import Settings
-from relay.delivery.dispatcher import describe_delivery
 from relay.errors import ConfigError
 from relay.logs import Redactor, configure_logging
-from relay.notifications.match import decide
-from relay.notifications.plan import plan
 from relay.setup.echo_setup import echo_config_text
 from relay.setup.failures import explain
-from relay.setup.listings import deliveries_table, judgments_table
+from relay.setup.listings import deliveries_table, judgments_table, wait_stats
 from relay.setup.manifest import APP_NAME, app_manifest
+from relay.setup.preview import preview_lines
+from relay.setup.startup import check_gate, warn_about_scopes
+from relay.spinnaker.echo_events import EVENT_TYPES, NotAnExecution, echo_event, notifying
 from relay.store import FAILED, Store, migrate
 from relay.wiring import build_services
-from schemas.config import first_error
+from schemas.config import Duration, first_error
 from schemas.echo import EVENT_SCHEMA
 from schemas.strict_json import reject_constant
-
-BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +49,6 @@ def load_settings() -> Settings:
         raise click.ClickException(err.message) from None
     configure_logging(settings)
     return settings
-
-
-def _warn_about_scopes(settings: Settings) -> None:
-    """Log what the policy cannot decide with the scopes Slack granted: such decisions refuse everyone."""
-    if settings.dry_run:
-        return
-    client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    for warning in scope_warnings(SlackDirectory(client), settings.rules):
-        log.warning("%s", warning)
 
 
 def _ready_store(settings: Settings, *, upgrade: bool) -> Store:
@@ -110,7 +97,7 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     check_bind(bind or settings.bind, key="--bind" if bind else "RELAY_BIND")
     _ready_store(settings, upgrade=upgrade).engine.dispose()
     log_setup_warnings(settings)  # once here; Gunicorn's workers build the app without repeating them
-    _warn_about_scopes(settings)
+    warn_about_scopes(settings)
     options = gunicorn_options(settings, bind=bind)
     if options["workers"] > 1 and not settings.metrics_dir:
         click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")
@@ -123,7 +110,7 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
 @click.option("--parent-pid", type=int, hidden=True, help="Stop when this process is gone.")
 def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
     """Run the delivery dispatcher alone (any number of workers may share one database). SIGTERM lets the
-    delivery in flight finish and hands the rest back to the queue."""
+    deliveries and jobs in flight finish and hands the rest back to the queue."""
     from relay.serving import check_bind, start_ops_server
 
     settings = load_settings()
@@ -131,7 +118,7 @@ def worker(upgrade: bool, ops_bind: str | None, parent_pid: int | None) -> None:
         check_bind(ops_bind, key="--ops-bind")
     _ready_store(settings, upgrade=upgrade).engine.dispose()
     if not parent_pid:  # `serve` said it already for the worker it starts
-        _warn_about_scopes(settings)
+        warn_about_scopes(settings)
     services = build_services(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -153,32 +140,42 @@ def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
 
 
 @cli.command()
-@click.argument("event_file", type=click.File("rb"))
-def preview(event_file) -> None:
-    """Print the Slack messages an Echo event would produce, with a Block Kit Builder link for each."""
+@click.argument("event_file", type=click.File("rb"), required=False)
+@click.option("--execution", "execution_file", type=click.File("rb"),
+              help="A Gate execution (GET /pipelines/{id}) to build the event from, instead of EVENT_FILE.")
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES),
+              help="The event to build (with --execution).")
+@click.option("--stage", "stage_ref", help="The stage's refId or id, for a stage event.")
+@click.option("--channel",
+              help="Notify this address on every event, as if the run named it (with --execution).")
+def preview(event_file, execution_file, event_type: str | None, stage_ref: str | None,
+            channel: str | None) -> None:
+    """Print what the dispatcher would do with an Echo event (EVENT_FILE, or one built from a Gate execution
+    with --execution and --type): each delivery's action and channel, its Slack message, and a Block Kit
+    Builder link."""
     settings = load_settings()
+    if (event_file is None) == (execution_file is None):
+        raise click.UsageError("give an EVENT_FILE, or --execution FILE with --type")
+    if execution_file is not None and not event_type:
+        raise click.UsageError("--execution needs --type, e.g. --type orca:pipeline:failed")
+    if event_file is not None and (event_type or stage_ref or channel):
+        raise click.UsageError("--type, --stage and --channel go with --execution")
+    source = event_file or execution_file
     try:
-        event = EVENT_SCHEMA.load(json.loads(event_file.read(), parse_constant=reject_constant))
+        document = json.loads(source.read(), parse_constant=reject_constant)
+        if execution_file is not None:
+            run = notifying(document, channel) if channel and isinstance(document, dict) else document
+            document = echo_event(run, event_type, stage_ref=stage_ref)
+        event = EVENT_SCHEMA.load(document)
+    except NotAnExecution as err:
+        raise click.ClickException(f"{source.name}: {err}") from None
     except ValidationError as err:
         problem = first_error(err.messages)
-        raise click.ClickException(f"{event_file.name}: not an Echo event: {problem}") from None
+        raise click.ClickException(f"{source.name}: not an Echo event: {problem}") from None
     except (ValueError, RecursionError) as err:
-        raise click.ClickException(f"{event_file.name}: not JSON: {' '.join(str(err).split())}") from None
-    decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
-    if not decision.notifications:
-        click.echo(f"no message: {decision.reason}")
-        return
-    # The relay's own planning, against an empty store: the messages a run seen for the first time gets.
-    store = Store.from_url("sqlite://")
-    store.create_schema()
-    for notification in decision.notifications:
-        click.echo(f"# {notification.template} to {notification.address} (when {notification.when})")
-        for draft in plan((notification,), settings=settings, store=store):
-            click.echo(f"## {describe_delivery(draft.action, draft.channel, draft.payload)}")
-            click.echo(json.dumps(draft.payload, indent=2, ensure_ascii=False))
-            blocks = {"blocks": draft.payload.get("blocks") or []}
-            click.echo(BLOCK_KIT_BUILDER + quote(json.dumps(blocks, separators=(",", ":"))))
-    store.engine.dispose()
+        raise click.ClickException(f"{source.name}: not JSON: {' '.join(str(err).split())}") from None
+    for line in preview_lines(event, settings):
+        click.echo(line)
 
 
 @cli.command()
@@ -201,12 +198,25 @@ def deliveries(failed: bool, retry_id: int | None, limit: int) -> None:
 
 @cli.command()
 @click.option("--limit", default=50, show_default=True)
-def judgments(limit: int) -> None:
+@click.option("--stats", is_flag=True, help="How long judgments waited: p50, p90 and max per application and "
+                                            "per approver.")
+@click.option("--since", default="30d", show_default=True,
+              help="With --stats: the waits that ended this recently.")
+def judgments(limit: int, stats: bool, since: str) -> None:
     """List Manual Judgments made from Slack: who, what, why, and what Spinnaker answered."""
     settings = load_settings()
     store = _ready_store(settings, upgrade=False)
     redact = Redactor(settings.secrets)
-    for line in judgments_table(store.list_judgments(limit=limit)):
+    if stats:
+        try:
+            window = Duration().deserialize(since)
+        except ValidationError:
+            raise click.BadParameter("not a duration like 30d, 12h or 90m", param_hint="--since") from None
+        ended = store.ended_waits(since=time.time() - window)
+        lines = wait_stats(ended) if ended else ["no judgment waited and ended in that time"]
+    else:
+        lines = judgments_table(store.list_judgments(limit=limit))
+    for line in lines:
         click.echo(redact(line))
 
 
@@ -261,7 +271,7 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
         check_bind(ops_bind, key="--ops-bind")
     _ready_store(settings, upgrade=False).engine.dispose()
     services = build_services(settings)
-    _check_gate(settings)
+    check_gate(settings)
     relay = SocketModeRelay(services, app_token=settings.slack_app_token, web_client=services.poster.client)
     try:
         with _quiet("slack_sdk"):  # its own error line would repeat the one below
@@ -272,7 +282,7 @@ def socket(no_dispatcher: bool, ops_bind: str | None) -> None:
         raise click.ClickException(f"cannot reach Slack at {settings.slack_api_url} "
                                    f"({getattr(err, 'reason', err)}): check SLACK_API_URL and the network "
                                    "(a proxy?)") from None
-    _warn_about_scopes(settings)
+    warn_about_scopes(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -298,21 +308,6 @@ def _quiet(logger_name: str) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-def _check_gate(settings: Settings) -> None:
-    """Clicks and commands all need Gate: a GATE_URL that does not answer stops `socket` at startup."""
-    from relay.clients.gate import GateError
-    from relay.services import gate_client
-
-    gate = gate_client(settings, deadline=0)
-    if gate is None:
-        return
-    try:
-        gate.ping()
-    except GateError as err:
-        raise click.ClickException(f"GATE_URL {settings.gate_url}: {err}; check the address and the "
-                                   "relay's Gate credentials (`slackops-relay doctor` tells more)") from None
 
 
 @cli.command()

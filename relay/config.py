@@ -68,6 +68,11 @@ class Settings:
     channel_interval: float = 1.0
     delivery_max_attempts: int = 12
     lease_seconds: float = 60.0
+    # Threads per worker process: deliveries wait on Slack (about 0.3 s a call) and jobs on Gate (seconds), so
+    # both lanes' threads mostly wait; these suit a 2-CPU pod.
+    delivery_concurrency: int = 16
+    job_concurrency: int = 32
+    job_deadline: float = 60.0
     log_format: str = "text"
     log_level: str = "INFO"
     metrics_dir: str | None = None
@@ -140,6 +145,10 @@ class Settings:
             delivery_max_attempts=_number(env, "RELAY_DELIVERY_MAX_ATTEMPTS", int, cls.delivery_max_attempts,
                                           minimum=1),
             lease_seconds=_number(env, "RELAY_LEASE_SECONDS", float, cls.lease_seconds, minimum=1),
+            delivery_concurrency=_number(env, "RELAY_DELIVERY_CONCURRENCY", int, cls.delivery_concurrency,
+                                         minimum=1),
+            job_concurrency=_number(env, "RELAY_JOB_CONCURRENCY", int, cls.job_concurrency, minimum=1),
+            job_deadline=_number(env, "RELAY_JOB_DEADLINE", float, cls.job_deadline, minimum=1),
             log_format=env.get("RELAY_LOG_FORMAT") or "text",
             log_level=(env.get("RELAY_LOG_LEVEL") or cls.log_level).upper(),
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,

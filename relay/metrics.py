@@ -12,7 +12,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +32,12 @@ KNOWN_KINDS = ("pipeline", "orchestration", "stage", "task")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CALL_OUTCOMES = ("ok", "error", "rate_limited")
+JUDGMENT_WAIT_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 172800.0,
+                         259200.0)
+WAIT_OUTCOMES = ("continued", "stopped", "expired", "canceled", "ended")
+REMINDER_KINDS = ("reminder", "escalation", "direct_message")
+LANES = ("delivery", "job")
+LANE_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 class Metrics:
@@ -57,6 +70,22 @@ class Metrics:
                               "database)", ["component"], registry=self.registry)
         self.judgments = Counter("relay_judgments_total", "Manual Judgment clicks, by outcome",
                                  ["outcome"], registry=self.registry)
+        self.judgment_waits = Histogram("relay_judgment_wait_seconds",
+                                        "How long Manual Judgments waited, from the stage's start to a "
+                                        "decision or expiry, by application and outcome",
+                                        ["application", "outcome"], buckets=JUDGMENT_WAIT_BUCKETS,
+                                        registry=self.registry)
+        self.judgment_reminders = Counter("relay_judgment_reminders_total",
+                                          "Reminders of waiting judgments sent, by kind (reminder, "
+                                          "escalation, direct_message)", ["kind"], registry=self.registry)
+        # Summed over live processes under PROMETHEUS_MULTIPROC_DIR: the busy threads of every worker.
+        self.lane_threads = Gauge("relay_lane_threads", "Threads of the worker lanes, by lane", ["lane"],
+                                  multiprocess_mode="livesum", registry=self.registry)
+        self.lane_busy = Gauge("relay_lane_busy", "Threads of the worker lanes busy with a delivery or a "
+                               "job, by lane", ["lane"], multiprocess_mode="livesum", registry=self.registry)
+        self.lane_wait = Histogram("relay_lane_wait_seconds", "From a delivery or job being due (a "
+                                   "delivery's channel pacing included) until a thread starts it, by lane",
+                                   ["lane"], buckets=LANE_WAIT_BUCKETS, registry=self.registry)
         self.requests = Histogram("relay_http_request_seconds", "HTTP requests by route, method and status",
                                   ["route", "method", "status"], buckets=LATENCY_BUCKETS,
                                   registry=self.registry)
@@ -91,8 +120,36 @@ class Metrics:
         """One Gate call, named by a fixed operation (e.g. `get_execution`, `judge`); see CALL_OUTCOMES."""
         self._call(self.gate_calls, "gate", {"operation": operation}, seconds, outcome)
 
+    def judgment_wait(self, application: str | None, outcome: str, seconds: float) -> None:
+        """A judgment's wait ended (`outcome` one of WAIT_OUTCOMES) after `seconds`."""
+        label = outcome if outcome in WAIT_OUTCOMES else "ended"
+        self.judgment_waits.labels(application=(application or "unknown")[:100], outcome=label) \
+            .observe(max(0.0, seconds))
+
+    def judgment_reminder(self, kind: str, count: int = 1) -> None:
+        """`count` reminders of one of REMINDER_KINDS were queued."""
+        if count:
+            self.judgment_reminders.labels(kind=kind if kind in REMINDER_KINDS else "reminder").inc(count)
+
+    def gate_answer(self, operation: str, seconds: float, status: int | None) -> None:
+        """One Gate call by its HTTP status (None: no answer): 429 is rate_limited, a 4xx or 5xx an error."""
+        outcome = "ok" if status is not None and status < 400 else \
+            "rate_limited" if status == 429 else "error"
+        self.gate_call(operation, seconds, outcome)
+
+    def lane_opened(self, lane: str, threads: int) -> None:
+        self.lane_threads.labels(lane=lane).set(threads)
+
+    def lane_started(self, lane: str, waited: float) -> None:
+        """A thread of `lane` took a delivery or job that had been due for `waited` seconds."""
+        self.lane_busy.labels(lane=lane).inc()
+        self.lane_wait.labels(lane=lane).observe(max(0.0, waited))
+
+    def lane_finished(self, lane: str) -> None:
+        self.lane_busy.labels(lane=lane).dec()
+
     def judgment(self, outcome: str) -> None:
-        """One judgment click, by a fixed outcome name (`continue`, `stop`, `forbidden`…)."""
+        """One judgment click, by the status it ended in (`decided`, `refused`, `lost`, `stale`…)."""
         self.judgments.labels(outcome=outcome).inc()
 
     def error(self, component: str) -> None:
@@ -133,7 +190,8 @@ class Metrics:
 
 
 class QueueCollector:
-    """Gauges computed from the outbox at scrape time: depth by status and the oldest unfinished age."""
+    """Gauges computed from the store at scrape time: the outbox's depth by status and its oldest unfinished
+    age, and how long due work has waited for a thread in each lane."""
 
     def __init__(self, store: Store, *, on_error: Callable[[], None],
                  clock: Callable[[], float] = time.time) -> None:
@@ -144,7 +202,8 @@ class QueueCollector:
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("relay_database_up", "Whether the last scrape could read the database")
         try:
-            stats = self.store.queue_stats()
+            now = self.clock()
+            stats, due = self.store.queue_stats(), self.store.due_since(now)
         except SQLAlchemyError as err:
             log.warning("metrics could not read the queue: %s", type(err).__name__)
             self.on_error()
@@ -158,10 +217,16 @@ class QueueCollector:
         for status, count in sorted(stats.depth.items()):
             depth.add_metric([status], count)
         yield depth
-        age = 0.0 if stats.oldest_created_at is None else max(0.0, self.clock() - stats.oldest_created_at)
+        age = 0.0 if stats.oldest_created_at is None else max(0.0, now - stats.oldest_created_at)
         yield GaugeMetricFamily("relay_queue_oldest_age_seconds",
                                 "Seconds since the oldest unfinished delivery was queued (0 when none)",
                                 value=age)
+        waiting = GaugeMetricFamily("relay_lane_queue_age_seconds",
+                                    "Seconds the oldest delivery or job a free thread could start now has "
+                                    "been due, by lane (0 when none)", labels=["lane"])
+        for lane, since in sorted(due.items()):
+            waiting.add_metric([lane], 0.0 if since is None else max(0.0, now - since))
+        yield waiting
 
 
 def reset_multiprocess_dir(path: str | None) -> None:

@@ -27,6 +27,16 @@ class ApproverPolicy:
 
 
 @dataclass(frozen=True)
+class ReminderPolicy:
+    """How often the relay reminds a channel of a waiting judgment, and whom it escalates to, and when
+    (seconds; None: never). `escalate_to` holds Slack user group IDs (S...) and user IDs (U... or W...)."""
+
+    every: float | None = None
+    escalate_after: float | None = None
+    escalate_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RelayRules:
     """Everything the YAML configuration file holds."""
 
@@ -36,6 +46,8 @@ class RelayRules:
     cancelers: dict[str, ApproverPolicy] = field(default_factory=dict)
     # Application glob -> the channel globs (names or IDs) its events may notify; empty: any channel.
     channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Application glob -> reminders and escalation of its waiting judgments (first matching glob wins).
+    reminders: dict[str, ReminderPolicy] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from relay.delivery.dispatcher import Dispatcher
 from relay.metrics import Metrics
 from relay.rules.addresses import join_refusal
 from relay.rules.policy import CANCEL, JUDGE, RUN, Policy
-from relay.store import Delivery, Store
+from relay.store import DRY_RUN, Delivery, Store
 from schemas.mrkdwn import safe_payload
 
 
@@ -50,8 +50,11 @@ class Services:
             poster, directory = SlackPoster(client), SlackDirectory(client)
         rules = settings.rules
         built = {
-            "settings": settings, "store": Store.from_url(settings.database_url), "poster": poster,
-            "directory": directory, "gate": gate_client(settings),
+            "settings": settings, "poster": poster, "directory": directory,
+            # A connection for each thread of a worker's lanes, and for the one that leases.
+            "store": Store.from_url(settings.database_url,
+                                    connections=settings.delivery_concurrency + settings.job_concurrency + 2),
+            "gate": gate_client(settings, on_call=metrics.gate_answer),
             "verifier": SlackVerifier(settings.slack_signing_secret),
             "policy": Policy({JUDGE: rules.approvers, RUN: rules.runners, CANCEL: rules.cancelers}),
             "fiat": fiat_client(settings), "metrics": metrics,
@@ -64,10 +67,19 @@ class Services:
                    "max_attempts": self.settings.delivery_max_attempts,
                    "channel_interval": self.settings.channel_interval,
                    "lease_seconds": self.settings.lease_seconds, "clock": self.clock,
-                   "on_result": lambda delivery, result: self.metrics.delivery(delivery.template, result),
+                   "on_result": self.delivered,
                    "run_job": lambda kind, payload: self.handlers.run_job(self, kind, payload),
-                   "join_refusal": self.join_refusal}
+                   "join_refusal": self.join_refusal,
+                   "delivery_threads": self.settings.delivery_concurrency,
+                   "job_threads": self.settings.job_concurrency,
+                   "job_deadline": self.settings.job_deadline, "metrics": self.metrics}
         return Dispatcher(**{**options, **overrides})
+
+    def delivered(self, delivery: Delivery, result: str) -> None:
+        """Count a delivery's outcome, and let the features follow up on a message that went out."""
+        self.metrics.delivery(delivery.template, result)
+        if result in ("sent", DRY_RUN):
+            self.handlers.after_sent(self, delivery)
 
     def join_refusal(self, delivery: Delivery) -> str | None:
         """Why the bot must not join a delivery's channel, judged for the application of its event."""
@@ -78,16 +90,18 @@ class Services:
 ActionHandler = Callable[["Services", dict, dict], dict | None]
 ViewHandler = Callable[["Services", dict], dict | None]
 JobHandler = Callable[["Services", dict], None]
+SentHandler = Callable[["Services", Delivery], None]
 
 
 class Handlers:
     """Where Slack interactions and background jobs go: handlers by block action_id prefix, view callback_id
-    and job kind; each feature registers its own."""
+    and job kind, and follow-ups by the template of a delivery sent; each feature registers its own."""
 
     def __init__(self) -> None:
         self.actions: dict[str, ActionHandler] = {}
         self.views: dict[str, ViewHandler] = {}
         self.jobs: dict[str, JobHandler] = {}
+        self.sent_handlers: dict[str, SentHandler] = {}
 
     def action(self, prefix: str, handler: ActionHandler) -> None:
         self.actions[prefix] = handler
@@ -97,6 +111,14 @@ class Handlers:
 
     def job(self, kind: str, handler: JobHandler) -> None:
         self.jobs[kind] = handler
+
+    def sent(self, template: str, handler: SentHandler) -> None:
+        self.sent_handlers[template] = handler
+
+    def after_sent(self, services: Services, delivery: Delivery) -> None:
+        handler = self.sent_handlers.get(delivery.template)
+        if handler is not None:
+            handler(services, delivery)
 
     def handle_interaction(self, services: Services, payload: dict) -> dict | None:
         """Route one interaction payload; returns the ack body (None for an empty 200), its text made safe."""

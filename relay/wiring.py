@@ -6,7 +6,7 @@ from typing import Any
 
 from relay.commands import slash
 from relay.config import Settings
-from relay.judgments import clicks
+from relay.judgments import change_updates, clicks, timers
 from relay.services import Handlers, Services
 
 
@@ -14,6 +14,8 @@ def feature_handlers() -> Handlers:
     """The buttons, views and jobs of every feature."""
     handlers = Handlers()
     clicks.register(handlers)
+    change_updates.register(handlers)
+    timers.register(handlers)
     slash.register(handlers)
     return handlers
 

@@ -96,9 +96,7 @@ def text_input(*, action_id: str, multiline: bool = False, max_length: int | Non
 def input_block(label: str, element: Block, *, block_id: str, optional: bool = False,
                 hint: str | None = None) -> Block:
     block: Block = {"type": "input", "block_id": block_id, "label": plain(label, MAX_LABEL),
-                    "element": element}
-    if optional:
-        block["optional"] = True
+                    "element": element, "optional": optional}
     if hint:
         block["hint"] = plain(hint, MAX_LABEL)
     return block

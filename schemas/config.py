@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from relay.models import ApproverPolicy, RelayRules, Route
+from relay.models import ApproverPolicy, RelayRules, ReminderPolicy, Route
+
+DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$")
+SLACK_TARGET = re.compile(r"^[SUW][A-Z0-9]{2,}$")
 
 WHEN_VALUES = (
     "pipeline.starting", "pipeline.complete", "pipeline.failed",
@@ -46,6 +50,37 @@ class ApproverSchema(Schema):
                               anyone=data["anyone"], four_eyes=data["four_eyes"])
 
 
+class Duration(fields.Field):
+    """`30m`, `2h`, `1h30m`, `45s`, `30d` as seconds (more than zero)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        match = DURATION.match(value.strip()) if isinstance(value, str) else None
+        parts = match.groups() if match else (None, None, None, None)
+        seconds = sum(int(part or 0) * unit for part, unit in zip(parts, (86400, 3600, 60, 1), strict=True))
+        if not seconds:
+            raise self.make_error("invalid")
+        return float(seconds)
+
+    default_error_messages = {"invalid": "Not a duration like 30m, 2h, 1h30m, 45s or 30d."}
+
+
+class ReminderSchema(Schema):
+    """Reminders and escalation of an application's waiting judgments."""
+
+    every = Duration(load_default=None)
+    escalate_after = Duration(load_default=None)
+    escalate_to = fields.List(fields.String(validate=validate.Regexp(
+        SLACK_TARGET, error="Not a Slack user group ID (S...) or user ID (U... or W...).")),
+        load_default=list)
+
+    @post_load
+    def _to_policy(self, data: dict, **_) -> ReminderPolicy:
+        if data["escalate_to"] and data["escalate_after"] is None:
+            raise ValidationError("escalate_to needs escalate_after.", "escalate_after")
+        return ReminderPolicy(every=data["every"], escalate_after=data["escalate_after"],
+                              escalate_to=tuple(data["escalate_to"]))
+
+
 class RelayConfigSchema(Schema):
     """The whole file. Unknown keys are errors, so a typo never silently disables a rule."""
 
@@ -58,12 +93,15 @@ class RelayConfigSchema(Schema):
                            values=fields.List(fields.String(validate=validate.Length(min=1)),
                                               validate=validate.Length(min=1)),
                            load_default=dict)
+    reminders = fields.Dict(keys=fields.String(validate=validate.Length(min=1)),
+                            values=fields.Nested(ReminderSchema), load_default=dict)
 
     @post_load
     def _to_rules(self, data: dict, **_) -> RelayRules:
         return RelayRules(routes=tuple(data["routes"]), approvers=dict(data["approvers"]),
                           runners=dict(data["runners"]), cancelers=dict(data["cancelers"]),
-                          channels={glob: tuple(channels) for glob, channels in data["channels"].items()})
+                          channels={glob: tuple(channels) for glob, channels in data["channels"].items()},
+                          reminders=dict(data["reminders"]))
 
 
 RELAY_CONFIG_SCHEMA = RelayConfigSchema()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from functools import cache
 from pathlib import Path
@@ -39,11 +40,12 @@ def execution(*, notifications: list | None = None, status: str = "RUNNING", **o
 
 
 def judgment_stage(**context: Any) -> dict:
-    """The real Manual Judgment stage from Orca's pipelinetrigger.json fixture, made RUNNING."""
+    """The real Manual Judgment stage from Orca's pipelinetrigger.json fixture, made RUNNING: started now, so
+    its deadline lies ahead of a relay running on the real clock."""
     parent = _load("orca_execution_with_manualJudgment_in_parent.json")["trigger"]["parentExecution"]
     stage = copy.deepcopy(next(s for s in parent["trigger"]["parentExecution"]["stages"]
                                if s["id"] == JUDGMENT_STAGE_ID))
-    stage.update(status="RUNNING", startTime=1551205790000, endTime=None)
+    stage.update(status="RUNNING", startTime=int(time.time() * 1000), endTime=None)
     stage["context"]["judgmentInputs"] = [{"value": "Deploy anyway"}, {"value": "Roll back"}]
     stage["context"].update(context)
     for key in ("refId", "requisiteStageRefIds", "stageDetails"):

@@ -91,6 +91,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("POST", "/pipelines/{}/{}", "trigger"),
     ("GET", "/applications/{}/pipelines", "list_executions"),
     ("GET", "/applications/{}/pipelineConfigs", "pipeline_configs"),
+    ("GET", "/executions", "latest_executions"),
 )
 
 
@@ -411,6 +412,30 @@ class FakeGate(_LocalFake):
                 kept.append(execution if expand else _unexpanded(execution))
         chosen = [e for group in per_config.values() for e in group]
         return _json(sorted(chosen, key=lambda e: e.get("startTime") or 0))
+
+    def _latest_executions(self, args: list[str], query: dict, body: Any, user: str) -> _Response:
+        """Orca's `GET /pipelines` behind Gate's `/executions`: by `executionIds`, or the latest `limit`
+        (default 1) runs of each of `pipelineConfigIds`, newest first; `expand` defaults to true here, and
+        runs the caller may not READ are filtered out."""
+        config_ids = [c for c in (query.get("pipelineConfigIds") or "").split(",") if c]
+        execution_ids = [e for e in (query.get("executionIds") or "").split(",") if e]
+        if config_ids and execution_ids:
+            raise _HttpError(400, "Only pipelineConfigIds OR executionIds can be specified")
+        self._process(force=False)
+        statuses = {s for s in (query.get("statuses") or "").split(",") if s}
+        limit = int(query.get("limit") or 1)
+        expand = (query.get("expand") or "true").lower() == "true"
+        readable = [e for e in self._executions.values() if e["id"] not in self._forbidden]
+        if execution_ids:
+            chosen = [e for e in readable if e["id"] in execution_ids]
+        else:
+            chosen = []
+            for config_id in config_ids:
+                runs = [e for e in readable if e.get("pipelineConfigId") == config_id
+                        and (not statuses or e.get("status") in statuses)]
+                chosen += sorted(runs, key=lambda e: e.get("startTime") or 0, reverse=True)[:limit]
+        chosen.sort(key=lambda e: e.get("startTime") or 0, reverse=True)
+        return _json([e if expand else _unexpanded(e) for e in chosen])
 
     def _pipeline_configs(self, args: list[str], query: dict, body: Any, user: str) -> _Response:
         return _json([c for c in self._configs if _same_application(c, args[0])])

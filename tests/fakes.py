@@ -173,6 +173,7 @@ class FakeSlack:
         *,
         token: str = "xoxb-fake-bot-token",
         channel_interval: float = 0.0,
+        latency: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         scopes: str = DEFAULT_SCOPES,
         app_token: str = "xapp-fake-app-token",
@@ -180,6 +181,7 @@ class FakeSlack:
         self.token = token
         self.app_token = app_token
         self.channel_interval = channel_interval
+        self.latency = latency  # every Web API call is answered after this many seconds
         self.scopes = scopes
         self.socket_url: str | None = None
         self._clock = clock
@@ -566,6 +568,8 @@ class FakeSlack:
             held = self._holds.get(method)
         if held is not None:
             held.wait()
+        if self.latency > 0:
+            self._stopping.wait(self.latency)
         if down is not None:
             return _failure(down, None, None)
         if fault is None:

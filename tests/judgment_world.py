@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +12,6 @@ from typing import Any
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from relay.app import create_app
@@ -27,6 +26,7 @@ from relay.wiring import build_services
 from tests import events
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack, Message
+from tests.live import serving
 from tests.slack_requests import SIGNING_SECRET, block_actions, elements, form, signed, view_submission
 
 ECHO_TOKEN = "echo-token-of-the-relay"
@@ -91,7 +91,9 @@ class World:
     def start_judgment(self, execution: dict[str, Any] | None = None) -> Message:
         """Orca starts the Manual Judgment stage: Gate holds the run, Echo reports the stage, the relay posts
         the message with buttons. Returns that message."""
-        run = execution or events.execution()
+        run = copy.deepcopy(execution or events.execution())
+        stage = next(s for s in run["stages"] if s["id"] == STAGE_ID)
+        stage["startTime"] = int(self.clock() * 1000)  # the stage starts now, so its deadline lies ahead
         self.gate.add_execution(run)
         assert self.echo(events.stage_event("starting", run, stage_id=STAGE_ID)).status_code == 202
         self.drain()
@@ -175,7 +177,7 @@ def judgment_world(tmp_path: Path, *, gate_options: dict[str, Any] | None = None
             **settings})
         store = Store.from_url(config.database_url)
         migrate.upgrade(store)
-        gate_client = GateClient(gate.url, timeout=config.gate_timeout, deadline=0.0,
+        gate_client = GateClient(gate.url, timeout=config.gate_timeout,
                                  user_header=config.gate_user_header)
         services = build_services(config, store=store, clock=clock, gate=gate_client,
                                           verifier=SlackVerifier(config.slack_signing_secret, clock=clock))
@@ -193,11 +195,5 @@ def _served(app: Flask, http: bool) -> Iterator[str | None]:
     if not http:
         yield None
         return
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving(app) as url:
+        yield url

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import insert
 
-from relay.cli import BLOCK_KIT_BUILDER, cli
+from relay.cli import cli
 from relay.config import Settings
 from relay.notifications.plan import receive
+from relay.setup.preview import BLOCK_KIT_BUILDER
 from relay.store import Store, migrate
+from relay.store.tables import judgment_timers
 from relay.wiring import build_services
 from schemas.echo import EVENT_SCHEMA
-from tests.events import PAYLOADS, execution, pipeline_event, stage_event
+from tests.events import JUDGMENT_STAGE_ID, PAYLOADS, execution, pipeline_event, stage_event
 from tests.fakes import FakeSlack
 
 EVENT_FILE = PAYLOADS / "event_pipeline_starting.json"
+PARENT_UPDATE = ": updates the run's parent message in place (posts it if the run has none yet)"
 
 
 @pytest.fixture
@@ -33,9 +38,8 @@ def run(*args: str, **environ: str) -> Result:
 def test_cli_preview_prints_block_kit_and_a_builder_link() -> None:
     result = run("preview", str(EVENT_FILE), SPINNAKER_UI_URL="https://deck.example.com")
     assert result.exit_code == 0, result.stdout
-    header, message, *lines = result.stdout.splitlines()
-    assert header == "# pipeline.starting to #deploys (when pipeline.starting)"
-    assert message == "## the run's message in #deploys, posted once and then updated in place"
+    header, *lines = result.stdout.splitlines()
+    assert header == f"# pipeline.starting to #deploys (when pipeline.starting){PARENT_UPDATE}"
     body = json.loads("\n".join(lines[:-1]))
     assert body["text"] == "Compute's Simple Wait Pipeline pipeline is starting"
     assert "https://deck.example.com/#/applications/compute/executions/details/" in json.dumps(body)
@@ -53,8 +57,8 @@ def test_cli_preview_prints_one_message_per_address(tmp_path: Path) -> None:
     assert result.exit_code == 0
     headers = [line for line in result.stdout.splitlines() if line.startswith("# ")]
     assert headers == [
-        "# pipeline.complete to #a (when pipeline.complete)",
-        "# pipeline.complete to #b (when pipeline.complete)",
+        f"# pipeline.complete to #a (when pipeline.complete){PARENT_UPDATE}",
+        f"# pipeline.complete to #b (when pipeline.complete){PARENT_UPDATE}",
     ]
     assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
 
@@ -68,9 +72,9 @@ def test_cli_preview_shows_the_runs_message_and_the_thread_reply(tmp_path: Path)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line for line in lines if line.startswith("#")] == [
-        "# stage.complete to #deploys (when stage.complete)",
-        "## the run's message in #deploys, posted once and then updated in place",
-        "## a reply in the run's thread in #deploys",
+        "# stage.complete to #deploys (when stage.complete): posts the run's parent message first, as the "
+        "run has none yet",
+        "# stage.complete to #deploys (when stage.complete): replies in the run's thread",
     ]
     assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
 
@@ -99,6 +103,82 @@ def test_cli_preview_of_a_bad_file_is_one_line(tmp_path: Path, content: str) -> 
     assert result.exit_code != 0
     assert result.stderr.startswith(f"Error: {event_file}: ")
     assert result.stderr.count("\n") == 1
+
+
+def headers(result: Result) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith("# ")]
+
+
+def bodies(result: Result) -> list[dict]:
+    """The JSON bodies between the headers and the Builder links."""
+    found, lines = [], []
+    for line in result.stdout.splitlines():
+        if line.startswith("# "):
+            lines = []
+        elif line.startswith(BLOCK_KIT_BUILDER):
+            found.append(json.loads("\n".join(lines)))
+        else:
+            lines.append(line)
+    return found
+
+
+def test_cli_preview_of_a_failed_execution_shows_parent_update_and_alert_in_the_channel() -> None:
+    failed_run = PAYLOADS / "orca_execution_with_manualJudgment_in_parent.json"
+    result = run("preview", "--execution", str(failed_run), "--type", "orca:pipeline:failed",
+                 "--channel", "#deploys")
+    assert result.exit_code == 0, result.stdout
+    assert headers(result) == [
+        f"# pipeline.canceled to #deploys (when pipeline.failed){PARENT_UPDATE}",
+        "# pipeline.canceled to #deploys (when pipeline.failed): replies in the run's thread, also shown in "
+        "the channel"]
+    parent, alert = bodies(result)
+    assert alert["reply_broadcast"] is True and "reply_broadcast" not in parent
+    said = json.dumps(alert, ensure_ascii=False)
+    assert "*Failed stage:*" in said and "Create New ASG › Deploy in us-east-1" in said
+
+
+def test_cli_preview_of_a_stage_posts_the_parent_then_replies_in_its_thread() -> None:
+    result = run("preview", "--execution", str(PAYLOADS / "gate_GET_pipelines_id_running.json"),
+                 "--type", "orca:stage:starting", "--stage", "1", "--channel", "#deploys")
+    assert result.exit_code == 0, result.stdout
+    assert headers(result) == [
+        "# stage.starting to #deploys (when stage.starting): posts the run's parent message first, as the "
+        "run has none yet",
+        "# stage.starting to #deploys (when stage.starting): replies in the run's thread"]
+
+
+def test_cli_preview_of_a_judgment_shows_its_copy_in_the_channel(tmp_path: Path) -> None:
+    execution_file = tmp_path / "execution.json"
+    execution_file.write_text(json.dumps(execution()))
+    result = run("preview", "--execution", str(execution_file), "--type", "orca:stage:starting",
+                 "--stage", JUDGMENT_STAGE_ID)
+    assert result.exit_code == 0, result.stdout
+    assert headers(result)[-1] == ("# judgment.awaiting to playback-features (when manualJudgment): replies "
+                                   "in the run's thread, also shown in the channel")
+
+
+def test_cli_preview_of_an_execution_without_preferences_says_so() -> None:
+    result = run("preview", "--execution", str(PAYLOADS / "gate_GET_pipelines_id_succeeded.json"),
+                 "--type", "orca:pipeline:complete")
+    assert (result.exit_code, result.stdout) == (0, "no message: no notification preference matches\n")
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["--type", "orca:stage:failed"], "a stage event needs --stage; its stages by refId: 1 (Wait)"),
+    (["--type", "orca:stage:failed", "--stage", "9"], "no stage with refId or id 9"),
+    ([], "--execution needs --type"),
+])
+def test_cli_preview_of_an_execution_refuses_what_it_cannot_build(args: list[str], error: str) -> None:
+    result = run("preview", "--execution", str(PAYLOADS / "gate_GET_pipelines_id_running.json"), *args)
+    assert result.exit_code != 0 and error in result.stderr
+
+
+def test_cli_preview_of_a_file_that_is_no_execution_is_one_line(tmp_path: Path) -> None:
+    event_file = tmp_path / "event.json"
+    event_file.write_text(json.dumps(pipeline_event("starting")))
+    result = run("preview", "--execution", str(event_file), "--type", "orca:pipeline:failed")
+    assert result.exit_code != 0
+    assert result.stderr == f"Error: {event_file}: not a Gate execution (an object with id and stages)\n"
 
 
 def test_cli_db_upgrade_and_current(database_url: str) -> None:
@@ -296,3 +376,48 @@ def test_cli_deliveries_never_show_a_configured_secret(database_url: str, outbox
                  GATE_URL=f"http://relay:{password}@gate:8084")
     assert "proxy_refused_[redacted]" in result.stdout
     assert password not in result.stdout
+
+
+def test_cli_judgments_stats_give_waits_per_application_and_approver(database_url: str) -> None:
+    store = Store.from_url(database_url)
+    migrate.upgrade(store)
+    now = time.time()
+    waits = [("payments", "ann@example.com", "decided", 600),
+             ("payments", "bob@example.com", "decided", 3600),
+             ("payments", None, "expired", 3 * 86400), ("compute", "ann@example.com", "decided", 120),
+             ("compute", "ann@example.com", "decided", 40 * 86400)]  # ended long before the window
+    with store.engine.begin() as conn:
+        for index, (application, judge, outcome, waited) in enumerate(waits):
+            ended = now - (60 * 86400 if waited == 40 * 86400 else 60)
+            conn.execute(insert(judgment_timers), {
+                "key": f"run{index}/stage", "execution_id": f"run{index}", "stage_id": "stage",
+                "application": application, "started_at": ended - waited, "deadline": ended, "plan": "{}",
+                "reminded": "{}", "escalated": False, "dms_pending": False, "outcome": outcome,
+                "judge": judge, "ended_at": ended, "version": 1})
+    store.engine.dispose()
+
+    result = run("judgments", "--stats", "--since", "30d", RELAY_DATABASE_URL=database_url)
+
+    assert result.exit_code == 0, result.output
+    rows = [line.split("  ") for line in result.stdout.splitlines()]
+    cells = [[cell.strip() for cell in row if cell.strip()] for row in rows]
+    assert cells == [
+        ["application", "judgments", "p50", "p90", "max"],
+        ["compute", "1", "2 m", "2 m", "2 m"],
+        ["payments", "3", "1 h", "72 h", "72 h"],
+        [],
+        ["approver", "judgments", "p50", "p90", "max"],
+        ["ann@example.com", "2", "2 m", "10 m", "10 m"],
+        ["bob@example.com", "1", "1 h", "1 h", "1 h"],
+        ["nobody (expired)", "1", "72 h", "72 h", "72 h"],
+    ]
+
+
+def test_cli_judgments_stats_refuse_a_window_that_is_no_duration(database_url: str) -> None:
+    store = Store.from_url(database_url)
+    migrate.upgrade(store)
+    store.engine.dispose()
+    result = CliRunner().invoke(cli, ["judgments", "--stats", "--since", "a month"],
+                                env={"RELAY_DATABASE_URL": database_url})
+    assert result.exit_code == 2
+    assert "--since" in result.output and "not a duration" in result.output

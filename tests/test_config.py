@@ -56,6 +56,9 @@ def test_config_reads_every_variable(tmp_path: Path) -> None:
             "RELAY_LOG_FORMAT": "json",
             "RELAY_MAX_ADDRESSES_PER_EVENT": "5",
             "RELAY_JOIN_CHANNELS": "off",
+            "RELAY_DELIVERY_CONCURRENCY": "4",
+            "RELAY_JOB_CONCURRENCY": "2",
+            "RELAY_JOB_DEADLINE": "30",
         }
     )
     assert not settings.dry_run
@@ -75,6 +78,7 @@ def test_config_reads_every_variable(tmp_path: Path) -> None:
     )
     assert (settings.delivery_max_attempts, settings.lease_seconds, settings.log_format) == (3, 5.0, "json")
     assert settings.max_slack_bytes == 4096
+    assert (settings.delivery_concurrency, settings.job_concurrency, settings.job_deadline) == (4, 2, 30.0)
 
 
 @pytest.mark.parametrize(
@@ -111,6 +115,10 @@ def test_config_reads_flags(raw: str, expected: bool) -> None:
         pytest.param({"RELAY_LEASE_SECONDS": "0"}, "RELAY_LEASE_SECONDS", id="no-lease"),
         pytest.param({"RELAY_COMMAND_RATE": "0"}, "RELAY_COMMAND_RATE", id="no-commands"),
         pytest.param({"RELAY_COMMAND_RATE": "lots"}, "RELAY_COMMAND_RATE", id="rate-not-a-number"),
+        pytest.param({"RELAY_DELIVERY_CONCURRENCY": "0"}, "RELAY_DELIVERY_CONCURRENCY",
+                     id="no-delivery-threads"),
+        pytest.param({"RELAY_JOB_CONCURRENCY": "1.5"}, "RELAY_JOB_CONCURRENCY", id="job-threads-not-integer"),
+        pytest.param({"RELAY_JOB_DEADLINE": "0"}, "RELAY_JOB_DEADLINE", id="no-job-deadline"),
         pytest.param({"RELAY_MAX_ADDRESSES_PER_EVENT": "0"}, "RELAY_MAX_ADDRESSES_PER_EVENT",
                      id="no-addresses"),
         pytest.param({"RELAY_JOIN_CHANNELS": "sometimes"}, "RELAY_JOIN_CHANNELS", id="join-not-a-flag"),

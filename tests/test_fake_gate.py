@@ -31,7 +31,7 @@ def gate(clock: Clock) -> Iterator[FakeGate]:
 
 @pytest.fixture
 def client(gate: FakeGate) -> GateClient:
-    return GateClient(gate.url, timeout=2.0, deadline=0.0)
+    return GateClient(gate.url, timeout=2.0)
 
 
 def judgment(execution: dict) -> dict:
@@ -54,7 +54,7 @@ def test_fake_gate_patch_answers_running_stage_then_orca_acts_on_next_read(gate:
 def test_fake_gate_acts_after_the_configured_delay_on_its_clock(clock: Clock) -> None:
     with FakeGate(clock=clock, finish_after=10.0) as gate:
         gate.add_execution(events.execution())
-        client = GateClient(gate.url, deadline=0.0)
+        client = GateClient(gate.url)
         client.judge(RUN_ID, STAGE_ID, status="stop")
 
         assert judgment(client.execution(RUN_ID))["status"] == "RUNNING"
@@ -82,7 +82,7 @@ def test_fake_gate_resets_judgment_silently_when_judge_lacks_roles(clock: Clock)
     judgment(run)["context"]["selectedStageRoles"] = ["deployers"]
     with FakeGate(identity="relay-bot", roles={"relay-bot": ["viewers"]}, clock=clock) as gate:
         gate.add_execution(run)
-        client = GateClient(gate.url, deadline=0.0)
+        client = GateClient(gate.url)
         client.judge(RUN_ID, STAGE_ID, status="continue")
         stage = judgment(client.execution(RUN_ID))
 
@@ -132,7 +132,7 @@ def test_fake_gate_injects_5xx_then_recovers(gate: FakeGate, client: GateClient)
 
 def test_fake_gate_slow_answer_times_the_client_out(gate: FakeGate) -> None:
     gate.fail_next("get_execution", status=None, delay=1.0)
-    impatient = GateClient(gate.url, timeout=0.2, deadline=0.0)
+    impatient = GateClient(gate.url, timeout=0.2)
 
     with pytest.raises(GateError) as failed:
         impatient.execution(RUN_ID)
@@ -144,7 +144,7 @@ def test_fake_gate_ignores_user_header_unless_orca_is_called_directly(clock: Clo
     for trust, expected in ((False, "anonymous"), (True, "alice@example.com")):
         with FakeGate(trust_user_header=trust, clock=clock) as gate:
             gate.add_execution(events.execution())
-            client = GateClient(gate.url, deadline=0.0, user_header=True)
+            client = GateClient(gate.url, user_header=True)
             answer = client.judge(RUN_ID, STAGE_ID, status="continue", user="alice@example.com")
         assert judgment(answer)["context"]["lastModifiedBy"] == expected
 
@@ -153,7 +153,7 @@ def test_fake_gate_ignores_user_header_unless_orca_is_called_directly(clock: Clo
     (GateAuth(token="s3cret-of-the-relay"), True), (GateAuth(token="wrong"), False), (GateAuth(), False)])
 def test_fake_gate_requires_configured_bearer_token(clock: Clock, auth: GateAuth, accepted: bool) -> None:
     with FakeGate(token="s3cret-of-the-relay", identity="svc-relay", clock=clock) as gate:
-        client = GateClient(gate.url, auth=auth, deadline=0.0)
+        client = GateClient(gate.url, auth=auth)
         if accepted:
             client.ping()
             assert gate.calls[-1].headers["authorization"] == "Bearer s3cret-of-the-relay"
@@ -166,7 +166,7 @@ def test_fake_gate_requires_configured_bearer_token(clock: Clock, auth: GateAuth
 def test_fake_gate_basic_auth_makes_the_user_the_judge(clock: Clock) -> None:
     with FakeGate(username="relay", password="pw", clock=clock) as gate:
         gate.add_execution(events.execution())
-        answer = GateClient(gate.url, auth=GateAuth(username="relay", password="pw"), deadline=0.0).judge(
+        answer = GateClient(gate.url, auth=GateAuth(username="relay", password="pw")).judge(
             RUN_ID, STAGE_ID, status="continue")
 
     assert judgment(answer)["context"]["lastModifiedBy"] == "relay"
@@ -238,7 +238,7 @@ def test_gate_client_names_the_slack_user_on_every_write_only_when_configured(cl
                                                                               user_header: bool) -> None:
     with FakeGate(clock=clock) as gate:
         gate.add_execution(events.execution())
-        client = GateClient(gate.url, deadline=0.0, user_header=user_header)
+        client = GateClient(gate.url, user_header=user_header)
         client.pause(RUN_ID, user="alice@example.com")
         client.resume(RUN_ID, user="alice@example.com")
         client.cancel(RUN_ID, reason="bad canary", user="alice@example.com")

@@ -75,9 +75,9 @@ def slack() -> Iterator[FakeSlack]:
 def test_faults_kill_relay_mid_flight_loses_no_accepted_event(tmp_path: Path, slack: FakeSlack,
                                                                db_url: str) -> None:
     """Every event that got a 2xx is delivered after a SIGKILL of serve and worker and a restart. One
-    duplicate is possible in principle, and is provoked here: the post the worker had in flight when it died
-    reached Slack, but its answer never reached the relay, so the restarted worker posts it again once its
-    lease (2 s here) has run out."""
+    duplicate per channel is possible in principle, and is provoked here: the posts the worker had in flight
+    when it died (one per channel at most, side by side) reached Slack, but their answers never reached the
+    relay, so the restarted worker posts them again once their leases (2 s here) have run out."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = relay_environment(SLACK_BOT_TOKEN=slack.token, SLACK_API_URL=slack.api_url,
@@ -115,4 +115,4 @@ def test_faults_kill_relay_mid_flight_loses_no_accepted_event(tmp_path: Path, sl
     result = tally(slack, sender.accepted)
     print(result.line())
     assert result.lost == 0, result.lost_runs
-    assert result.duplicates <= 1
+    assert result.duplicates <= len(CHANNELS)

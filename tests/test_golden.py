@@ -12,8 +12,12 @@ from typing import Any
 
 import pytest
 
+from relay.judgments.messages import judgment_message
 from relay.notifications.match import decide
 from relay.notifications.render import render
+from relay.spinnaker.deployed import change_line
+from relay.spinnaker.execution import execution_link
+from relay.spinnaker.versions import version_of
 from schemas.config import WHEN_VALUES
 from schemas.echo import EVENT_SCHEMA
 from tests.events import JUDGMENT_STAGE_ID, execution, payload, pipeline_event, stage_event
@@ -71,7 +75,9 @@ def jenkins_run() -> dict:
         "buildNumber": project["lastBuild"]["number"],
         "buildInfo": {"name": project["name"], **project["lastBuild"]},
     }
-    return notifying(execution(trigger=trigger))
+    run = execution(trigger=trigger)  # with the fixture's own start, so the deadline is fixed
+    next(s for s in run["stages"] if s["id"] == JUDGMENT_STAGE_ID)["startTime"] = 1551205790000
+    return notifying(run)
 
 
 def judged_run() -> dict:
@@ -165,5 +171,39 @@ def test_golden_message_for_each_real_execution(
     )
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.parent.mkdir(exist_ok=True)
+        golden.write_text(rendered)
+    assert rendered == golden.read_text()
+
+
+def previous_build(run: dict) -> dict:
+    """The same Jenkins-triggered pipeline one build earlier, succeeded."""
+    earlier = copy.deepcopy(run)
+    earlier.update(id="01PREVIOUSBUILDRUN00000000", status="SUCCEEDED")
+    earlier["trigger"]["buildNumber"] -= 1
+    earlier["trigger"]["buildInfo"]["number"] -= 1
+    return earlier
+
+
+CHANGE_CASES = [
+    ("igor-jenkins", jenkins_run, lambda run: change_line(
+        version_of(run), before=version_of(previous_build(run)),
+        previous_url=execution_link(UI, run["application"], previous_build(run)["id"]))),
+    ("canary", canary_run, lambda run: change_line(version_of(run), first=True)),
+]
+
+
+@pytest.mark.parametrize(("fixture", "build_run", "build_change"),
+                         [pytest.param(*case, id=case[0]) for case in CHANGE_CASES])
+def test_golden_judgment_change_for_real_executions(
+    fixture: str, build_run: Callable[[], dict], build_change: Callable[[dict], str]
+) -> None:
+    run = build_run()
+    stage_id = next(s["id"] for s in run["stages"] if s["type"] == "manualJudgment")
+    body = judgment_message(run, stage_id, UI, channel="#deploys", change=build_change(run))
+    assert_valid_block_kit(body)
+    assert_no_empty_field(body)
+    golden = GOLDEN / f"{fixture}__judgment-awaiting-change.json"
+    rendered = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_text(rendered)
     assert rendered == golden.read_text()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,8 +14,6 @@ from typing import Any
 
 import pytest
 import requests
-from flask import Flask
-from werkzeug.serving import make_server
 
 from relay.app import create_app
 from relay.models import ApproverPolicy, RelayRules
@@ -26,6 +23,7 @@ from tests.chatops import ALICE, BOB, command_fields, form_body, relay_services,
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack
 from tests.judgment_world import APPROVER, JUDGMENT_CHANNEL, judgment_world
+from tests.live import serving
 from tests.slack_requests import block_actions, form, signed, view_submission
 
 TOKENS = ("<!channel>", "<!here>", "<!subteam^S1>", "<@U1>", "<https://x|y>")
@@ -228,19 +226,6 @@ SCENARIOS: dict[str, Callable[[LiveRelay], None]] = {
     "judgment-not-applied": judgment_not_applied, "judgment-rejected": judgment_rejected,
     "status-and-pending": status_and_pending, "run": run_pipeline, "cancel": cancel_run,
 }
-
-
-@contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """`app` behind a real HTTP server on 127.0.0.1; yields its URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @contextmanager

@@ -395,7 +395,7 @@ def test_judgment_made_in_spinnakers_ui_updates_the_slack_message(world: World) 
         "Nothing to do: it was already judged to continue by deck-user@example.com."]
 
 
-def test_judgment_timed_out_loses_its_buttons(world: World) -> None:
+def test_judgment_timed_out_is_shown_as_an_expiry_never_as_a_decision(world: World) -> None:
     world.start_judgment()
 
     world.gate.time_out(RUN_ID, STAGE_ID)
@@ -404,7 +404,11 @@ def test_judgment_timed_out_loses_its_buttons(world: World) -> None:
 
     shown = world.judgment_message()
     assert buttons(shown) == []
-    assert "timed out without a judgment" in text_of(shown)
+    assert "Expired after 6 h without a decision" in text_of(shown)  # the stage's stageTimeoutMs
+    channel = shown.channel
+    said = [text_of(m) for m in world.slack.messages(channel)]
+    said += [text_of(r) for m in world.slack.messages(channel) for r in world.slack.replies(channel, m.ts)]
+    assert not [text for text in said if "judged" in text]
 
 
 def test_judgment_of_a_canceled_run_loses_its_buttons(world: World) -> None:

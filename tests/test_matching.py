@@ -43,10 +43,14 @@ def wait_stage(
     return stage_event(status, run, stage_id=WAIT_STAGE_ID, **content)
 
 
-def judgment(status: str, *prefs: dict, send: Any = True, **content: Any) -> dict:
-    """A stage event for the pipeline's Manual Judgment stage with these preferences."""
+def judgment(status: str, *prefs: dict, send: Any = True, verdict: Any = UNSET, **content: Any) -> dict:
+    """A stage event for the pipeline's Manual Judgment stage with these preferences; a failed stage was
+    judged to stop unless `verdict` says otherwise (None: it failed without a judgment, e.g. timed out)."""
     run = run_with()
     context = run["stages"][-1]["context"]
+    verdict = ({"complete": "continue", "failed": "stop"}.get(status) if verdict is UNSET else verdict)
+    if verdict:
+        context["judgmentStatus"] = verdict
     context["notifications"] = list(prefs)
     if send is UNSET:
         context.pop("sendNotifications", None)
@@ -233,6 +237,11 @@ NOTIFIED_CASES = [
         judgment("failed", pref()),
         [("#deploys", "judgment.stopped", "manualJudgmentStop")],
         id="judgment-empty-when-stopped",
+    ),
+    pytest.param(
+        judgment("failed", pref("manualJudgmentStop", "stage.failed"), verdict=None),
+        [("#deploys", "stage.failed", "stage.failed")],
+        id="judgment-timed-out-is-a-stage-failure",
     ),
     pytest.param(
         judgment("complete", {"type": "slack", "address": "#deploys"}),
@@ -451,6 +460,10 @@ IGNORED_CASES = [
     ),
     pytest.param(
         judgment("failed", pref(), send=UNSET), "no notification preference", id="legacy-judgment-no-stopped"
+    ),
+    pytest.param(
+        judgment("failed", pref("manualJudgmentStop"), verdict=None), "no stage notification preference",
+        id="judgment-timed-out-judged-by-nobody",
     ),
     pytest.param(
         judgment("complete", pref(), send=False),

@@ -88,6 +88,8 @@ def test_metrics_count_events_and_read_the_queue_at_scrape_time(migrated_store: 
     assert scraped[("relay_queue_depth", (("status", "pending"),))] == 3
     assert scraped[("relay_queue_depth", (("status", "sending"),))] == 0
     assert scraped[("relay_queue_oldest_age_seconds", ())] >= 0
+    assert scraped[("relay_lane_queue_age_seconds", (("lane", "delivery"),))] >= 0
+    assert scraped[("relay_lane_queue_age_seconds", (("lane", "job"),))] == 0
     assert scraped[("relay_database_up", ())] == 1
     route = (("method", "POST"), ("route", "/echo/events"), ("status", "202"))
     assert scraped[("relay_http_request_seconds_count", route)] == 3

@@ -35,6 +35,7 @@ def run(status: str = "RUNNING", *, preference: dict | None = None, **overrides:
     wait = result["stages"][0]
     wait["context"] = {"sendNotifications": True, "notifications": [copy.deepcopy(preference)]}
     result["stages"][-1]["context"]["notifications"] = [copy.deepcopy(preference)]
+    result["stages"][-1]["startTime"] = 1551205790000  # a fixed start, so a fixed deadline
     return result
 
 

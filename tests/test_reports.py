@@ -28,7 +28,7 @@ def rules() -> RelayRules:
 
 def run(gate: FakeGate, run_id: str, *, name: str = "Deploy", status: str = "SUCCEEDED", start: int,
         end: int | None = None, application: str = "compute", judgment: bool = False) -> None:
-    stages = [judgment_stage()] if judgment else []
+    stages = [{**judgment_stage(), "startTime": 1551205790000}] if judgment else []  # a fixed start
     gate.add_execution(execution(id=run_id, name=name, status=status, startTime=start, endTime=end,
                                  application=application, pipelineConfigId=f"{application}-{name}",
                                  stages=stages))

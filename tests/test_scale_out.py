@@ -220,7 +220,7 @@ def test_a_stopped_worker_finishes_the_delivery_in_flight_and_hands_back_the_res
     runs = 3
     queue_runs(fake_slack, postgres_schema_url, runs)
     fake_slack.fail_next("chat.postMessage", delay=1.0)
-    stopping = cluster("worker")
+    stopping = cluster("worker", RELAY_DELIVERY_CONCURRENCY="1")  # busy lanes: tests/test_lanes.py
     [in_flight] = fake_slack.wait_for_calls("chat.postMessage", 1, timeout=30)
     assert stopping.stop(signal.SIGTERM) == 0
     assert len(fake_slack.calls_to("chat.postMessage")) == 1

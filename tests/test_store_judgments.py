@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -26,7 +27,7 @@ def click(store: Store, user: str = "U0ALICE", *, stage: str = "stage-1") -> int
 
 
 def test_store_migrations_build_exactly_the_tables_the_code_declares(store: Store) -> None:
-    assert migrate.current_revision(store) == migrate.head_revision(store) == "0006"
+    assert migrate.current_revision(store) == migrate.head_revision(store) == "0008"
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
@@ -94,3 +95,44 @@ def test_store_update_is_a_compare_and_set_that_queues_deliveries_only_on_succes
                                  drafts=[draft])
     assert [d["template"] for d in store.list_deliveries()] == ["judgment.update"]
     assert store.queued_message_keys("01RUN/stage-1@", "judgment.update") == {key}
+
+
+def start_timer(store: Store, key: str, *, event_id: str | None = None) -> None:
+    """A stage's timer (`key` is new on every run, as the PostgreSQL database outlives the tests)."""
+    timer = {"key": key, "execution_id": "01RUN", "stage_id": "stage-1", "application": "app",
+             "started_at": 100.0, "deadline": 500.0, "next_at": 130.0, "plan": {"every": {"#deploys": 30.0}}}
+    store.accept_event(event_id=event_id or uuid.uuid4().hex, type="orca:stage:starting", application="app",
+                       execution_id="01RUN", drafts=[], now=100.0, timers=[timer])
+
+
+def test_store_starts_one_timer_per_stage_with_one_wake_up(store: Store) -> None:
+    key = f"01RUN/{uuid.uuid4().hex}"
+    start_timer(store, key)
+    start_timer(store, key)  # the stage's task event, or Echo sending it twice
+
+    assert store.timer(key).next_at == 130.0
+    def wake_ups(now: float) -> list[dict]:
+        leased = store.lease_jobs(worker="w", now=now, lease=60.0, limit=1000)
+        return [job.payload for job in leased if job.kind == "judgment.timer"]
+
+    assert wake_ups(129.0) == []
+    assert wake_ups(130.0) == [{"timer": key}]
+
+
+def test_store_timer_moves_on_once_from_one_version(store: Store) -> None:
+    key = f"01RUN/{uuid.uuid4().hex}"
+    start_timer(store, key)
+    seen = store.timer(key)  # two workers read the same state
+    reminder = DeliveryDraft(thread_key="01RUN@#deploys", channel="#deploys", action="reply",
+                             template="judgment.reminder", payload={"text": "Still waiting"})
+
+    first = store.advance_timer(seen, {"reminded": {"#deploys": 1}, "next_at": 160.0}, now=130.0,
+                                drafts=[reminder])
+    second = store.advance_timer(seen, {"reminded": {"#deploys": 1}, "next_at": 160.0}, now=130.0,
+                                 drafts=[reminder])
+
+    assert (first, second) == (True, False)
+    assert store.timer(key).reminded == {"#deploys": 1}
+    assert store.advance_timer(store.timer(key), {"outcome": "expired", "ended_at": 500.0, "next_at": None},
+                               now=500.0)
+    assert not store.advance_timer(store.timer(key), {"next_at": 600.0}, now=500.0)  # it ended

@@ -53,9 +53,25 @@ def test_claim_waits_for_the_earlier_delivery_of_the_same_run(migrated_store: St
 
 def test_claim_paces_a_channel_across_workers(migrated_store: Store) -> None:
     queue(migrated_store, runs=2, per_run=1, channels=1)
-    assert len(migrated_store.lease_deliveries(worker="a", now=100.0, lease=LEASE, interval=1.0)) == 1
+    [first] = migrated_store.lease_deliveries(worker="a", now=100.0, lease=LEASE, interval=1.0)
+    assert migrated_store.mark_sent(first.id, worker="a", now=100.2, ts="1.1")
     assert migrated_store.lease_deliveries(worker="b", now=100.5, lease=LEASE, interval=1.0) == []
     assert len(migrated_store.lease_deliveries(worker="b", now=101.0, lease=LEASE, interval=1.0)) == 1
+
+
+def test_claim_takes_one_delivery_of_a_channel_at_a_time(migrated_store: Store) -> None:
+    """Two runs in one channel: the second waits while the first is in flight, however slow its call, and
+    is due once the first is finished or its worker's lease ran out."""
+    queue(migrated_store, runs=3, per_run=1, channels=1)
+    [first] = migrated_store.lease_deliveries(worker="a", now=1.0, lease=10.0, interval=0.0)
+    assert migrated_store.lease_deliveries(worker="b", now=5.0, lease=10.0, interval=0.0) == []
+    assert migrated_store.renew_leases("a", until=20.0) == 1
+    assert migrated_store.lease_deliveries(worker="b", now=15.0, lease=10.0, interval=0.0) == []
+    assert migrated_store.mark_sent(first.id, worker="a", now=15.0, ts="1.1")
+    [second] = migrated_store.lease_deliveries(worker="b", now=15.0, lease=10.0, interval=0.0)
+    assert second.id > first.id
+    [retaken] = migrated_store.lease_deliveries(worker="c", now=25.5, lease=10.0, interval=0.0)
+    assert (retaken.id, retaken.attempts) == (second.id, 1)
 
 
 def test_claim_retakes_an_expired_lease_and_counts_the_attempt(migrated_store: Store) -> None:
@@ -89,6 +105,18 @@ def test_queue_stats_count_unfinished_deliveries_and_the_oldest(migrated_store: 
     stats = migrated_store.queue_stats()
     assert stats.depth == {PENDING: 0, SENDING: 1}
     assert stats.oldest_created_at == 50.0
+
+
+def test_due_since_names_the_oldest_work_a_free_thread_could_start(migrated_store: Store) -> None:
+    assert migrated_store.due_since(20.0) == {"delivery": None, "job": None}
+    queue(migrated_store, runs=2, per_run=2, channels=1, now=10.0)
+    migrated_store.enqueue_job("refresh", {"stage": "s1"}, now=12.0)
+    migrated_store.enqueue_job("refresh", {"stage": "s2"}, now=30.0)
+    assert migrated_store.due_since(20.0) == {"delivery": 10.0, "job": 12.0}
+    [delivery] = migrated_store.lease_deliveries(worker="a", now=20.0, lease=LEASE, interval=100.0)
+    migrated_store.mark_sent(delivery.id, worker="a", now=20.0, ts="1.1")
+    assert migrated_store.due_since(21.0)["delivery"] is None  # the channel's next slot is at 120
+    assert migrated_store.due_since(120.0)["delivery"] == 10.0
 
 
 def test_concurrent_workers_send_everything_once_in_run_order(migrated_store: Store) -> None:

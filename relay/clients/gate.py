@@ -1,9 +1,7 @@
-"""Gate client: the Spinnaker API calls the relay makes, with auth, timeouts, retries and Gate's quirks."""
+"""Gate client: the Spinnaker API calls the relay makes, with auth, timeouts and Gate's quirks."""
 
 from __future__ import annotations
 
-import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,9 +10,7 @@ from urllib.parse import quote
 
 import requests
 
-log = logging.getLogger(__name__)
-
-RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+from relay.clients.deadline import DeadlinePassed, bounded
 
 
 class GateError(Exception):
@@ -53,17 +49,15 @@ class GateAuth:
 
 
 class GateClient:
-    """Calls Gate. Connection errors and 5xx are retried with backoff until `deadline` seconds have passed."""
+    """Calls Gate. Each call is one request with a timeout (cut to the deadline of the work making it, see
+    relay.clients.deadline); a failed call is retried by its caller, from the store, never here."""
 
     def __init__(self, base_url: str, *, auth: GateAuth = GateAuth(), timeout: float = 10.0,
-                 deadline: float = 30.0, user_header: bool = False,
-                 sleep: Callable[[float], None] = time.sleep,
+                 user_header: bool = False,
                  on_call: Callable[[str, float, int | None], None] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.deadline = deadline
         self.user_header = user_header
-        self.sleep = sleep
         self.on_call = on_call or (lambda endpoint, seconds, status: None)
         self.session = requests.Session()
         self.session.headers["Accept"] = "application/json"
@@ -86,7 +80,7 @@ class GateClient:
         Orca accepts a PATCH even on a finished stage, so callers re-read the stage before sending again."""
         body = {"judgmentStatus": status, "judgmentInput": judgment_input, **(audit or {})}
         return self._call("PATCH", f"/pipelines/{_segment(execution_id)}/stages/{_segment(stage_id)}",
-                          json=body, headers=self._as(user), endpoint="judge", retry=False)
+                          json=body, headers=self._as(user), endpoint="judge")
 
     def cancel(self, execution_id: str, *, reason: str | None = None, user: str | None = None) -> None:
         params = {"force": "false", **({"reason": reason} if reason else {})}
@@ -108,6 +102,15 @@ class GateClient:
                           endpoint="list_executions")
         return body if isinstance(body, list) else []
 
+    def latest_executions(self, pipeline_config_id: str, *, statuses: str | None = None, limit: int = 1,
+                          expand: bool = False) -> list[dict]:
+        """GET /executions?pipelineConfigIds=: a pipeline's latest runs (`limit` of them, Gate's default 1);
+        without `expand` the stages carry no context, outputs or tasks, and the trigger is whole."""
+        params = {"pipelineConfigIds": pipeline_config_id, "limit": limit, "expand": str(expand).lower(),
+                  **({"statuses": statuses} if statuses else {})}
+        body = self._call("GET", "/executions", params=params, endpoint="latest_executions")
+        return body if isinstance(body, list) else []
+
     # --- pipelines ----------------------------------------------------------------------------------
 
     def pipeline_configs(self, application: str) -> list[dict]:
@@ -120,7 +123,7 @@ class GateClient:
         """POST /pipelines/{app}/{pipelineNameOrId}; Gate answers 202 {"ref": "/pipelines/<id>"}. Never
         retried: a lost answer may hide a run that started, and a second POST would start another."""
         body = self._call("POST", f"/pipelines/{_segment(application)}/{_segment(pipeline)}", json=trigger,
-                          headers=self._as(user), endpoint="trigger", retry=False)
+                          headers=self._as(user), endpoint="trigger")
         return body if isinstance(body, dict) else {}
 
     def ping(self) -> dict[str, Any]:
@@ -143,30 +146,22 @@ class GateClient:
 
     # --- transport ----------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, endpoint: str, retry: bool = True, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, *, endpoint: str, **kwargs: Any) -> Any:
+        status = None
         started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            status = None
-            attempt_started = time.monotonic()
-            try:
-                response = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
-                status = response.status_code
-                if status < 400:
-                    return _json_or_none(response)
-                error = GateError(_describe(response), status=status)
-                if status not in RETRYABLE_STATUSES:
-                    raise error
-            except requests.RequestException as err:
-                error = GateError(f"Gate unreachable: {type(err).__name__}")
-            finally:
-                self.on_call(endpoint, time.monotonic() - attempt_started, status)
-            delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-            if not retry or time.monotonic() - started + delay > self.deadline:
-                raise error
-            log.warning("Gate %s %s failed (%s); retrying in %.1fs", method, endpoint, error, delay)
-            self.sleep(delay)
+        try:
+            response = self.session.request(method, self.base_url + path, timeout=bounded(self.timeout),
+                                            **kwargs)
+            status = response.status_code
+        except DeadlinePassed as err:
+            raise GateError(f"Gate not called: {err}") from None
+        except requests.RequestException as err:
+            raise GateError(f"Gate unreachable: {type(err).__name__}") from None
+        finally:
+            self.on_call(endpoint, time.monotonic() - started, status)
+        if status >= 400:
+            raise GateError(_describe(response), status=status)
+        return _json_or_none(response)
 
 
 def _segment(value: str) -> str:

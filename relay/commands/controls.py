@@ -7,14 +7,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
-
 from relay.access.authorization import verdict
 from relay.clients.gate import GateError
 from relay.commands.replies import NO_GATE, ephemeral, tell
 from relay.models import SlashCommand
 from relay.rules.policy import CANCEL
 from relay.spinnaker.execution import execution_link, parse_execution_ref
+from schemas.blocks import actions, button, section
 from schemas.mrkdwn import escape, link, slack_date, truncate
 
 if TYPE_CHECKING:
@@ -83,11 +82,9 @@ def prepare_job(services: Services, payload: dict[str, Any]) -> None:
     question = f":warning: {control.verb.capitalize()} {_describe(services, execution)}?"
     if payload.get("reason"):
         question += f"\n*Reason:* {escape(payload['reason'])}"
-    blocks = [SectionBlock(text=truncate(question, 3000)).to_dict(),
-              ActionsBlock(elements=[
-                  ButtonElement(text=control.button, action_id=CONFIRM, value=value, style=control.style),
-                  ButtonElement(text="Never mind", action_id=DISMISS, value=execution["id"]),
-              ]).to_dict()]
+    blocks = [section(question),
+              actions([button(control.button, action_id=CONFIRM, value=value, style=control.style),
+                       button("Never mind", action_id=DISMISS, value=execution["id"])])]
     tell(services, payload["response_url"],
          ephemeral(escape(f"{control.verb.capitalize()} {execution.get('name')}?"), blocks))
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk.models.blocks import ActionsBlock, ContextBlock, MarkdownTextObject, SectionBlock
-
 from relay.access.authorization import may_view
 from relay.clients.gate import GateError
 from relay.commands.replies import NO_GATE, ephemeral, tell
@@ -15,6 +13,8 @@ from relay.models import SlashCommand
 from relay.rules.policy import CANCEL, JUDGE, RUN, Verdict
 from relay.spinnaker.app_names import name_problem
 from relay.spinnaker.execution import duration_ms, execution_link, format_duration, trigger_fact
+from schemas.blocks import actions as actions_block
+from schemas.blocks import context, section
 from schemas.mrkdwn import escape, link, slack_date, truncate
 
 if TYPE_CHECKING:
@@ -86,9 +86,9 @@ def status_job(services: Services, payload: dict[str, Any]) -> None:
         tell(services, response_url, ephemeral(f"No recent runs of {subject}."))
         return
     ui_url = services.settings.spinnaker_ui_url
-    blocks = [SectionBlock(text=f"Latest runs of {subject}").to_dict()]
+    blocks = [section(f"Latest runs of {subject}")]
     now_ms = services.clock() * 1000
-    blocks += [SectionBlock(text=truncate(_run_line(run, ui_url, now_ms), 3000)).to_dict() for run in runs]
+    blocks += [section(_run_line(run, ui_url, now_ms)) for run in runs]
     tell(services, response_url, ephemeral(f"Latest runs of {application}", blocks))
 
 
@@ -122,14 +122,14 @@ def pending_job(services: Services, payload: dict[str, Any]) -> None:
             continue
         waiting += [(run, stage) for run in sorted(executions, key=_started)
                     for stage in waiting_judgments(run)]
-    blocks = [SectionBlock(text=problem).to_dict() for problem in problems]
+    blocks = [section(problem) for problem in problems]
     for run, stage in waiting[:MAX_JUDGMENTS]:
         blocks += _judgment_blocks(services, run, stage, payload["channel_id"])
     if len(waiting) > MAX_JUDGMENTS:
         more = f"…and {len(waiting) - MAX_JUDGMENTS} more: name one application to see its own."
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]).to_dict())
+        blocks.append(context(more))
     if not waiting:
-        blocks.append(SectionBlock(text="No Manual Judgment is waiting.").to_dict())
+        blocks.append(section("No Manual Judgment is waiting."))
     tell(services, response_url, ephemeral(f"{len(waiting)} Manual Judgment(s) waiting", blocks))
 
 
@@ -179,7 +179,7 @@ def _judgment_blocks(services: Services, run: dict[str, Any], stage: dict[str, A
             f"*{link(run_url, run.get('name') or 'pipeline')}* ({escape(application)}) is waiting{since}")
     address = next(iter(stage_messages(services.store, execution_id, str(stage["id"])).values()), channel_id)
     actions = judgment_actions(run, str(stage["id"]), channel=address)
-    return [SectionBlock(text=truncate(text, 3000)).to_dict(), ActionsBlock(elements=list(actions)).to_dict()]
+    return [section(text), actions_block(list(actions))]
 
 
 def _run_line(run: dict[str, Any], ui_url: str, now_ms: float) -> str:

@@ -5,16 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    InputBlock,
-    Option,
-    PlainTextInputElement,
-    SectionBlock,
-    StaticSelectElement,
-)
-from slack_sdk.models.views import View
-
-from schemas.mrkdwn import escape, truncate
+from schemas.blocks import Block, input_block, modal, option, section, static_select, text_input
+from schemas.mrkdwn import escape
 
 CALLBACK_ID = "spinnaker_run"
 PARAMETER_BLOCK = "param:"
@@ -30,12 +22,12 @@ REQUIRED = "Spinnaker needs a value for this parameter."
 def loading_view(context: dict[str, Any]) -> dict[str, Any]:
     """What the user sees while the relay asks Gate for the pipeline's parameters."""
     text = f":hourglass_flowing_sand: Fetching the parameters of *{escape(context['pipeline'])}*…"
-    return _view(context, [SectionBlock(text=truncate(text, 3000))], submit=False)
+    return _view(context, [section(text)], submit=False)
 
 
 def message_view(context: dict[str, Any], text: str) -> dict[str, Any]:
     """A form that only explains something (a refusal, a missing pipeline); it has no Run button."""
-    return _view(context, [SectionBlock(text=truncate(text, 3000))], submit=False)
+    return _view(context, [section(text)], submit=False)
 
 
 def form_view(context: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +43,7 @@ def form_view(context: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]
              "Spinnaker records you as the person who started it.")
     if not parameters:
         intro += "\nThis pipeline has no parameters."
-    return _view(context, [SectionBlock(text=truncate(intro, 3000)), *map(_input, parameters)], submit=True)
+    return _view(context, [section(intro), *map(_input, parameters)], submit=True)
 
 
 def submitted_parameters(view: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
@@ -83,23 +75,23 @@ def form_context(view: dict[str, Any]) -> dict[str, Any]:
     return context if isinstance(context, dict) else {}
 
 
-def _input(parameter: dict[str, Any]) -> InputBlock:
+def _input(parameter: dict[str, Any]) -> Block:
     name = str(parameter["name"])
     default = "" if parameter.get("default") is None else str(parameter["default"])
     options = _options(parameter)
     if options:
-        chosen = next((o for o in options if o.value == default), None)
-        element = StaticSelectElement(action_id=VALUE_ACTION, options=options, initial_option=chosen)
+        chosen = next((o for o in options if o["value"] == default), None)
+        element = static_select(action_id=VALUE_ACTION, options=options, initial=chosen)
     else:
-        element = PlainTextInputElement(action_id=VALUE_ACTION, initial_value=default or None)
+        element = text_input(action_id=VALUE_ACTION, initial=default or None)
     label = str(parameter.get("label") or name)
     description = str(parameter.get("description") or "")
-    hint = truncate(description, 2000) if description and description != label else None
-    return InputBlock(block_id=PARAMETER_BLOCK + name, label=truncate(label, 2000), element=element,
-                      hint=hint, optional=not _truthy(parameter.get("required")))
+    hint = description if description and description != label else None
+    return input_block(label, element, block_id=PARAMETER_BLOCK + name, hint=hint,
+                       optional=not _truthy(parameter.get("required")))
 
 
-def _options(parameter: dict[str, Any]) -> list[Option]:
+def _options(parameter: dict[str, Any]) -> list[Block]:
     """Deck's options, when the parameter has them and they fit a select; otherwise a text input is used."""
     if not _truthy(parameter.get("hasOptions")):
         return []
@@ -107,14 +99,13 @@ def _options(parameter: dict[str, Any]) -> list[Option]:
               if isinstance(o, dict) and o.get("value") not in (None, "")]
     if not values or len(values) > MAX_OPTIONS or any(len(v) > MAX_OPTION_VALUE for v in values):
         return []
-    return [Option(value=v, text=truncate(v, 75)) for v in dict.fromkeys(values)]
+    return [option(v, v) for v in dict.fromkeys(values)]
 
 
-def _view(context: dict[str, Any], blocks: list, *, submit: bool) -> dict[str, Any]:
-    view = View(type="modal", callback_id=CALLBACK_ID, title=TITLE, close="Cancel" if submit else "Close",
-                submit="Run" if submit else None, private_metadata=json.dumps(context, separators=(",", ":")),
-                blocks=blocks)
-    return view.to_dict()
+def _view(context: dict[str, Any], blocks: list[Block], *, submit: bool) -> dict[str, Any]:
+    metadata = json.dumps(context, separators=(",", ":"))
+    return modal(TITLE, blocks, callback_id=CALLBACK_ID, submit="Run" if submit else None,
+                 close="Cancel" if submit else "Close", private_metadata=metadata)
 
 
 def _truthy(value: Any) -> bool:

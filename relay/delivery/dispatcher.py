@@ -1,5 +1,5 @@
-"""The outbox worker: leases deliveries, sends them to Slack in order and at Slack's pace, retries,
-gives up."""
+"""The outbox worker: leases deliveries and jobs, runs them side by side in two lanes of threads, sends to
+Slack in order and at Slack's pace, retries, gives up."""
 
 from __future__ import annotations
 
@@ -11,9 +11,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
+from relay.clients.deadline import deadline
 from relay.clients.slack import GONE_ERRORS, SlackFailure, SlackPoster, classify
+from relay.delivery.lanes import Lane
 from relay.delivery.retry import JobRetry
+from relay.metrics import Metrics
 from relay.store import DRY_RUN, Delivery, Job, MessageRef, Store
 
 log = logging.getLogger(__name__)
@@ -23,6 +27,7 @@ MAX_BACKOFF_SECONDS = 300.0
 # nothing is queued (half of it on average), against one cheap look at the outbox per wait.
 IDLE_WAIT_SECONDS = 0.1
 MIN_WAIT_SECONDS = 0.005  # the shortest, so a delivery another worker is sending costs no busy loop
+DELIVERY, JOB = "delivery", "job"
 
 
 def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> float:
@@ -31,14 +36,17 @@ def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> float
 
 
 class Dispatcher:
-    """Sends what the outbox holds. `run_once` does one lease-and-send pass; `run` loops until stopped."""
+    """Sends what the outbox holds and runs queued jobs. `run_once` does one lease-and-run pass on the
+    calling thread; `run` loops until stopped, deliveries and jobs each in a lane of threads of their own."""
 
     def __init__(self, *, store: Store, poster: SlackPoster | None, max_attempts: int = 12,
                  channel_interval: float = 1.0, lease_seconds: float = 60.0,
                  clock: Callable[[], float] = time.time, worker_id: str | None = None,
                  on_result: Callable[[Delivery, str], None] | None = None,
                  run_job: Callable[[str, dict], None] | None = None,
-                 join_refusal: Callable[[Delivery], str | None] | None = None) -> None:
+                 join_refusal: Callable[[Delivery], str | None] | None = None,
+                 delivery_threads: int = 1, job_threads: int = 1, job_deadline: float = 60.0,
+                 metrics: Metrics | None = None) -> None:
         self.store = store
         self.poster = poster
         self.max_attempts = max_attempts
@@ -50,10 +58,16 @@ class Dispatcher:
         self.run_job = run_job
         # Why the bot must not join a delivery's channel (None: it may); without one it never joins.
         self.join_refusal = join_refusal or (lambda delivery: "joining channels is off")
+        self.delivery_threads = delivery_threads
+        self.job_threads = job_threads
+        self.job_deadline = job_deadline
+        self.metrics = metrics or Metrics()
+        self._closing = threading.Event()
 
     def run_once(self, stop: threading.Event | None = None) -> int:
-        """Lease what is due and send it, then run due jobs; returns how many were leased. Once `stop`
-        is set, leased deliveries not yet started are left for `run` to release, and no job is taken."""
+        """Lease what is due and send it, then run due jobs, on this thread; returns how many were leased.
+        Once `stop` is set, leased deliveries not yet started are left for `run` to release, and no job is
+        taken."""
         stopping = stop.is_set if stop is not None else lambda: False
         leased = self.store.lease_deliveries(worker=self.worker_id, now=self.clock(),
                                              lease=self.lease_seconds, interval=self.channel_interval)
@@ -69,9 +83,87 @@ class Dispatcher:
             self._run(job)
         return len(leased) + len(jobs)
 
+    def run(self, stop: threading.Event) -> None:
+        """Lease into the two lanes as their threads free up, until `stop` is set; leases are renewed while
+        their work runs. Then work in flight finishes and anything leased but not started is handed back."""
+        log.info("dispatcher %s started with %d delivery and %d job threads%s", self.worker_id,
+                 self.delivery_threads, self.job_threads,
+                 " (dry-run: nothing is sent to Slack)" if self.poster is None else "")
+        freed = threading.Event()
+        deliveries = Lane(DELIVERY, threads=self.delivery_threads, on_free=freed.set)
+        jobs = Lane(JOB, threads=self.job_threads, on_free=freed.set)
+        for lane in (deliveries, jobs):
+            self.metrics.lane_opened(lane.name, lane.threads)
+        self._closing.clear()
+        closed = threading.Event()
+        renewer = threading.Thread(target=self._renew_leases, args=(closed,), name="relay-lease-renewal",
+                                   daemon=True)
+        renewer.start()
+        try:
+            while not stop.is_set():
+                freed.clear()
+                try:
+                    taken = self._fill(deliveries, jobs)
+                    wait = 0.0 if taken else IDLE_WAIT_SECONDS if not deliveries.free() else self._idle_wait()
+                except Exception:  # a database hiccup must not kill the worker
+                    log.exception("dispatcher pass failed")
+                    wait = IDLE_WAIT_SECONDS
+                if wait:
+                    freed.wait(wait)  # a thread coming free cuts the wait short
+        finally:
+            self._closing.set()
+            for lane in (deliveries, jobs):
+                lane.close()
+            closed.set()
+            renewer.join()
+            released = self.store.release(self.worker_id)
+            log.info("dispatcher %s stopped, released %d deliveries and jobs", self.worker_id, released)
+
+    def _fill(self, deliveries: Lane, jobs: Lane) -> int:
+        """Lease as many deliveries and jobs as each lane has free threads, and start them."""
+        taken = 0
+        if deliveries.free():
+            leased = self.store.lease_deliveries(worker=self.worker_id, now=self.clock(),
+                                                 lease=self.lease_seconds, interval=self.channel_interval,
+                                                 limit=deliveries.free())
+            for delivery in leased:
+                deliveries.submit(partial(self._in_lane, DELIVERY, delivery.due_at,
+                                          partial(self._deliver, delivery)))
+                taken += 1
+        if self.run_job and jobs.free():
+            leased_jobs = self.store.lease_jobs(worker=self.worker_id, now=self.clock(),
+                                                lease=self.lease_seconds, limit=jobs.free())
+            for job in leased_jobs:
+                jobs.submit(partial(self._in_lane, JOB, job.due_at, partial(self._run, job)))
+                taken += 1
+        return taken
+
+    def _in_lane(self, lane: str, due_at: float, work: Callable[[], None]) -> None:
+        """Run one leased delivery or job on a lane's thread; once the dispatcher is closing, work not
+        started is left leased, for `run` to hand back."""
+        if self._closing.is_set():
+            return
+        self.metrics.lane_started(lane, self.clock() - due_at)
+        try:
+            work()
+        except Exception:  # a bug or a database error: the lease runs out and the work is tried again
+            log.exception("%s work failed in worker %s", lane, self.worker_id)
+        finally:
+            self.metrics.lane_finished(lane)
+
+    def _renew_leases(self, closed: threading.Event) -> None:
+        """Keep this worker's leases from running out while their calls are slow (every third of a lease),
+        until the lanes are closed."""
+        while not closed.wait(self.lease_seconds / 3):
+            try:
+                self.store.renew_leases(self.worker_id, until=self.clock() + self.lease_seconds)
+            except Exception:  # the next round tries again; a lease that runs out is retaken, not lost
+                log.exception("renewing the leases of %s failed", self.worker_id)
+
     def _run(self, job: Job) -> None:
         try:
-            self.run_job(job.kind, job.payload)
+            with deadline(self.job_deadline):
+                self.run_job(job.kind, job.payload)
         except Exception as err:  # a failing job is retried from the store, never lost with the worker
             reason = str(err)[:500] or type(err).__name__
             if job.attempts + 1 >= self.max_attempts:
@@ -84,24 +176,6 @@ class Dispatcher:
             log.warning("job %d (%s) will be retried in %.1fs: %s", job.id, job.kind, delay, reason)
             return
         self.store.finish_job(job.id, worker=self.worker_id, now=self.clock())
-
-    def run(self, stop: threading.Event) -> None:
-        """Loop until `stop` is set, then hand back anything still leased: a delivery in flight when
-        `stop` is set finishes, the rest go back to the queue for other workers."""
-        log.info("dispatcher %s started%s", self.worker_id, " (dry-run: nothing is sent to Slack)"
-                 if self.poster is None else "")
-        try:
-            while not stop.is_set():
-                try:
-                    wait = 0.0 if self.run_once(stop) else self._idle_wait()
-                except Exception:  # a database hiccup must not kill the worker
-                    log.exception("dispatcher pass failed")
-                    wait = IDLE_WAIT_SECONDS
-                if wait:
-                    stop.wait(wait)
-        finally:
-            released = self.store.release(self.worker_id)
-            log.info("dispatcher %s stopped, released %d deliveries", self.worker_id, released)
 
     def _idle_wait(self) -> float:
         """Until the next delivery is due (a channel's next slot, a retry), within the wait bounds."""

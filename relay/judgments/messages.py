@@ -29,6 +29,7 @@ from relay.spinnaker.judgment_stage import (
     JudgmentState,
     judgment_state,
     required_roles,
+    span,
     timeout_ms,
 )
 from relay.store import DECIDED, IN_FLIGHT, UNCONFIRMED, Judgment
@@ -36,7 +37,7 @@ from schemas.messages import MESSAGE_SCHEMA
 from schemas.mrkdwn import escape, html_to_mrkdwn, link, slack_date
 
 ENDED_WORDS = {
-    TIMED_OUT: (":alarm_clock:", "timed out", "timed out without a judgment"),
+    TIMED_OUT: (":alarm_clock:", "expired", "expired after {timeout} without a decision"),
     CANCELED: (":no_entry_sign:", "run canceled", "stopped waiting: the run was canceled"),
     MISSING: (":grey_question:", "not found", "is no longer a Manual Judgment waiting in this run"),
 }
@@ -44,10 +45,13 @@ ENDED_WORDS = {
 
 def judgment_message(execution: dict[str, Any], stage_id: str, ui_url: str, *, channel: str,
                      preference: dict[str, Any] | None = None, judgment: Judgment | None = None,
-                     note: str | None = None) -> dict[str, Any]:
-    """The whole message (`text`, `blocks`) for a judgment as `execution` and `judgment` show it now."""
+                     note: str | None = None, reading: JudgmentState | None = None,
+                     waited: float | None = None, change: str | None = None) -> dict[str, Any]:
+    """The whole message (`text`, `blocks`) for a judgment as `execution` and `judgment` show it now, with
+    the run's `change` line (from → to) when it is known."""
     return MESSAGE_SCHEMA.dump(judgment_facts(execution, stage_id, ui_url, channel=channel,
-                                              preference=preference, judgment=judgment, note=note))
+                                              preference=preference, judgment=judgment, note=note,
+                                              reading=reading, waited=waited, change=change))
 
 
 def notification_facts(notification: Notification, state: str, ui_url: str, *,
@@ -70,16 +74,17 @@ def notification_facts(notification: Notification, state: str, ui_url: str, *,
 def judgment_facts(execution: dict[str, Any], stage_id: str, ui_url: str, *, channel: str,
                    preference: dict[str, Any] | None = None, when: str = "manualJudgment",
                    judgment: Judgment | None = None, note: str | None = None,
-                   reading: JudgmentState | None = None) -> MessageFacts:
+                   reading: JudgmentState | None = None, waited: float | None = None,
+                   change: str | None = None) -> MessageFacts:
     """MessageFacts for one judgment message. A Slack judgment in flight or confirmed by Spinnaker is shown
     with who, when, what and why; otherwise Spinnaker's own state decides, and only an awaiting stage
     gets buttons."""
     reading = reading or judgment_state(execution, stage_id)
-    parts = _Parts(execution, reading.stage, ui_url)
+    parts = _Parts(execution, reading.stage, ui_url, change=change)
     if judgment is not None and _slack_judgment_shows(judgment, reading):
         return MessageFacts(**_slack_facts(parts, judgment, reading))
     if reading.open:
-        return MessageFacts(**_awaiting_facts(parts, channel, preference or {}, when, note))
+        return MessageFacts(**_awaiting_facts(parts, channel, preference or {}, when, note, waited))
     return MessageFacts(**_overtaken_facts(parts, reading), custom=custom_text(preference or {}, when))
 
 
@@ -120,8 +125,10 @@ def decision_label(stage: dict[str, Any], decision: str) -> str:
 class _Parts:
     """The pieces every judgment message uses: names as they are (for plain text), links as mrkdwn."""
 
-    def __init__(self, execution: dict[str, Any], stage: dict[str, Any], ui_url: str) -> None:
+    def __init__(self, execution: dict[str, Any], stage: dict[str, Any], ui_url: str, *,
+                 change: str | None = None) -> None:
         self.execution = execution
+        self.change = change
         self.stage = stage
         self.execution_id = str(execution.get("id") or "")
         self.context = stage.get("context") if isinstance(stage.get("context"), dict) else {}
@@ -135,6 +142,8 @@ class _Parts:
     def base(self, **facts: Any) -> dict[str, Any]:
         facts.setdefault("facts", tuple(self.common_facts()))
         facts["fallback"] = escape(facts["fallback"])  # Slack parses the notification text as mrkdwn too
+        if self.change:
+            facts["deployed"] = (self.change, *facts.get("deployed", ()))
         return {"link": self.url, "link_label": "Open stage in Spinnaker",
                 "footer": f"Pipeline execution `{escape(self.execution_id or '?')}`", **facts}
 
@@ -154,11 +163,13 @@ def _matches(judgment: Judgment, reading: JudgmentState) -> bool:
 
 
 def _awaiting_facts(parts: _Parts, channel: str, preference: dict[str, Any], when: str,
-                    note: str | None) -> dict[str, Any]:
+                    note: str | None, waited: float | None) -> dict[str, Any]:
     facts = parts.common_facts()
     choices = judgment_choices(parts.stage)
     if choices:
         facts.append(("Options", escape(", ".join(choices))))
+    if waited:
+        facts.append(("Waiting for", span(waited)))
     facts.append(("Deadline", _deadline(parts.stage.get("startTime"), parts.context)))
     roles = required_roles(parts.stage)
     if roles:
@@ -231,6 +242,9 @@ def _overtaken_facts(parts: _Parts, reading: JudgmentState) -> dict[str, Any]:
     emoji, short, sentence = ENDED_WORDS.get(
         reading.state, (":grey_question:", "no longer waiting",
                         f"ended without a judgment ({reading.stage_status or 'unknown status'})"))
+    if reading.state == TIMED_OUT:
+        sentence = sentence.replace("{timeout}", span(timeout_ms(parts.context) / 1000))
+        short = sentence[0].upper() + sentence[1:]
     detail = None
     who, why = parts.execution.get("canceledBy"), parts.execution.get("cancellationReason")
     if reading.state == CANCELED and who:

@@ -18,6 +18,7 @@ from relay.spinnaker.judgment_stage import (
     TIMED_OUT,
     JudgmentState,
     required_roles,
+    span,
 )
 from relay.store import Judgment
 from schemas.mrkdwn import escape, slack_date
@@ -114,3 +115,20 @@ def did_not_go_through(why: str) -> str:
 def did_not_go_through_line(user_id: str, label: str, why: str) -> str:
     """The line added to the judgment's message when Gate could not take the judgment."""
     return f":warning: <@{user_id}>'s {escape(label)} did not go through: {why}."
+
+
+def reminder(waited: float, deadline: float) -> str:
+    """The thread reply that reminds a channel of a judgment still waiting; it mentions nobody."""
+    return f":hourglass: Still waiting: {span(waited)}; expires {slack_date(deadline)}."
+
+
+def escalation(targets: tuple[str, ...], waited: float, deadline: float) -> str:
+    """The thread reply, shown in the channel, that calls the escalation's people to the judgment."""
+    mentions = " ".join(f"<!subteam^{t}>" if t.startswith("S") else f"<@{t}>" for t in targets)
+    return (f":rotating_light: {mentions}: this judgment has waited {span(waited)} for a decision; it "
+            f"expires {slack_date(deadline)}.")
+
+
+def expired(deadline: float) -> str:
+    """The private note to someone who clicked once the stage's deadline had passed."""
+    return f":alarm_clock: Nothing was decided: this judgment expired at {slack_date(deadline)}."

@@ -87,6 +87,10 @@ class _Runner:
         }
 
     def run(self) -> None:
+        timer = self.store.timer(claim_key(self.judgment.execution_id, self.judgment.stage_id))
+        if steps.first_look(self.judgment, deadline=timer.deadline if timer else None, now=self.now):
+            self._expired(timer.deadline)
+            return
         if self.services.gate is None:
             self._fail("the relay has no GATE_URL, so it cannot reach Spinnaker", None)
             return
@@ -199,6 +203,11 @@ class _Runner:
                       "stage_status": reading.stage_status, "application": execution.get("application")},
                      drafts=drafts, tell=notes.nothing_to_do(what))
 
+    def _expired(self, deadline: float) -> None:
+        """The click came after the stage's deadline: tell the clicker, ask Gate nothing."""
+        self._finish({"status": STALE, "finished_at": self.now, "detail": "the judgment had expired"},
+                     tell=notes.expired(deadline))
+
     def _refuse_click(self, execution: Execution, reading: JudgmentState, step: steps.Step) -> None:
         self._refuse(Verdict(False, step.reason or "the click cannot be applied"),
                      application=str(execution.get("application") or ""))
@@ -266,6 +275,7 @@ class _Runner:
                                           drafts=drafts):
             return
         self.judgment = dataclasses.replace(self.judgment, **values)
+        self.services.metrics.judgment(values["status"])
         log.info("judgment %d %s: %s", self.judgment.id, values["status"], values.get("detail") or "")
 
     def _note(self, text: str) -> list[DeliveryDraft]:

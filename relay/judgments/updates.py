@@ -11,17 +11,25 @@ from __future__ import annotations
 from typing import Any
 
 from relay.config import Settings
+from relay.judgments.changes import known_change
 from relay.judgments.messages import judgment_message, notification_facts
 from relay.models import EchoEvent, Notification
 from relay.spinnaker.execution import stage_by_id, with_event_stage
-from relay.spinnaker.judgment_stage import AWAITING, JUDGING, MISSING, is_judgment_stage, judgment_state
+from relay.spinnaker.judgment_stage import (
+    AWAITING,
+    JUDGING,
+    MISSING,
+    JudgmentState,
+    is_judgment_stage,
+    judgment_state,
+)
 from relay.store import DeliveryDraft, Judgment, Store
 from schemas.messages import MESSAGE_SCHEMA
 
 AWAITING_TEMPLATE = "judgment.awaiting"
 NOTE_TEMPLATE = "judgment.note"
 UPDATE_TEMPLATE = "judgment.update"
-REOPENED_RANK, IN_FLIGHT_RANK, FINAL_RANK = 1, 1, 2
+AWAITING_RANK, REOPENED_RANK, IN_FLIGHT_RANK, FINAL_RANK = 0, 1, 1, 2
 EVENT_STATUSES = {"complete": "SUCCEEDED", "failed": "TERMINAL"}
 
 
@@ -43,15 +51,20 @@ def stage_messages(store: Store, execution_id: str, stage_id: str) -> dict[str, 
 
 
 def message_updates(execution: dict[str, Any], stage_id: str, *, settings: Settings, store: Store, rank: int,
-                    judgment: Judgment | None = None, note: str | None = None) -> list[DeliveryDraft]:
+                    judgment: Judgment | None = None, note: str | None = None,
+                    reading: JudgmentState | None = None, waited: float | None = None) -> list[DeliveryDraft]:
     """Rewrite every message of the stage to show `execution` (and `judgment`, the Slack judgment that
-    speaks for the stage, if any)."""
+    speaks for the stage, if any), with the run's from → to once it is known; `reading` overrides what the
+    execution shows (an expiry the relay saw first), `waited` is how long the stage has waited so far."""
     execution_id = str(execution.get("id"))
     stage = stage_by_id(execution, stage_id)
+    messages = stage_messages(store, execution_id, stage_id)
+    change = known_change(store, execution, settings.spinnaker_ui_url) if messages else None
     drafts = []
-    for key, address in stage_messages(store, execution_id, stage_id).items():
+    for key, address in messages.items():
         body = judgment_message(execution, stage_id, settings.spinnaker_ui_url, channel=address,
-                                preference=_preference(stage, address), judgment=judgment, note=note)
+                                preference=_preference(stage, address), judgment=judgment, note=note,
+                                reading=reading, waited=waited, change=change)
         drafts.append(DeliveryDraft(thread_key=f"{execution_id}@{address}", channel=address, action="upsert",
                                     template=UPDATE_TEMPLATE, message_key=key, rank=rank, payload=body))
     return drafts

@@ -80,7 +80,10 @@ def _stage_decision(event: EchoEvent, status: str, types: frozenset[str],
     send = context.get("sendNotifications")
     route_prefs = list(_route_preferences(event, routes, types))
     wanted = f"stage.{status}"
-    if is_judgment_stage(event) and status in JUDGMENT_WHENS:
+    # A stage that failed without a judgment to stop (it timed out, say) was judged by nobody: Orca sends no
+    # manualJudgmentStop for it, and it is reported as the stage failure it is.
+    judged_stop = str(context.get("judgmentStatus") or "").lower() == "stop"
+    if is_judgment_stage(event) and status in JUDGMENT_WHENS and (status != "failed" or judged_stop):
         judgment_when = JUDGMENT_WHENS[status]
         # Orca sends the awaiting message whatever sendNotifications says (the legacy scheme), the others
         # only when it is true.

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from relay.config import Settings
+from relay.judgments.timers import timers_for
 from relay.judgments.updates import AWAITING_TEMPLATE, event_updates, judgment_message_key, notification_body
 from relay.models import EchoEvent, Notification
 from relay.notifications.match import decide
@@ -53,8 +54,10 @@ def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Sto
         reason = "every address was refused" if screened.refused else decision.reason
         return Outcome("ignored", reason, event_id=event.event_id, refused=screened.refused)
     try:
+        now = clock()
         store.accept_event(event_id=event_id, type=event.type, application=event.application,
-                           execution_id=event.execution_id, drafts=drafts, now=clock())
+                           execution_id=event.execution_id, drafts=drafts, now=now,
+                           timers=timers_for(screened.notifications, settings=settings, now=now))
     except DuplicateEvent:
         return Outcome("duplicate", "this eventId was accepted before", event_id=event_id)
     return Outcome("queued", notifications=len(drafts), event_id=event_id, refused=screened.refused)

@@ -154,7 +154,7 @@ def _echo_auth(settings: Settings) -> Finding:
 
 def _gate(settings: Settings) -> tuple[Finding, str | None]:
     """Whether Gate answers, and who it takes the relay for."""
-    gate = gate_client(settings, deadline=0.0)
+    gate = gate_client(settings)
     if gate is None:
         return Finding("Gate", WARN, "GATE_URL is not set: notifications work, judgments and commands do not",
                        "set GATE_URL to Gate's API, e.g. http://spin-gate:8084"), None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from relay.spinnaker.execution import commit_url, image_ref, repository_commit_url, trigger_getter
+from relay.spinnaker.versions import Version, compare_url
 from schemas.mrkdwn import escape, link, truncate
 
 MAX_ARTIFACTS = 5
@@ -22,6 +23,22 @@ def deployed_lines(execution: dict[str, Any]) -> list[str]:
         branch = f" on `{_short(get('branch'))}`" if get("branch") else ""
         lines.append(f"*Commit* {commit}{branch}")
     return lines
+
+
+def change_line(after: Version | None, *, before: Version | None = None, previous_url: str | None = None,
+                first: bool = False) -> str:
+    """`*Change* from <before> → to <after>`, with a compare link when both are commits of one repository.
+    The earlier side is `first deploy` when no run succeeded before, the previous run (linked) when its
+    version is not known, and `unknown` when the lookup failed."""
+    if first:
+        old = "_first deploy_"
+    elif before is not None:
+        old = link(previous_url, _cut(before.label)) if previous_url else f"`{_short(before.label)}`"
+    else:
+        old = link(previous_url, "previous run, version unknown") if previous_url else "_unknown_"
+    new = f"`{_short(after.label)}`" if after is not None else "_unknown_"
+    compare = compare_url(before, after)
+    return f"*Change* from {old} → to {new}" + (f" ({link(compare, 'compare')})" if compare else "")
 
 
 def _build_lines(get: Any) -> list[str]:

@@ -76,9 +76,30 @@ def required_roles(stage: dict[str, Any]) -> tuple[str, ...]:
 
 
 def timeout_ms(context: dict[str, Any]) -> float:
-    """The stage's timeout: `stageTimeoutMs` when `overrideTimeout` is set, otherwise Orca's three days."""
-    timeout = context.get("stageTimeoutMs") if context.get("overrideTimeout") else None
-    return timeout if isinstance(timeout, int | float) and timeout > 0 else DEFAULT_TIMEOUT_MS
+    """The stage's timeout as Orca reads it: a numeric `stageTimeoutMs` replaces the Manual Judgment task's
+    three days whether or not `overrideTimeout` (a flag only Deck's editor reads) is set."""
+    timeout = context.get("stageTimeoutMs")
+    numeric = isinstance(timeout, int | float) and not isinstance(timeout, bool)
+    return timeout if numeric and timeout > 0 else DEFAULT_TIMEOUT_MS
+
+
+def deadline(stage: dict[str, Any]) -> float | None:
+    """When the stage times out (epoch seconds): its timeout counted from its start; None before it starts."""
+    start = stage.get("startTime")
+    if not isinstance(start, int | float) or isinstance(start, bool) or start <= 0:
+        return None
+    context = stage.get("context") if isinstance(stage.get("context"), dict) else {}
+    return (start + timeout_ms(context)) / 1000
+
+
+def span(seconds: float) -> str:
+    """A wait in words people read at a glance: `72 h`, `1 h 30 m`, `45 m`, `20 s`."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    if hours:
+        return f"{hours} h {minutes} m" if minutes else f"{hours} h"
+    return f"{minutes} m" if minutes else f"{seconds} s"
 
 
 def _timed_out(stage: dict[str, Any], context: dict[str, Any]) -> bool:

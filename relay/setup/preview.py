@@ -1,0 +1,50 @@
+"""What `slackops-relay preview` prints: the deliveries the relay would plan for an event, each with what the
+dispatcher does with it, its Slack message, and a Block Kit Builder link."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from relay.config import Settings
+from relay.models import EchoEvent
+from relay.notifications.match import decide
+from relay.notifications.plan import plan
+from relay.rules.addresses import screen
+from relay.store import DeliveryDraft, Store
+
+BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
+
+
+def preview_lines(event: EchoEvent, settings: Settings) -> list[str]:
+    """The relay's own matching, screening and planning, against an empty store: what a run seen for the
+    first time gets."""
+    decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
+    screened = screen(decision.notifications, settings=settings)
+    if not screened.notifications:
+        return [f"no message: {decision.reason or 'every address was refused'}"]
+    lines = []
+    store = Store.from_url("sqlite://")  # a relay that has sent nothing for this run yet
+    store.create_schema()
+    try:
+        for notification in screened.notifications:
+            for draft in plan((notification,), settings=settings, store=store):
+                lines.append(f"# {notification.template} to {draft.channel} (when {notification.when}): "
+                             f"{_what_the_dispatcher_does(draft)}")
+                lines.append(json.dumps(draft.payload, indent=2, ensure_ascii=False))
+                blocks = {"blocks": draft.payload["blocks"]}
+                lines.append(BLOCK_KIT_BUILDER + quote(json.dumps(blocks, separators=(",", ":"))))
+    finally:
+        store.engine.dispose()
+    return lines
+
+
+def _what_the_dispatcher_does(draft: DeliveryDraft) -> str:
+    if draft.action == "upsert" and draft.template == "pipeline.summary":
+        return "posts the run's parent message first, as the run has none yet"
+    if draft.action == "upsert":
+        return "updates the run's parent message in place (posts it if the run has none yet)"
+    if draft.action == "reply":
+        shown = ", also shown in the channel" if draft.payload.get("reply_broadcast") else ""
+        return f"replies in the run's thread{shown}"
+    return "posts a message of its own"

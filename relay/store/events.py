@@ -1,0 +1,57 @@
+"""Events seen: each Echo event id is accepted once, with the application and run it names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from relay.store.database import Database
+from relay.store.records import DeliveryDraft, DuplicateEvent
+from relay.store.tables import events
+
+
+class EventQueries(Database):
+    """Events seen."""
+
+    def accept_event(self, *, event_id: str, type: str, application: str | None, execution_id: str | None,
+                     drafts: Iterable[DeliveryDraft], now: float,
+                     timers: Iterable[dict[str, Any]] = ()) -> None:
+        """Record an event and its deliveries (and the judgment timers it starts) in one transaction; raise
+        DuplicateEvent if seen before."""
+        drafts = list(drafts)
+        try:
+            with self.engine.begin() as conn:
+                # Parameters rather than .values(): the statement is then the same object shape on every
+                # event, which spares SQLAlchemy rebuilding and re-keying it on the webhook's hot path.
+                conn.execute(insert(events), {
+                    "event_id": event_id, "type": type, "application": application,
+                    "execution_id": execution_id, "received_at": now, "notifications": len(drafts)})
+                self._insert_drafts(conn, drafts, event_id=event_id, now=now)
+                for timer in timers:
+                    self._start_timer(conn, timer, now=now)
+        except IntegrityError:
+            if self.event_seen(event_id):
+                raise DuplicateEvent(event_id) from None
+            raise
+
+    def event_seen(self, event_id: str) -> bool:
+        with self._reading() as conn:
+            return conn.execute(select(events.c.event_id).where(events.c.event_id == event_id)).first() \
+                is not None
+
+    def event_application(self, event_id: str) -> str | None:
+        """The application of an accepted event (None when unknown)."""
+        with self._reading() as conn:
+            return conn.execute(select(events.c.application).where(events.c.event_id == event_id)).scalar()
+
+    def recent_applications(self, *, since: float, limit: int = 20) -> list[str]:
+        """Applications the relay received events for since `since`, most recently active first."""
+        latest = func.max(events.c.received_at)
+        query = (select(events.c.application)
+                 .where(events.c.received_at >= since, events.c.application.is_not(None))
+                 .group_by(events.c.application).order_by(latest.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [row.application for row in conn.execute(query)]

@@ -1,0 +1,294 @@
+"""The delivery outbox: deliveries queued with what planned them, leased in channel and thread
+order at Slack's pace, retried, and listed for operators."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from relay.store.database import Database
+from relay.store.queues import due_at, lease_values, like_prefix
+from relay.store.records import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    SUPERSEDED,
+    UNFINISHED,
+    Delivery,
+    DeliveryDraft,
+    QueueStats,
+)
+from relay.store.tables import channels, deliveries, jobs, messages
+
+
+class OutboxQueries(Database):
+    """The delivery outbox."""
+
+    def thread_started(self, thread_key: str) -> bool:
+        """Whether a parent message exists or is queued for this run and channel."""
+        mapped = select(messages.c.key).where(messages.c.key == thread_key).exists()
+        queued = select(deliveries.c.id).where(
+            deliveries.c.thread_key == thread_key, deliveries.c.action == "upsert").exists()
+        with self._reading() as conn:
+            return bool(conn.execute(select(or_(mapped, queued))).scalar())
+
+    def queue_deliveries(self, drafts: list[DeliveryDraft], *, now: float) -> None:
+        """Queue deliveries that answer no event (a note to someone who clicked, a job's message updates)."""
+        with self.transaction() as conn:
+            self._insert_drafts(conn, drafts, event_id=None, now=now)
+
+    def _insert_drafts(self, conn: Connection, drafts: list[DeliveryDraft], *, event_id: str | None,
+                       now: float) -> None:
+        for channel in sorted({d.channel for d in drafts}):
+            self._ensure_channel(conn, channel)
+        if drafts:
+            conn.execute(insert(deliveries), [_draft_row(d, event_id, now) for d in drafts])
+
+    def queued_message_keys(self, prefix: str, template: str) -> set[str]:
+        """Keys starting with `prefix` of unfinished deliveries of one template (messages not posted yet)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries.c.message_key).where(
+                deliveries.c.message_key.like(like_prefix(prefix), escape="\\"),
+                deliveries.c.template == template, deliveries.c.status.in_(UNFINISHED)))
+            return {row.message_key for row in rows}
+
+    def _ensure_channel(self, conn: Connection, channel: str) -> None:
+        exists = conn.execute(select(channels.c.channel).where(channels.c.channel == channel)).first()
+        if exists is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(channels).values(channel=channel, next_allowed_at=0.0, joined=False))
+            except IntegrityError:
+                pass  # another transaction added it first
+
+    def lease_deliveries(self, *, worker: str, now: float, lease: float, interval: float,
+              limit: int = 20) -> list[Delivery]:
+        """Claim due deliveries: the oldest unfinished one per run thread, at most one per channel per
+        `interval` seconds (a compare-and-set on the channel's next slot, so pacing holds across workers).
+
+        A delivery whose lease ran out (its worker died mid-send) is due again, and that try counts as an
+        attempt. Channel slots are taken in channel order, so two workers leasing at once never wait on
+        each other's slots in opposite orders (a deadlock on PostgreSQL)."""
+        blocked_by_earlier = _waits_for_earlier()
+        due = or_(and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
+                  and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now))
+        # Free channels as a subquery rather than a join: rows of channels still paced are ruled out on their
+        # channel alone, which keeps a poll cheap while one channel has a long backlog.
+        free_channels = select(channels.c.channel).where(channels.c.next_allowed_at <= now)
+        # Several candidates per delivery leased: a channel takes one delivery at a time.
+        query = (select(deliveries).where(deliveries.c.channel.in_(free_channels), due, ~blocked_by_earlier)
+                 .order_by(deliveries.c.id).limit(limit * 4))
+        if self.is_postgres:
+            query = query.with_for_update(of=deliveries, skip_locked=True)
+        else:
+            # SQLite has one writer at a time: look without the write lock first, so that a poll finding
+            # nothing (the usual case, and every poll while a backlog waits for its channel) never holds
+            # the webhook up.
+            with self._reading() as conn:
+                if conn.execute(query.with_only_columns(deliveries.c.id).limit(1)).first() is None:
+                    return []
+        leased: list[Delivery] = []
+        with self.engine.begin() as conn:
+            by_channel: dict[str, list[Any]] = {}
+            for row in conn.execute(query).mappings().all():
+                by_channel.setdefault(row["channel"], []).append(row)
+            # The channels with the oldest deliveries, taken in channel order (see above).
+            for channel in sorted(sorted(by_channel, key=lambda c: by_channel[c][0]["id"])[:limit]):
+                delivery = self._lease_in_channel(conn, by_channel[channel], worker=worker, now=now,
+                                                  lease=lease, interval=interval)
+                if delivery is not None:
+                    leased.append(delivery)
+        return sorted(leased, key=lambda d: d.id)
+
+    def _lease_in_channel(self, conn: Connection, rows: list[Any], *, worker: str, now: float, lease: float,
+                          interval: float) -> Delivery | None:
+        """Take the channel's next slot for its oldest available row, skipping superseded upserts."""
+        for row in rows:
+            if row["action"] == "upsert" and self._superseded(conn, row):
+                conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
+                             .values(status=SUPERSEDED, sent_at=now, lease_until=None))
+                continue
+            if self._channel_busy(conn, row, now=now):
+                return None
+            slot = conn.execute(update(channels).where(
+                channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
+                .values(next_allowed_at=now + interval))
+            if slot.rowcount != 1:
+                return None
+            values = lease_values(row, worker=worker, now=now, lease=lease)
+            conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(**values))
+            return _delivery(row, attempts=values["attempts"])
+        return None
+
+    def _channel_busy(self, conn: Connection, row: Any, *, now: float) -> bool:
+        """Whether another delivery of the row's channel is in flight (one at a time per channel keeps its
+        order). The channel's row is locked first, so the look sees what any worker committed before."""
+        lock = select(channels.c.channel).where(channels.c.channel == row["channel"])
+        conn.execute(lock.with_for_update() if self.is_postgres else lock)
+        in_flight = select(deliveries.c.id).where(
+            deliveries.c.channel == row["channel"], deliveries.c.id != row["id"],
+            deliveries.c.status == SENDING, deliveries.c.lease_until >= now)
+        return conn.execute(in_flight.limit(1)).first() is not None
+
+    def _superseded(self, conn: Connection, row: Any) -> bool:
+        """An upsert whose very next delivery in the thread is a newer upsert of the same message, of a state
+        at least as late (an older event arriving late supersedes nothing)."""
+        columns = (deliveries.c.action, deliveries.c.message_key, deliveries.c.rank)
+        following = conn.execute(select(*columns).where(
+            deliveries.c.thread_key == row["thread_key"], deliveries.c.id > row["id"],
+            deliveries.c.status == PENDING).order_by(deliveries.c.id).limit(1)).first()
+        return (following is not None and following.action == "upsert"
+                and following.message_key == row["message_key"] and following.rank >= row["rank"])
+
+    def mark_sent(self, delivery_id: int, *, worker: str, now: float, ts: str | None,
+                  status: str = SENT, note: str | None = None) -> bool:
+        """Finish a delivery if this worker still holds its lease; False if the lease was lost."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(deliveries).where(
+                deliveries.c.id == delivery_id, deliveries.c.status == SENDING,
+                deliveries.c.leased_by == worker)
+                .values(status=status, sent_at=now, ts=ts, lease_until=None, last_error=note))
+        return result.rowcount == 1
+
+    def reschedule(self, delivery_id: int, *, worker: str, at: float, error: str,
+                   count_attempt: bool = True) -> None:
+        """Put a delivery back in the queue for a later attempt."""
+        values: dict[str, Any] = {"status": PENDING, "next_attempt_at": at, "lease_until": None,
+                                  "leased_by": None, "last_error": error}
+        if count_attempt:
+            values["attempts"] = deliveries.c.attempts + 1
+        with self.engine.begin() as conn:
+            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id,
+                                                  deliveries.c.leased_by == worker)
+                         .values(**values))
+
+    def mark_failed(self, delivery_id: int, *, worker: str, now: float, error: str) -> None:
+        """Give up on a delivery, keeping the reason."""
+        with self.engine.begin() as conn:
+            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id,
+                                                  deliveries.c.leased_by == worker)
+                         .values(status=FAILED, sent_at=now, lease_until=None, last_error=error,
+                                 attempts=deliveries.c.attempts + 1))
+
+    def release(self, worker: str) -> int:
+        """Hand back every delivery and job this worker holds (graceful shutdown)."""
+        released = 0
+        with self.engine.begin() as conn:
+            for table in (deliveries, jobs):
+                released += conn.execute(update(table).where(table.c.status == SENDING,
+                                                              table.c.leased_by == worker)
+                                         .values(status=PENDING, lease_until=None, leased_by=None)).rowcount
+        return released
+
+    def renew_leases(self, worker: str, *, until: float) -> int:
+        """Extend every lease this worker holds (deliveries and jobs in flight) to `until`, so a slow call
+        is not taken over by another worker; returns how many were renewed."""
+        renewed = 0
+        with self.engine.begin() as conn:
+            for table in (deliveries, jobs):
+                renewed += conn.execute(update(table).where(table.c.status == SENDING,
+                                                             table.c.leased_by == worker)
+                                        .values(lease_until=until)).rowcount
+        return renewed
+
+    def due_since(self, now: float) -> dict[str, float | None]:
+        """Per lane ("delivery", "job"), since when the oldest work that a free thread could start now has
+        been due (None when there is none): a pending job, or a pending delivery whose channel is free and
+        whose run waits for nothing earlier."""
+        channel_free = select(channels.c.channel).where(channels.c.next_allowed_at <= now)
+        delivery = select(func.min(deliveries.c.next_attempt_at)).where(
+            deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now,
+            deliveries.c.channel.in_(channel_free), ~_waits_for_earlier())
+        job = select(func.min(jobs.c.next_attempt_at)).where(jobs.c.status == PENDING,
+                                                             jobs.c.next_attempt_at <= now)
+        with self._reading() as conn:
+            return {"delivery": conn.execute(delivery).scalar(), "job": conn.execute(job).scalar()}
+
+    def channels(self) -> list[str]:
+        """Every Slack address the relay has queued messages for."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(channels.c.channel).order_by(channels.c.channel)).scalars())
+
+    def hold_channel(self, channel: str, until: float) -> None:
+        """Slack asked us to wait (429): no worker posts to this channel before `until`."""
+        with self.engine.begin() as conn:
+            conn.execute(update(channels).where(channels.c.channel == channel,
+                                                channels.c.next_allowed_at < until)
+                         .values(next_allowed_at=until))
+
+    def next_due(self) -> float | None:
+        """When a delivery may next be leased, for the dispatcher's idle wait: a pending one not waiting for
+        an earlier one of its run, at its own time or its channel's next slot, whichever is later; or a
+        delivery whose lease runs out."""
+        slot = case((channels.c.next_allowed_at > deliveries.c.next_attempt_at, channels.c.next_allowed_at),
+                    else_=deliveries.c.next_attempt_at)
+        waiting = (select(func.min(slot))
+                   .join_from(deliveries, channels, deliveries.c.channel == channels.c.channel)
+                   .where(deliveries.c.status == PENDING, ~_waits_for_earlier()))
+        with self._reading() as conn:
+            pending = conn.execute(waiting).scalar()
+            leased = conn.execute(select(func.min(deliveries.c.lease_until))
+                                  .where(deliveries.c.status == SENDING)).scalar()
+        times = [t for t in (pending, leased) if t is not None]
+        return min(times) if times else None
+
+    def list_deliveries(self, *, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        query = select(deliveries.c.id, deliveries.c.event_id, deliveries.c.channel, deliveries.c.action,
+                       deliveries.c.template, deliveries.c.status, deliveries.c.attempts,
+                       deliveries.c.last_error, deliveries.c.created_at, deliveries.c.sent_at,
+                       deliveries.c.ts)
+        if status:
+            query = query.where(deliveries.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r)
+                    for r in conn.execute(query.order_by(deliveries.c.id.desc()).limit(limit)).mappings()]
+
+    def retry_delivery(self, delivery_id: int, *, now: float) -> bool:
+        """Queue a failed delivery again, with a fresh attempt count."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(deliveries).where(
+                deliveries.c.id == delivery_id, deliveries.c.status == FAILED).values(
+                status=PENDING, attempts=0, next_attempt_at=now, last_error=None, leased_by=None))
+        return result.rowcount == 1
+
+    def queue_stats(self) -> QueueStats:
+        """Deliveries still to send, by status, and when the oldest of them was queued."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries.c.status, func.count(), func.min(deliveries.c.created_at))
+                                .where(deliveries.c.status.in_(UNFINISHED)).group_by(deliveries.c.status)).all()
+        depth = {status: 0 for status in UNFINISHED} | {status: count for status, count, _ in rows}
+        oldest = min((created for _, _, created in rows), default=None)
+        return QueueStats(depth=depth, oldest_created_at=oldest)
+
+    def counts_by_status(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
+            return {status: count for status, count in rows}
+
+
+def _waits_for_earlier() -> Any:
+    """True for a delivery with an unfinished earlier one in its run thread (threads go out in order)."""
+    earlier = deliveries.alias("earlier")
+    return select(earlier.c.id).where(
+        earlier.c.thread_key == deliveries.c.thread_key, earlier.c.id < deliveries.c.id,
+        earlier.c.status.in_(UNFINISHED)).exists()
+
+
+def _draft_row(draft: DeliveryDraft, event_id: str | None, now: float) -> dict[str, Any]:
+    return {"event_id": event_id, "thread_key": draft.thread_key, "channel": draft.channel,
+            "action": draft.action, "message_key": draft.message_key, "parent_key": draft.parent_key,
+            "rank": draft.rank, "template": draft.template, "payload": json.dumps(draft.payload),
+            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+
+
+def _delivery(row: Any, *, attempts: int) -> Delivery:
+    return Delivery(id=row["id"], event_id=row["event_id"], thread_key=row["thread_key"],
+                    channel=row["channel"], action=row["action"], template=row["template"],
+                    payload=json.loads(row["payload"]), message_key=row["message_key"],
+                    parent_key=row["parent_key"], rank=row["rank"], attempts=attempts,
+                    created_at=row["created_at"], due_at=due_at(row))

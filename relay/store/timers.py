@@ -1,0 +1,69 @@
+"""Judgment timers: a waiting stage's deadline, reminders and escalation, each change a compare-and-set on
+its version that queues its deliveries and next wake-up in the same transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from relay.store.database import Database, dialect_insert
+from relay.store.records import TIMER_JOB, DeliveryDraft, Timer
+from relay.store.tables import judgment_timers
+
+
+class TimerQueries(Database):
+    """Judgment timers."""
+
+    def _start_timer(self, conn: Connection, values: dict[str, Any], *, now: float) -> None:
+        """Start a stage's timer and queue its first wake-up, unless the stage has one already."""
+        row = {**values, "plan": json.dumps(values["plan"]), "reminded": json.dumps({}), "escalated": False,
+               "dms_pending": False, "version": 0}
+        started = conn.execute(dialect_insert(self.is_postgres)(judgment_timers).values(**row)
+                               .on_conflict_do_nothing(index_elements=[judgment_timers.c.key])
+                               .returning(judgment_timers.c.key)).first()
+        if started is not None:
+            self.enqueue_job(TIMER_JOB, {"timer": values["key"]}, now=now,
+                             delay=max(0.0, (values["next_at"] or now) - now), conn=conn)
+
+    def timer(self, key: str) -> Timer | None:
+        with self._reading() as conn:
+            row = conn.execute(select(judgment_timers).where(judgment_timers.c.key == key)).mappings().first()
+        return _timer(row) if row else None
+
+    def ended_waits(self, *, since: float) -> list[tuple[str | None, str | None, str | None, float]]:
+        """(application, judge, outcome, seconds waited) of every judgment whose wait ended at `since` or
+        later: decided (by whoever Spinnaker or Slack names) or expired (by nobody)."""
+        waited = (judgment_timers.c.ended_at - judgment_timers.c.started_at).label("waited")
+        query = select(judgment_timers.c.application, judgment_timers.c.judge, judgment_timers.c.outcome,
+                       waited).where(judgment_timers.c.ended_at >= since)
+        with self._reading() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
+    def advance_timer(self, timer: Timer, values: dict[str, Any], *, now: float,
+                      drafts: Iterable[DeliveryDraft] = ()) -> bool:
+        """Move a timer on from `timer.version`, queueing `drafts` and its next wake-up (at `next_at`, unless
+        it ended) in the same transaction. False, with nothing done, when another worker moved it first."""
+        values = dict(values)
+        for name in ("plan", "reminded"):
+            if name in values:
+                values[name] = json.dumps(values[name])
+        with self.engine.begin() as conn:
+            moved = conn.execute(update(judgment_timers).where(
+                judgment_timers.c.key == timer.key, judgment_timers.c.version == timer.version,
+                judgment_timers.c.outcome.is_(None)).values(**values, version=timer.version + 1)).rowcount
+            if moved != 1:
+                return False
+            self._insert_drafts(conn, list(drafts), event_id=None, now=now)
+            next_at = values.get("next_at")
+            if values.get("outcome") is None and next_at is not None:
+                self.enqueue_job(TIMER_JOB, {"timer": timer.key}, now=now, delay=max(0.0, next_at - now),
+                                 conn=conn)
+        return True
+
+
+def _timer(row: Any) -> Timer:
+    return Timer(**{**row, "plan": json.loads(row["plan"]), "reminded": json.loads(row["reminded"])})
