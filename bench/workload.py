@@ -16,13 +16,21 @@ RUN_ID_MARK = "@RUN_ID@"  # the execution id, so that each 100 events are a run 
 MIX = {"task": 70, "stage": 24, "pipeline": 4, "judgment": 2}
 NOTIFYING_SHARE = (MIX["pipeline"] + MIX["judgment"]) / sum(MIX.values())
 MIXES = {
-    "full": "Orca's pipelinetrigger.json execution: 6 stages and two parent pipelines in its trigger",
-    "small": "Deck's running-pipeline fixture: 2 stages, a bare manual trigger",
+    "small": "Deck's running-pipeline fixture: 2 stages, a bare manual trigger (about 2 KB)",
+    "medium": "the small run with stages of Orca's pipelinetrigger.json added, to about 40 KB",
+    "full": "Orca's pipelinetrigger.json execution: 6 stages and two parent pipelines in its trigger "
+            "(about 256 KB)",
+    "large": "the full run with its stages repeated, to about 2 MB",
 }
+# The executions grown from another (the small or full one) with copies of Orca's stages, and their size.
+GROWN = {"medium": ("small", 40 * 1024), "large": ("full", 2 * 1024 * 1024)}
 
 
 def run_for(mix: str, *, channel: str) -> dict[str, Any]:
     """An execution notifying `channel` on start and end, with a Manual Judgment stage notifying it too."""
+    if mix in GROWN:
+        base, size = GROWN[mix]
+        return _grown(run_for(base, channel=channel), size)
     preference = {"type": "slack", "address": channel, "level": "pipeline",
                   "when": ["pipeline.starting", "pipeline.complete", "pipeline.failed"]}
     if mix == "small":
@@ -36,6 +44,19 @@ def run_for(mix: str, *, channel: str) -> dict[str, Any]:
         {"type": "slack", "address": channel, "level": "stage", "when": ["manualJudgment"]}]))
     run["id"] = RUN_ID_MARK
     return run
+
+
+def _grown(run: dict[str, Any], size: int) -> dict[str, Any]:
+    """`run` with copies of Orca's stages (new ids) added before its last stage until its JSON is `size`
+    bytes or more."""
+    donors = events.payload("orca_execution_with_manualJudgment_in_parent.json")["stages"]
+    *stages, last = run["stages"]
+    copies = 0
+    while len(json.dumps({**run, "stages": [*stages, last]})) < size:
+        donor = donors[copies % len(donors)]
+        stages.append({**donor, "id": f"{donor['id']}-copy{copies}", "refId": f"copy{copies}"})
+        copies += 1
+    return {**run, "stages": [*stages, last]}
 
 
 def echo_mix(mix: str, *, channel: str, seed: int = 7) -> list[dict[str, Any]]:

@@ -89,9 +89,16 @@ class Metrics:
         self.requests = Histogram("relay_http_request_seconds", "HTTP requests by route, method and status",
                                   ["route", "method", "status"], buckets=LATENCY_BUCKETS,
                                   registry=self.registry)
+        # The labelled children of the two metrics counted on every request, by their (bounded) labels.
+        self._event_counters: dict[tuple[str, str], Counter] = {}
+        self._request_histograms: dict[tuple[str, str, int], Histogram] = {}
 
     def event(self, event_type: str, outcome: str) -> None:
-        self.events.labels(type=_bounded_type(event_type), outcome=outcome).inc()
+        key = (_bounded_type(event_type), outcome)
+        counter = self._event_counters.get(key)
+        if counter is None:  # labels() takes a lock and builds the key on every call: once per key here
+            counter = self._event_counters[key] = self.events.labels(type=key[0], outcome=outcome)
+        counter.inc()
 
     def queued(self, count: int) -> None:
         """Deliveries planned for one accepted event."""
@@ -150,8 +157,12 @@ class Metrics:
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """One HTTP request; `route` is the matched URL rule, never the raw path."""
-        method = method if method in HTTP_METHODS else "other"
-        self.requests.labels(route=route, method=method, status=str(status)).observe(seconds)
+        key = (route, method if method in HTTP_METHODS else "other", status)
+        histogram = self._request_histograms.get(key)
+        if histogram is None:
+            histogram = self._request_histograms[key] = self.requests.labels(route=key[0], method=key[1],
+                                                                             status=str(status))
+        histogram.observe(seconds)
         if status >= 500:
             self.error("http")
 

@@ -23,6 +23,11 @@ def _printable(limit: int) -> validate.Validator:
                         validate.Regexp(r"[^\x00-\x1f\x7f]*\Z", error="must not contain control characters"))
 
 
+TYPE_RULE = validate.And(validate.Length(min=1), _printable(200))
+APPLICATION_RULE = _printable(MAX_APPLICATION)
+EVENT_ID_RULE = validate.And(validate.Length(min=1), _printable(MAX_EVENT_ID))
+
+
 class DetailsSchema(Schema):
     """Echo's event metadata; only the fields the relay reads are declared."""
 
@@ -30,8 +35,8 @@ class DetailsSchema(Schema):
         unknown = EXCLUDE
 
     source = fields.String(load_default=None, allow_none=True)
-    type = fields.String(required=True, validate=validate.And(validate.Length(min=1), _printable(200)))
-    application = fields.String(load_default=None, allow_none=True, validate=_printable(MAX_APPLICATION))
+    type = fields.String(required=True, validate=TYPE_RULE)
+    application = fields.String(load_default=None, allow_none=True, validate=APPLICATION_RULE)
 
 
 class EventSchema(Schema):
@@ -43,8 +48,7 @@ class EventSchema(Schema):
     details = fields.Nested(DetailsSchema, required=True)
     # JSON object keys are always strings: validating each key again would only cost time on every event.
     content = fields.Dict(load_default=dict)
-    event_id = fields.String(data_key="eventId", load_default=None, allow_none=True,
-                             validate=validate.And(validate.Length(min=1), _printable(MAX_EVENT_ID)))
+    event_id = fields.String(data_key="eventId", load_default=None, allow_none=True, validate=EVENT_ID_RULE)
 
     @pre_load
     def _normalize(self, data: Any, **_) -> dict:
@@ -57,11 +61,7 @@ class EventSchema(Schema):
     @validates("content")
     def _identifiers(self, content: dict, **_) -> None:
         """The execution and stage ids the relay keys messages by must be short strings when present."""
-        execution = content.get("execution") if isinstance(content.get("execution"), dict) else {}
-        checks = {"executionId": content.get("executionId"), "stageId": content.get("stageId"),
-                  "execution.id": execution.get("id")}
-        errors = {name: [f"must be a string of at most {MAX_EXECUTION_ID} printable characters"]
-                  for name, value in checks.items() if value is not None and not _identifier(value)}
+        errors = _identifier_errors(content)
         if errors:
             raise ValidationError(errors)
 
@@ -70,6 +70,55 @@ class EventSchema(Schema):
         details = data["details"]
         return EchoEvent(event_id=data["event_id"], source=details["source"], type=details["type"],
                          application=details["application"], content=data["content"])
+
+
+def load_event(document: Any) -> EchoEvent:
+    """The event in a parsed body. Echo's plain shape with valid values is taken as it is (most events, so
+    this is the webhook's hot path); any other shape, or a value breaking a rule, goes through EVENT_SCHEMA,
+    which unwraps and unflattens it or raises the ValidationError naming the fields."""
+    return _plain_event(document) or EVENT_SCHEMA.load(document)
+
+
+def _plain_event(document: Any) -> EchoEvent | None:
+    """The event when `document` is a plain envelope whose values all pass the schema's rules, else None."""
+    if not isinstance(document, dict):
+        return None
+    details, content = document.get("details"), document.get("content", {})
+    if not (isinstance(details, dict) and isinstance(content, dict)):
+        return None
+    source, type_, application = details.get("source"), details.get("type"), details.get("application")
+    event_id = document.get("eventId")
+    if not (isinstance(type_, str) and _passes(TYPE_RULE, type_) and _text_or_none(source)
+            and _text_or_none(application) and _text_or_none(event_id)):
+        return None
+    if application is not None and not _passes(APPLICATION_RULE, application):
+        return None
+    if event_id is not None and not _passes(EVENT_ID_RULE, event_id):
+        return None
+    if _identifier_errors(content):
+        return None
+    return EchoEvent(event_id=event_id, source=source, type=type_, application=application, content=content)
+
+
+def _passes(rule: validate.Validator, value: str) -> bool:
+    try:
+        rule(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _text_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _identifier_errors(content: dict) -> dict[str, list[str]]:
+    """The execution and stage ids in `content` that are not short printable strings, with the error."""
+    execution = content.get("execution") if isinstance(content.get("execution"), dict) else {}
+    checks = {"executionId": content.get("executionId"), "stageId": content.get("stageId"),
+              "execution.id": execution.get("id")}
+    return {name: [f"must be a string of at most {MAX_EXECUTION_ID} printable characters"]
+            for name, value in checks.items() if value is not None and not _identifier(value)}
 
 
 def _unwrap(data: dict) -> dict:

@@ -22,7 +22,8 @@ from relay.models import EchoEvent
 from relay.services import Services
 from relay.store import Store, deliveries, events
 from relay.wiring import feature_handlers
-from schemas.echo import EVENT_SCHEMA
+from schemas.echo import EVENT_SCHEMA, load_event
+from schemas.strict_json import reject_constant, strict_loads
 from tests import events as echo_events
 from tests.fuzzing import DEEP, json_values, mutated, serialized
 
@@ -117,6 +118,54 @@ def test_fuzz_echo_parser_loads_an_event_or_raises_validation_error(document: An
     else:
         assert isinstance(loaded, EchoEvent)
         assert isinstance(loaded.type, str) and isinstance(loaded.content, dict)
+
+
+@given(json_values | echo_shaped | mutated_events())
+def test_fuzz_echo_plain_envelopes_load_as_the_schema_loads_them(document: Any) -> None:
+    try:
+        expected: Any = EVENT_SCHEMA.load(document)
+    except ValidationError:
+        expected = ValidationError
+    try:
+        loaded: Any = load_event(document)
+    except ValidationError:
+        loaded = ValidationError
+    assert loaded == expected
+
+
+@given(json_values | echo_shaped | mutated_events(), st.integers(0, 1_100))
+def test_fuzz_strict_json_reads_what_the_standard_library_reads(document: Any, depth: int) -> None:
+    text = serialized(document, depth=depth)
+    try:
+        expected: Any = json.loads(text, parse_constant=reject_constant)
+        json.dumps(expected, ensure_ascii=False).encode()
+    except (ValueError, RecursionError):
+        expected = ValueError
+    for given_text in (text, text.encode("utf-8", "surrogatepass")):
+        try:
+            loaded: Any = strict_loads(given_text)
+        except ValueError:
+            loaded = ValueError
+        if DEEP in str(document) and depth > 500:
+            continue  # orjson refuses nesting past 1,024 levels, the standard library past its stack's room
+        # orjson reads an integer past 64 bits as a float, the one value it reads otherwise
+        assert loaded == expected or _beyond_64_bits(expected)
+
+
+def _beyond_64_bits(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_beyond_64_bits(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_beyond_64_bits(item) for item in value)
+    return isinstance(value, int) and not -2 ** 63 <= value < 2 ** 64
+
+
+@pytest.mark.parametrize("body", [b'{"a": NaN}', b'[Infinity]', b'[-Infinity]', b'{"a": "\\ud800"}',
+                                  b'["\\udc00\\ud800"]', b"[" * 1_025 + b"]" * 1_025, b'{"a": 1} x',
+                                  '{"a": "\ud800"}'.encode("utf-8", "surrogatepass"), b'{"a": "\xc3"}'])
+def test_strict_json_refuses_what_storage_and_slack_cannot_take(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        strict_loads(body)
 
 
 @shared_relay

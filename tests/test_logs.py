@@ -17,7 +17,7 @@ from relay.metrics import Metrics
 from relay.services import Services
 from relay.store import Store
 from relay.wiring import feature_handlers
-from tests.events import execution, pipeline_event
+from tests.events import execution, pipeline_event, stage_event
 from tests.fakes import FakeSlack
 
 BOT_TOKEN = "xoxb-4242-secret-bot-token"
@@ -93,6 +93,39 @@ def test_request_lines_are_json_with_the_request_id(migrated_store: Store, relay
     assert requests[0]["request_id"] == "from-ingress-1"
     assert requests[1]["request_id"] != "from-ingress-1"
     assert all(isinstance(line["duration_ms"], float) for line in requests)
+
+
+@pytest.mark.parametrize(("level", "posted", "logged"), [("INFO", 200, 2), ("DEBUG", 5, 5)])
+def test_request_lines_of_ignored_events_are_sampled_at_info_with_their_request_ids(
+        migrated_store: Store, relay_logging, capsys: pytest.CaptureFixture[str], level: str, posted: int,
+        logged: int) -> None:
+    settings = Settings(log_format="json", log_level=level)
+    relay_logging(settings)
+    client = create_app(services=Services(handlers=feature_handlers(),
+                                          settings=settings, store=migrated_store, poster=None)).test_client()
+    ignored = [f"ignored-{n}" for n in range(posted)]
+    for request_id in ignored:
+        response = client.post("/echo/events", json=stage_event("starting", kind="task"),
+                               headers={"X-Request-Id": request_id})
+        assert (response.status_code, response.headers["X-Request-Id"]) == (200, request_id)
+    client.post("/echo/events", json=pipeline_event("starting"), headers={"X-Request-Id": "queued-1"})
+    requests = [line for line in json_lines(capsys.readouterr().err) if line["logger"] == "relay.requests"]
+    sampled = [line for line in requests if line["request_id"] in ignored]
+    assert len(sampled) == logged
+    one_in = posted // logged
+    assert all(line.get("sampled_one_in", 1) == one_in for line in sampled)
+    assert all(("(1 in" in line["message"]) == (one_in > 1) for line in sampled)
+    assert [(line["request_id"], line["status"]) for line in requests[-1:]] == [("queued-1", 202)]
+    assert "sampled_one_in" not in requests[-1]
+
+
+@pytest.mark.parametrize("line", [
+    "sent with Authorization: BEARER abc.def", "auth basic dXNlcjpwYXNz", "token xoxb-1-2-abc",
+    "app xapp-1-A-2-abc", "sig v0=" + "ab" * 32, "url postgresql://relay:pw@db/relay",
+    "hook https://HOOKS.slack.com/services/T0/B0/x", "wss://wss.slack.com/link/?ticket=abc&app=x",
+])
+def test_redactor_blanks_every_credential_kind_in_any_case(line: str) -> None:
+    assert REDACTED in RelayFormatter(json_lines=False).redact(line)
 
 
 def test_text_request_lines_keep_to_one_line(migrated_store: Store, relay_logging,

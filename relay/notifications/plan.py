@@ -46,6 +46,8 @@ def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Sto
     screened = screen(decision.notifications, settings=settings)
     drafts = plan(screened.notifications, settings=settings, store=store)
     drafts += event_updates(event, settings=settings, store=store)
+    if not drafts and not screened.refused:  # the usual answer: no hashing of the body, no database
+        return Outcome("ignored", decision.reason, event_id=event.event_id)
     event_id = event.event_id or "sha256:" + hashlib.sha256(raw_body).hexdigest()
     _log_refused(event_id, screened.refused, settings)
     if not drafts:

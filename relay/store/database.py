@@ -14,6 +14,11 @@ from relay.store.tables import metadata
 
 READ_ONLY = "relay_read_only"  # an execution option: the connection only reads (see Database._reading)
 MIGRATION_LOCK_KEY = 0x5E1A7  # any constant shared by every replica of the relay
+PREPARE_THRESHOLD = 1  # psycopg: executions of a statement on a connection before it is prepared
+# Per SQLite connection, for one writer and many readers: pages cached and read through a memory map, a
+# temporary table never on disk, and the WAL file cut back after each checkpoint.
+SQLITE_PRAGMAS = ("cache_size=-8000", "mmap_size=134217728", "temp_store=MEMORY",
+                  "journal_size_limit=67108864")
 
 
 class Database:
@@ -34,7 +39,11 @@ class Database:
                                    **({} if memory else pool))
             tune_sqlite(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, **pool)
+            # LIFO hands out the connection used last, whose server process is warm; psycopg prepares a
+            # statement the second time a connection runs it, so the webhook's and the dispatcher's
+            # statements are parsed and planned once per connection.
+            engine = create_engine(url, pool_pre_ping=True, pool_use_lifo=True,
+                                   connect_args={"prepare_threshold": PREPARE_THRESHOLD}, **pool)
         return cls(engine)
 
     def create_schema(self) -> None:
@@ -74,6 +83,8 @@ def tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

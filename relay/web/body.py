@@ -3,7 +3,6 @@ strict rules, or as a form's fields; a 4xx naming the problem otherwise."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,7 +17,7 @@ CHUNK_BYTES = 64 * 1024
 def parse_json(raw: bytes) -> Any:
     """The document in a request body (UTF-8, or the UTF-16/32 that JSON allows); BadRequest otherwise."""
     try:
-        return strict_loads(raw.decode(json.detect_encoding(raw)))
+        return strict_loads(raw)
     except ValueError as err:
         raise BadRequest("the body is not valid JSON", details=str(err)[:200]) from None
 
@@ -27,11 +26,15 @@ def bounded_body(limit: int, *, what: str, setting: str) -> bytes:
     """The raw body, read in chunks up to `limit` + 1 bytes whether its length is declared or chunked;
     PayloadTooLarge as soon as it is known to exceed `limit`."""
     refusal = f"{what} larger than {limit} bytes are refused ({setting})"
-    if request.content_length is not None and request.content_length > limit:
+    declared = request.content_length
+    if declared is not None and declared > limit:
         raise PayloadTooLarge(refusal)
+    # A declared body is asked for whole (the stream ends with it); a chunked one a chunk at a time.
+    end, step = (limit + 1, CHUNK_BYTES) if declared is None else (declared, declared)
+    stream = request.stream
     chunks, size = [], 0
-    while size <= limit:
-        chunk = request.stream.read(min(CHUNK_BYTES, limit + 1 - size))
+    while size < end:
+        chunk = stream.read(min(step, end - size))
         if not chunk:
             break
         chunks.append(chunk)

@@ -5,16 +5,22 @@ from __future__ import annotations
 import base64
 import contextlib
 import hmac
+import logging
 
-from flask import Blueprint, Response, current_app, jsonify, request
+import orjson
+from flask import Blueprint, Response, current_app, g, request
 
 from relay.config import Settings
 from relay.errors import Unauthorized
 from relay.notifications.plan import receive
 from relay.web.body import bounded_body, parse_json
-from schemas.echo import EVENT_SCHEMA
+from schemas.echo import load_event
 
 bp = Blueprint("echo", __name__)
+log = logging.getLogger(__name__)
+
+# Of the events answered `ignored`, one request line in this many is logged (every one at DEBUG).
+IGNORED_LOGGED_ONE_IN = 100
 
 
 @bp.post("/echo/events")
@@ -25,11 +31,13 @@ def echo_events() -> tuple[Response, int]:
     settings: Settings = services.settings
     check_echo_auth(settings, request.headers.get("Authorization"))
     raw = bounded_body(settings.max_event_bytes, what="events", setting="RELAY_MAX_EVENT_BYTES")
-    event = EVENT_SCHEMA.load(parse_json(raw))
+    event = load_event(parse_json(raw))
     outcome = receive(event, raw, settings=settings, store=services.store, clock=services.clock)
     services.metrics.event(event.type, outcome.result)
-    services.metrics.queued(outcome.notifications)
-    services.metrics.addresses_refused(outcome.refused)
+    if outcome.notifications:
+        services.metrics.queued(outcome.notifications)
+    if outcome.refused:
+        services.metrics.addresses_refused(outcome.refused)
     body = {"result": outcome.result, "eventId": outcome.event_id}
     if outcome.reason:
         body["reason"] = outcome.reason
@@ -37,8 +45,16 @@ def echo_events() -> tuple[Response, int]:
         body["refused"] = outcome.refused
     if outcome.result == "queued":
         body["notifications"] = outcome.notifications
-        return jsonify(body), 202
-    return jsonify(body), 200
+        return _json(body), 202
+    if outcome.result == "ignored" and not log.isEnabledFor(logging.DEBUG):
+        g.log_one_in = IGNORED_LOGGED_ONE_IN  # most events are ignored: above DEBUG, sample their lines
+    return _json(body), 200
+
+
+def _json(body: dict) -> Response:
+    """The answer as Flask's `jsonify` writes it (keys sorted, one line), by orjson: it is on every event."""
+    return Response(orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE),
+                    mimetype="application/json")
 
 
 def check_echo_auth(settings: Settings, authorization: str | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 
@@ -13,6 +14,7 @@ from relay.store import migrate
 
 bp = Blueprint("ops", __name__)
 request_log = logging.getLogger("relay.requests")
+_sampled = itertools.count()  # requests asking to be sampled, in this process
 
 
 @bp.get("/healthz")
@@ -57,17 +59,27 @@ def _start_request() -> None:
 
 @bp.after_app_request
 def _finish_request(response: Response) -> Response:
-    """Log the request (path without its query string, which may carry credentials) and count it.
-    Another hook failing first may have skipped `_start_request`, hence the fallbacks."""
+    """Log the request (path without its query string, which may carry credentials) and count it; a view
+    may set `g.log_one_in` to log only one such request in that many. Another hook failing first may have
+    skipped `_start_request`, hence the fallbacks."""
     elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
-    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    current_app.extensions["relay"].metrics.request(route, request.method, response.status_code, elapsed)
+    method, status = request.method, response.status_code
+    rule = request.url_rule
+    current_app.extensions["relay"].metrics.request(rule.rule if rule is not None else "unmatched", method,
+                                                    status, elapsed)
     response.headers["X-Request-Id"] = g.get("request_id") or request_id_from(None)
+    one_in = g.get("log_one_in", 1)
+    if (one_in > 1 and next(_sampled) % one_in) or not request_log.isEnabledFor(logging.INFO):
+        return response
     path = request.path.encode("unicode_escape").decode("ascii")  # no line breaks smuggled into text logs
-    request_log.info("%s %s %d %.1fms from %s", request.method, path, response.status_code, elapsed * 1000,
-                     request.remote_addr,
-                     extra={"method": request.method, "path": path, "status": response.status_code,
-                            "duration_ms": round(elapsed * 1000, 1), "remote_addr": request.remote_addr})
+    fields = {"method": method, "path": path, "status": status, "duration_ms": round(elapsed * 1000, 1),
+              "remote_addr": request.remote_addr}
+    sampled = ""
+    if one_in > 1:
+        fields["sampled_one_in"] = one_in
+        sampled = f" (1 in {one_in} logged)"
+    request_log.info("%s %s %d %.1fms from %s%s", method, path, status, elapsed * 1000, request.remote_addr,
+                     sampled, extra=fields)
     return response
 
 
