@@ -126,14 +126,19 @@ class OutboxQueries(Database):
         return None
 
     def _channel_busy(self, conn: Connection, row: Any, *, now: float) -> bool:
-        """Whether another delivery of the row's channel is in flight (one at a time per channel keeps its
-        order). The channel's row is locked first, so the look sees what any worker committed before."""
+        """Whether the row must wait: another delivery of its channel is in flight (one at a time per channel
+        keeps its order), or an older one of the channel has become available since the candidates were
+        read (its run's earlier delivery finished meanwhile). The channel's row is locked first, so the look
+        sees what any worker committed before."""
         lock = select(channels.c.channel).where(channels.c.channel == row["channel"])
         conn.execute(lock.with_for_update() if self.is_postgres else lock)
         in_flight = select(deliveries.c.id).where(
             deliveries.c.channel == row["channel"], deliveries.c.id != row["id"],
             deliveries.c.status == SENDING, deliveries.c.lease_until >= now)
-        return conn.execute(in_flight.limit(1)).first() is not None
+        older = select(deliveries.c.id).where(
+            deliveries.c.channel == row["channel"], deliveries.c.id < row["id"],
+            deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now, ~_waits_for_earlier())
+        return conn.execute(in_flight.union_all(older).limit(1)).first() is not None
 
     def _superseded(self, conn: Connection, row: Any) -> bool:
         """An upsert whose very next delivery in the thread is a newer upsert of the same message, of a state
