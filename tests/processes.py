@@ -58,13 +58,18 @@ class Relay:
 
 
 def stop_all(relays: Iterable[Relay]) -> None:
-    """SIGTERM every process first, so they shut down side by side, then wait for each."""
+    """SIGTERM every process first, so they shut down side by side, then wait for each; one still running
+    after the wait is killed, so a test's teardown never leaves a process behind."""
     relays = list(relays)
     for relay in relays:
         if relay.process.poll() is None:
             relay.process.send_signal(signal.SIGTERM)
     for relay in relays:
-        relay.stop()
+        try:
+            relay.stop()
+        except subprocess.TimeoutExpired:
+            relay.process.kill()
+            relay.process.wait(timeout=30)
 
 
 def relay_environment(**overrides: str) -> dict[str, str]:
