@@ -81,6 +81,23 @@ def stage_event(status: str, run: dict | None = None, *, stage_id: str | None = 
             "content": body, "eventId": event_id or str(uuid.uuid4())}
 
 
+def run_with_steps(index: int, channel: str, *, steps: int, prefix: str) -> dict:
+    """A run `run-NNN` (id `<prefix>NNNNN`) notifying `channel` when it starts and completes, and after each
+    of its `steps` stages."""
+    run = execution(id=f"{prefix}{index:05d}", name=f"run-{index:03d}",
+                    notifications=[{"type": "slack", "address": channel,
+                                    "when": ["pipeline.starting", "pipeline.complete"]}])
+    template = run["stages"][0]
+    run["stages"] = []
+    for step in range(1, steps + 1):
+        stage = copy.deepcopy(template)
+        stage.update(id=f"stage-{index:03d}-{step:02d}", name=f"step-{step:02d}", refId=str(step))
+        stage["context"] = {"sendNotifications": True, "notifications": [
+            {"type": "slack", "address": channel, "level": "stage", "when": ["stage.complete"]}]}
+        run["stages"].append(stage)
+    return run
+
+
 def flatten(event: dict) -> dict:
     """Echo's `flatten: true` body: details and content as JSON strings."""
     return {**event, "details": json.dumps(event["details"]), "content": json.dumps(event["content"])}

@@ -23,7 +23,7 @@ from tests.events import JUDGMENT_STAGE_ID, PAYLOADS, execution, pipeline_event,
 from tests.fakes import FakeSlack
 
 EVENT_FILE = PAYLOADS / "event_pipeline_starting.json"
-PARENT_UPDATE = ": updates the run's parent message in place (posts it if the run has none yet)"
+PARENT_UPDATE = ", posted once and then updated in place"
 
 
 @pytest.fixture
@@ -39,7 +39,8 @@ def test_cli_preview_prints_block_kit_and_a_builder_link() -> None:
     result = run("preview", str(EVENT_FILE), SPINNAKER_UI_URL="https://deck.example.com")
     assert result.exit_code == 0, result.stdout
     header, *lines = result.stdout.splitlines()
-    assert header == f"# pipeline.starting to #deploys (when pipeline.starting){PARENT_UPDATE}"
+    assert header == ("# pipeline.starting to #deploys (when pipeline.starting): the run's message in "
+                      "#deploys" + PARENT_UPDATE)
     body = json.loads("\n".join(lines[:-1]))
     assert body["text"] == "Compute's Simple Wait Pipeline pipeline is starting"
     assert "https://deck.example.com/#/applications/compute/executions/details/" in json.dumps(body)
@@ -57,8 +58,8 @@ def test_cli_preview_prints_one_message_per_address(tmp_path: Path) -> None:
     assert result.exit_code == 0
     headers = [line for line in result.stdout.splitlines() if line.startswith("# ")]
     assert headers == [
-        f"# pipeline.complete to #a (when pipeline.complete){PARENT_UPDATE}",
-        f"# pipeline.complete to #b (when pipeline.complete){PARENT_UPDATE}",
+        f"# pipeline.complete to #a (when pipeline.complete): the run's message in #a{PARENT_UPDATE}",
+        f"# pipeline.complete to #b (when pipeline.complete): the run's message in #b{PARENT_UPDATE}",
     ]
     assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
 
@@ -72,9 +73,8 @@ def test_cli_preview_shows_the_runs_message_and_the_thread_reply(tmp_path: Path)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line for line in lines if line.startswith("#")] == [
-        "# stage.complete to #deploys (when stage.complete): posts the run's parent message first, as the "
-        "run has none yet",
-        "# stage.complete to #deploys (when stage.complete): replies in the run's thread",
+        "# stage.complete to #deploys (when stage.complete): the run's message in #deploys" + PARENT_UPDATE,
+        "# stage.complete to #deploys (when stage.complete): a reply in the run's thread in #deploys",
     ]
     assert result.stdout.count(BLOCK_KIT_BUILDER) == 2
 
@@ -128,9 +128,10 @@ def test_cli_preview_of_a_failed_execution_shows_parent_update_and_alert_in_the_
                  "--channel", "#deploys")
     assert result.exit_code == 0, result.stdout
     assert headers(result) == [
-        f"# pipeline.canceled to #deploys (when pipeline.failed){PARENT_UPDATE}",
-        "# pipeline.canceled to #deploys (when pipeline.failed): replies in the run's thread, also shown in "
-        "the channel"]
+        "# pipeline.canceled to #deploys (when pipeline.failed): the run's message in #deploys"
+        + PARENT_UPDATE,
+        "# pipeline.canceled to #deploys (when pipeline.failed): a reply in the run's thread in #deploys, "
+        "also shown in the channel"]
     parent, alert = bodies(result)
     assert alert["reply_broadcast"] is True and "reply_broadcast" not in parent
     said = json.dumps(alert, ensure_ascii=False)
@@ -142,9 +143,8 @@ def test_cli_preview_of_a_stage_posts_the_parent_then_replies_in_its_thread() ->
                  "--type", "orca:stage:starting", "--stage", "1", "--channel", "#deploys")
     assert result.exit_code == 0, result.stdout
     assert headers(result) == [
-        "# stage.starting to #deploys (when stage.starting): posts the run's parent message first, as the "
-        "run has none yet",
-        "# stage.starting to #deploys (when stage.starting): replies in the run's thread"]
+        "# stage.starting to #deploys (when stage.starting): the run's message in #deploys" + PARENT_UPDATE,
+        "# stage.starting to #deploys (when stage.starting): a reply in the run's thread in #deploys"]
 
 
 def test_cli_preview_of_a_judgment_shows_its_copy_in_the_channel(tmp_path: Path) -> None:
@@ -153,8 +153,8 @@ def test_cli_preview_of_a_judgment_shows_its_copy_in_the_channel(tmp_path: Path)
     result = run("preview", "--execution", str(execution_file), "--type", "orca:stage:starting",
                  "--stage", JUDGMENT_STAGE_ID)
     assert result.exit_code == 0, result.stdout
-    assert headers(result)[-1] == ("# judgment.awaiting to playback-features (when manualJudgment): replies "
-                                   "in the run's thread, also shown in the channel")
+    assert headers(result)[-1] == ("# judgment.awaiting to playback-features (when manualJudgment): a reply "
+                                   "in the run's thread in playback-features, also shown in the channel")
 
 
 def test_cli_preview_of_an_execution_without_preferences_says_so() -> None:

@@ -4,7 +4,6 @@ a killed or stopped worker loses nothing."""
 
 from __future__ import annotations
 
-import copy
 import json
 import signal
 import threading
@@ -91,19 +90,7 @@ def slack_env(slack: FakeSlack, store: Store, **env: str) -> dict[str, str]:
 
 
 def run_with_steps(index: int, channel: str) -> dict[str, Any]:
-    """A run notifying `channel` when it starts and completes, and after each of its steps."""
-    run = events.execution(id=f"01LANES{index:05d}", name=f"run-{index:03d}",
-                           notifications=[{"type": "slack", "address": channel,
-                                           "when": ["pipeline.starting", "pipeline.complete"]}])
-    template = run["stages"][0]
-    run["stages"] = []
-    for step in range(1, STEPS + 1):
-        stage = copy.deepcopy(template)
-        stage.update(id=f"stage-{index:03d}-{step:02d}", name=f"step-{step:02d}", refId=str(step))
-        stage["context"] = {"sendNotifications": True, "notifications": [
-            {"type": "slack", "address": channel, "level": "stage", "when": ["stage.complete"]}]}
-        run["stages"].append(stage)
-    return run
+    return events.run_with_steps(index, channel, steps=STEPS, prefix="01LANES")
 
 
 def queue_runs(store: Store, runs: int, channels: int) -> None:

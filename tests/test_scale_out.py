@@ -4,7 +4,6 @@ worker that dies or stops mid-delivery loses nothing."""
 
 from __future__ import annotations
 
-import copy
 import os
 import signal
 import threading
@@ -18,7 +17,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from relay.store import FAILED, PENDING, SENT, Store, migrate
-from tests.events import execution, pipeline_event, stage_event
+from tests import events
+from tests.events import pipeline_event, stage_event
 from tests.fakes import FakeSlack
 from tests.processes import ROOT, Relay, free_port, stop_all, wait_until
 
@@ -64,19 +64,7 @@ def ready(url: str) -> bool:
 
 
 def run_with_steps(index: int, channel: str) -> dict[str, Any]:
-    """A run named `run-NNN` notifying `channel` when it starts and completes, and after each of its steps."""
-    run = execution(id=f"01SCALE{index:05d}", name=f"run-{index:03d}",
-                    notifications=[{"type": "slack", "address": channel,
-                                    "when": ["pipeline.starting", "pipeline.complete"]}])
-    template = run["stages"][0]
-    run["stages"] = []
-    for step in range(1, STEPS + 1):
-        stage = copy.deepcopy(template)
-        stage.update(id=f"stage-{index:03d}-{step:02d}", name=f"step-{step:02d}", refId=str(step))
-        stage["context"] = {"sendNotifications": True, "notifications": [
-            {"type": "slack", "address": channel, "level": "stage", "when": ["stage.complete"]}]}
-        run["stages"].append(stage)
-    return run
+    return events.run_with_steps(index, channel, steps=STEPS, prefix="01SCALE")
 
 
 def run_events(index: int, channel: str) -> list[dict[str, Any]]:

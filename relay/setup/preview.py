@@ -7,11 +7,12 @@ import json
 from urllib.parse import quote
 
 from relay.config import Settings
+from relay.delivery.dispatcher import describe_delivery
 from relay.models import EchoEvent
 from relay.notifications.match import decide
 from relay.notifications.plan import plan
 from relay.rules.addresses import screen
-from relay.store import DeliveryDraft, Store
+from relay.store import Store
 
 BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
 
@@ -30,21 +31,10 @@ def preview_lines(event: EchoEvent, settings: Settings) -> list[str]:
         for notification in screened.notifications:
             for draft in plan((notification,), settings=settings, store=store):
                 lines.append(f"# {notification.template} to {draft.channel} (when {notification.when}): "
-                             f"{_what_the_dispatcher_does(draft)}")
+                             f"{describe_delivery(draft.action, draft.channel, draft.payload)}")
                 lines.append(json.dumps(draft.payload, indent=2, ensure_ascii=False))
                 blocks = {"blocks": draft.payload["blocks"]}
                 lines.append(BLOCK_KIT_BUILDER + quote(json.dumps(blocks, separators=(",", ":"))))
     finally:
         store.engine.dispose()
     return lines
-
-
-def _what_the_dispatcher_does(draft: DeliveryDraft) -> str:
-    if draft.action == "upsert" and draft.template == "pipeline.summary":
-        return "posts the run's parent message first, as the run has none yet"
-    if draft.action == "upsert":
-        return "updates the run's parent message in place (posts it if the run has none yet)"
-    if draft.action == "reply":
-        shown = ", also shown in the channel" if draft.payload.get("reply_broadcast") else ""
-        return f"replies in the run's thread{shown}"
-    return "posts a message of its own"
