@@ -69,6 +69,7 @@ class Services:
                    "lease_seconds": self.settings.lease_seconds, "clock": self.clock,
                    "on_result": self.delivered,
                    "run_job": lambda kind, payload: self.handlers.run_job(self, kind, payload),
+                   "render": lambda delivery: self.handlers.render_delivery(self, delivery),
                    "join_refusal": self.join_refusal,
                    "delivery_threads": self.settings.delivery_concurrency,
                    "job_threads": self.settings.job_concurrency,
@@ -91,6 +92,7 @@ ActionHandler = Callable[["Services", dict, dict], dict | None]
 ViewHandler = Callable[["Services", dict], dict | None]
 JobHandler = Callable[["Services", dict], None]
 SentHandler = Callable[["Services", Delivery], None]
+Renderer = Callable[["Services", Delivery], dict]
 
 
 class Handlers:
@@ -102,6 +104,7 @@ class Handlers:
         self.views: dict[str, ViewHandler] = {}
         self.jobs: dict[str, JobHandler] = {}
         self.sent_handlers: dict[str, SentHandler] = {}
+        self.render: Renderer | None = None
 
     def action(self, prefix: str, handler: ActionHandler) -> None:
         self.actions[prefix] = handler
@@ -114,6 +117,15 @@ class Handlers:
 
     def sent(self, template: str, handler: SentHandler) -> None:
         self.sent_handlers[template] = handler
+
+    def renderer(self, render: Renderer) -> None:
+        """What turns a delivery's recipe into its message, at send time."""
+        self.render = render
+
+    def render_delivery(self, services: Services, delivery: Delivery) -> dict:
+        if self.render is None:
+            raise LookupError(f"no renderer for the recipe of delivery {delivery.id}")
+        return self.render(services, delivery)
 
     def after_sent(self, services: Services, delivery: Delivery) -> None:
         handler = self.sent_handlers.get(delivery.template)

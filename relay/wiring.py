@@ -7,6 +7,7 @@ from typing import Any
 from relay.commands import slash
 from relay.config import Settings
 from relay.judgments import change_updates, clicks, timers
+from relay.notifications import recipes
 from relay.services import Handlers, Services
 
 
@@ -17,6 +18,7 @@ def feature_handlers() -> Handlers:
     change_updates.register(handlers)
     timers.register(handlers)
     slash.register(handlers)
+    recipes.register(handlers)
     return handlers
 
 

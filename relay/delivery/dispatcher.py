@@ -3,6 +3,7 @@ Slack in order and at Slack's pace, retries, gives up."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ class Dispatcher:
                  clock: Callable[[], float] = time.time, worker_id: str | None = None,
                  on_result: Callable[[Delivery, str], None] | None = None,
                  run_job: Callable[[str, dict], None] | None = None,
+                 render: Callable[[Delivery], dict] | None = None,
                  join_refusal: Callable[[Delivery], str | None] | None = None,
                  delivery_threads: int = 1, job_threads: int = 1, job_deadline: float = 60.0,
                  metrics: Metrics | None = None) -> None:
@@ -56,6 +58,8 @@ class Dispatcher:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.on_result = on_result or (lambda delivery, outcome: None)
         self.run_job = run_job
+        # Turns a delivery's recipe into its message (the webhook leaves rendering to the worker).
+        self.render = render or _no_renderer
         # Why the bot must not join a delivery's channel (None: it may); without one it never joins.
         self.join_refusal = join_refusal or (lambda delivery: "joining channels is off")
         self.delivery_threads = delivery_threads
@@ -185,10 +189,18 @@ class Dispatcher:
         return min(IDLE_WAIT_SECONDS, max(MIN_WAIT_SECONDS, due - self.clock()))
 
     def _deliver(self, delivery: Delivery) -> None:
+        if delivery.recipe is not None:
+            try:
+                delivery = dataclasses.replace(delivery, payload=self.render(delivery))
+            except Exception as err:  # a bug, or the database: tried again later like a failed send
+                log.exception("delivery %d (%s) could not be rendered", delivery.id, delivery.template)
+                self._failed(delivery, SlackFailure(error=f"rendering failed: {type(err).__name__}"))
+                return
+        rendered = delivery.payload if delivery.recipe is not None else None  # kept with the row once sent
         if self.poster is None:
             self._dry_run(delivery)
             self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=None,
-                                 status=DRY_RUN)
+                                 status=DRY_RUN, payload=rendered)
             self.on_result(delivery, DRY_RUN)
             return
         try:
@@ -200,7 +212,7 @@ class Dispatcher:
             # The lease reserved the channel's next slot, but the request may have reached Slack late: count
             # the interval from now, so two posts never arrive closer together than the interval.
             self.store.hold_channel(delivery.channel, self.clock() + self.channel_interval)
-        self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=ts)
+        self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=ts, payload=rendered)
         log.info("delivered %d (%s) to %s ts=%s", delivery.id, delivery.template, delivery.channel, ts)
         self.on_result(delivery, "sent")
 
@@ -308,6 +320,10 @@ class Dispatcher:
             return reason
         log.info("joined %s", channel)
         return None
+
+
+def _no_renderer(delivery: Delivery) -> dict:
+    raise LookupError(f"no renderer for the recipe of delivery {delivery.id}")
 
 
 def describe_delivery(action: str, channel: str, body: dict) -> str:

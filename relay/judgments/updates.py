@@ -31,6 +31,7 @@ NOTE_TEMPLATE = "judgment.note"
 UPDATE_TEMPLATE = "judgment.update"
 AWAITING_RANK, REOPENED_RANK, IN_FLIGHT_RANK, FINAL_RANK = 0, 1, 1, 2
 EVENT_STATUSES = {"complete": "SUCCEEDED", "failed": "TERMINAL"}
+STILL_WAITING = (AWAITING, JUDGING, MISSING)  # or the execution cannot tell
 
 
 def judgment_message_key(execution_id: str | None, stage_id: str | None, channel: str) -> str:
@@ -84,6 +85,10 @@ def event_updates(event: EchoEvent, *, settings: Settings, store: Store) -> list
         final = "CANCELED" if event.content.get("canceled") is True else EVENT_STATUSES[status]
         views = {stage_id: with_event_stage(event.execution, stage_id, event.content, status=final)}
     elif kind in ("pipeline", "orchestration"):
+        stages = event.execution.get("stages")
+        stages = stages if isinstance(stages, list) else []
+        if not any(_wait_over(event.execution, stage) for stage in stages):
+            return []  # no judgment of this run has finished waiting: its messages need no look-up
         prefix = f"{execution_id}/"
         keys = set(store.messages_with_prefix(prefix)) | store.queued_message_keys(prefix, AWAITING_TEMPLATE)
         views = {key[len(prefix):].rsplit("@", 1)[0]: event.execution for key in keys}
@@ -91,7 +96,7 @@ def event_updates(event: EchoEvent, *, settings: Settings, store: Store) -> list
         return []
     drafts: list[DeliveryDraft] = []
     for stage_id, execution in sorted(views.items()):
-        if judgment_state(execution, stage_id).state in (AWAITING, JUDGING, MISSING):
+        if judgment_state(execution, stage_id).state in STILL_WAITING:
             continue  # still waiting, or the snapshot cannot tell
         judgment = store.claim_holder(claim_key(execution_id, stage_id))
         drafts += message_updates({**execution, "id": execution_id}, stage_id, settings=settings, store=store,
@@ -108,6 +113,12 @@ def notification_body(notification: Notification, state: str, *, settings: Setti
         judgment = store.claim_holder(claim_key(str(event.execution_id), str(event.content.get("stageId"))))
     facts = notification_facts(notification, state, settings.spinnaker_ui_url, judgment=judgment)
     return MESSAGE_SCHEMA.dump(facts)
+
+
+def _wait_over(execution: dict[str, Any], stage: Any) -> bool:
+    """Whether `stage` of `execution` is a Manual Judgment that no longer waits, as far as the run shows."""
+    return (isinstance(stage, dict) and stage.get("type") == "manualJudgment"
+            and judgment_state(execution, str(stage.get("id"))).state not in STILL_WAITING)
 
 
 def _preference(stage: dict[str, Any], address: str) -> dict[str, Any]:

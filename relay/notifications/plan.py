@@ -1,5 +1,5 @@
-"""From an accepted Echo event to outbox rows: match, render, plan the run's parent message and thread, and
-rewrite judgment messages the event makes out of date."""
+"""From an accepted Echo event to outbox rows: match, plan the run's parent message and thread (each message a
+recipe the dispatcher renders when it sends), and rewrite judgment messages the event makes out of date."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from relay.config import Settings
 from relay.judgments.timers import timers_for
-from relay.judgments.updates import AWAITING_TEMPLATE, event_updates, judgment_message_key, notification_body
+from relay.judgments.updates import AWAITING_TEMPLATE, event_updates, judgment_message_key
 from relay.models import EchoEvent, Notification
 from relay.notifications.match import decide
-from relay.notifications.render import render, render_run_summary, render_thread_alert
+from relay.notifications.recipes import ALERT, SUMMARY, event_facts, recipe
 from relay.rules.addresses import NOT_ALLOWED, OVER_LIMIT, screen
 from relay.store import DeliveryDraft, DuplicateEvent, Store
 
@@ -41,10 +41,10 @@ class Outcome:
 def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Store,
             clock: Callable[[], float] = time.time) -> Outcome:
     """Decide what the event notifies, and which judgment messages it makes out of date, and commit it with
-    its deliveries in one transaction."""
+    its facts and its deliveries in one transaction."""
     decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
     screened = screen(decision.notifications, settings=settings)
-    drafts = plan(screened.notifications, settings=settings, store=store)
+    drafts = plan(screened.notifications, settings=settings)
     drafts += event_updates(event, settings=settings, store=store)
     if not drafts and not screened.refused:  # the usual answer: no hashing of the body, no database
         return Outcome("ignored", decision.reason, event_id=event.event_id)
@@ -57,6 +57,7 @@ def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Sto
         now = clock()
         store.accept_event(event_id=event_id, type=event.type, application=event.application,
                            execution_id=event.execution_id, drafts=drafts, now=now,
+                           facts=event_facts(event) if screened.notifications else None,
                            timers=timers_for(screened.notifications, settings=settings, now=now))
     except DuplicateEvent:
         return Outcome("duplicate", "this eventId was accepted before", event_id=event_id)
@@ -81,43 +82,40 @@ def _some(addresses: list[str]) -> str:
     return named + (f" and {rest} more" if rest > 0 else "")
 
 
-def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: Store) -> list[DeliveryDraft]:
+def plan(notifications: tuple[Notification, ...], *, settings: Settings) -> list[DeliveryDraft]:
     """Deliveries for each notification: the run's parent message is posted once and updated in place,
-    stage and judgment messages reply in its thread, a failed or canceled run also replies there with a
-    broadcast (or everything is posted on its own when `message_per_run` is off)."""
+    stage and judgment messages reply in its thread (opened by a summary of the run when it has no parent
+    message yet), a failed or canceled run also replies there with a broadcast (or everything is posted on
+    its own when `message_per_run` is off). Each carries the recipe of its message, not the message."""
     drafts: list[DeliveryDraft] = []
     for notification in notifications:
         event = notification.event
         channel = notification.address
         run_key = f"{event.execution_id or event.event_id}@{channel}"
-        family, state = notification.template.split(".")
-        if family == "judgment":
-            body = notification_body(notification, state, settings=settings, store=store)
-        else:
-            body = render(notification, settings.spinnaker_ui_url)
+        family = notification.template.split(".")[0]
         # Only the awaiting message is mapped: it carries the buttons, and later updates rewrite it.
         judgment_key = judgment_message_key(event.execution_id, event.content.get("stageId"), channel) \
             if notification.template == AWAITING_TEMPLATE else None
         if not settings.message_per_run:
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="post",
-                                        template=notification.template, payload=body,
-                                        message_key=judgment_key))
+                                        template=notification.template, payload={},
+                                        recipe=recipe(notification), message_key=judgment_key))
         elif family == "pipeline":
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
-                                        template=notification.template, payload=body, message_key=run_key,
+                                        template=notification.template, payload={},
+                                        recipe=recipe(notification), message_key=run_key,
                                         rank=RANKS.get(notification.template, 1)))
             if notification.template in ALERTED_TEMPLATES:
                 drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="reply",
-                                            template=notification.template, payload=render_thread_alert(body),
-                                            parent_key=run_key))
+                                            template=notification.template, payload={},
+                                            recipe=recipe(notification, ALERT), parent_key=run_key))
         else:
-            if not store.thread_started(run_key):
-                drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
-                                            template="pipeline.summary", message_key=run_key, rank=0,
-                                            payload=render_run_summary(event, settings.spinnaker_ui_url)))
-            if notification.template == AWAITING_TEMPLATE:
-                body = {**body, "reply_broadcast": True}
+            drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
+                                        template="pipeline.summary", message_key=run_key, rank=0, payload={},
+                                        recipe=recipe(notification, SUMMARY), opens_thread=True))
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="reply",
-                                        template=notification.template, payload=body, parent_key=run_key,
-                                        message_key=judgment_key))
+                                        template=notification.template, payload={},
+                                        recipe=recipe(notification,
+                                                      broadcast=notification.template == AWAITING_TEMPLATE),
+                                        parent_key=run_key, message_key=judgment_key))
     return drafts

@@ -11,6 +11,7 @@ from relay.delivery.dispatcher import describe_delivery
 from relay.models import EchoEvent
 from relay.notifications.match import decide
 from relay.notifications.plan import plan
+from relay.notifications.recipes import render_recipe
 from relay.rules.addresses import screen
 from relay.store import Store
 
@@ -29,11 +30,13 @@ def preview_lines(event: EchoEvent, settings: Settings) -> list[str]:
     store.create_schema()
     try:
         for notification in screened.notifications:
-            for draft in plan((notification,), settings=settings, store=store):
+            for draft in plan((notification,), settings=settings):
+                body = render_recipe(draft.recipe, event, settings=settings, store=store) \
+                    if draft.recipe is not None else draft.payload
                 lines.append(f"# {notification.template} to {draft.channel} (when {notification.when}): "
-                             f"{describe_delivery(draft.action, draft.channel, draft.payload)}")
-                lines.append(json.dumps(draft.payload, indent=2, ensure_ascii=False))
-                blocks = {"blocks": draft.payload["blocks"]}
+                             f"{describe_delivery(draft.action, draft.channel, body)}")
+                lines.append(json.dumps(body, indent=2, ensure_ascii=False))
+                blocks = {"blocks": body["blocks"]}
                 lines.append(BLOCK_KIT_BUILDER + quote(json.dumps(blocks, separators=(",", ":"))))
     finally:
         store.engine.dispose()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,18 +19,18 @@ class EventQueries(Database):
     """Events seen."""
 
     def accept_event(self, *, event_id: str, type: str, application: str | None, execution_id: str | None,
-                     drafts: Iterable[DeliveryDraft], now: float,
+                     drafts: Iterable[DeliveryDraft], now: float, facts: dict[str, Any] | None = None,
                      timers: Iterable[dict[str, Any]] = ()) -> None:
-        """Record an event and its deliveries (and the judgment timers it starts) in one transaction; raise
-        DuplicateEvent if seen before."""
+        """Record an event (with `facts`, what its deliveries' recipes render from) and its deliveries (and
+        the judgment timers it starts) in one transaction; raise DuplicateEvent if seen before."""
         drafts = list(drafts)
         try:
             with self.engine.begin() as conn:
                 # Parameters rather than .values(): the statement is then the same object shape on every
                 # event, which spares SQLAlchemy rebuilding and re-keying it on the webhook's hot path.
-                conn.execute(insert(events), {
-                    "event_id": event_id, "type": type, "application": application,
-                    "execution_id": execution_id, "received_at": now, "notifications": len(drafts)})
+                row = {"event_id": event_id, "type": type, "application": application,
+                       "execution_id": execution_id, "received_at": now, "notifications": len(drafts)}
+                conn.execute(insert(events), row if facts is None else {**row, "facts": _dumps(facts)})
                 self._insert_drafts(conn, drafts, event_id=event_id, now=now)
                 for timer in timers:
                     self._start_timer(conn, timer, now=now)
@@ -41,6 +43,12 @@ class EventQueries(Database):
         with self._reading() as conn:
             return conn.execute(select(events.c.event_id).where(events.c.event_id == event_id)).first() \
                 is not None
+
+    def event_facts(self, event_id: str) -> dict[str, Any] | None:
+        """The facts an accepted event was stored with (None when it kept none)."""
+        with self._reading() as conn:
+            facts = conn.execute(select(events.c.facts).where(events.c.event_id == event_id)).scalar()
+        return None if facts is None else orjson.loads(facts)
 
     def event_application(self, event_id: str) -> str | None:
         """The application of an accepted event (None when unknown)."""
@@ -55,3 +63,12 @@ class EventQueries(Database):
                  .group_by(events.c.application).order_by(latest.desc()).limit(limit))
         with self.engine.connect() as conn:
             return [row.application for row in conn.execute(query)]
+
+
+def _dumps(facts: dict[str, Any]) -> bytes:
+    """JSON by orjson, which is fast with a multi-megabyte execution; by the standard library for what orjson
+    cannot write (an integer past 64 bits, which a strict parse may have read)."""
+    try:
+        return orjson.dumps(facts)
+    except orjson.JSONEncodeError:
+        return json.dumps(facts, ensure_ascii=False).encode()

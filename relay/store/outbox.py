@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
-from relay.store.database import Database
+from relay.store.database import Database, dialect_insert
 from relay.store.queues import due_at, lease_values, like_prefix
 from relay.store.records import (
     FAILED,
@@ -44,10 +43,24 @@ class OutboxQueries(Database):
 
     def _insert_drafts(self, conn: Connection, drafts: list[DeliveryDraft], *, event_id: str | None,
                        now: float) -> None:
-        for channel in sorted({d.channel for d in drafts}):
-            self._ensure_channel(conn, channel)
-        if drafts:
-            conn.execute(insert(deliveries), [_draft_row(d, event_id, now) for d in drafts])
+        """Insert the drafts in their order, the plain ones many rows to a statement. The channels are added
+        if new, without looking them up first."""
+        if not drafts:
+            return
+        conn.execute(dialect_insert(self.is_postgres)(channels).on_conflict_do_nothing(
+            index_elements=[channels.c.channel]),
+            [{"channel": channel, "next_allowed_at": 0.0, "joined": False}
+             for channel in sorted({d.channel for d in drafts})])
+        rows: list[dict[str, Any]] = []
+        for draft in drafts:
+            if not draft.opens_thread:
+                rows.append(_draft_row(draft, event_id, now))
+                continue
+            _insert_rows(conn, rows)
+            rows = []
+            values = {"recipe": None, **_draft_row(draft, event_id, now)}
+            conn.execute(_OPENING, {f"new_{name}": value for name, value in values.items()})
+        _insert_rows(conn, rows)
 
     def queued_message_keys(self, prefix: str, template: str) -> set[str]:
         """Keys starting with `prefix` of unfinished deliveries of one template (messages not posted yet)."""
@@ -56,15 +69,6 @@ class OutboxQueries(Database):
                 deliveries.c.message_key.like(like_prefix(prefix), escape="\\"),
                 deliveries.c.template == template, deliveries.c.status.in_(UNFINISHED)))
             return {row.message_key for row in rows}
-
-    def _ensure_channel(self, conn: Connection, channel: str) -> None:
-        exists = conn.execute(select(channels.c.channel).where(channels.c.channel == channel)).first()
-        if exists is None:
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(channels).values(channel=channel, next_allowed_at=0.0, joined=False))
-            except IntegrityError:
-                pass  # another transaction added it first
 
     def lease_deliveries(self, *, worker: str, now: float, lease: float, interval: float,
               limit: int = 20) -> list[Delivery]:
@@ -151,13 +155,17 @@ class OutboxQueries(Database):
                 and following.message_key == row["message_key"] and following.rank >= row["rank"])
 
     def mark_sent(self, delivery_id: int, *, worker: str, now: float, ts: str | None,
-                  status: str = SENT, note: str | None = None) -> bool:
-        """Finish a delivery if this worker still holds its lease; False if the lease was lost."""
+                  status: str = SENT, note: str | None = None, payload: dict[str, Any] | None = None) -> bool:
+        """Finish a delivery if this worker still holds its lease (keeping `payload`, the message rendered
+        at send time, when given); False if the lease was lost."""
+        values: dict[str, Any] = {"status": status, "sent_at": now, "ts": ts, "lease_until": None,
+                                  "last_error": note}
+        if payload is not None:
+            values["payload"] = json.dumps(payload)
         with self.engine.begin() as conn:
             result = conn.execute(update(deliveries).where(
                 deliveries.c.id == delivery_id, deliveries.c.status == SENDING,
-                deliveries.c.leased_by == worker)
-                .values(status=status, sent_at=now, ts=ts, lease_until=None, last_error=note))
+                deliveries.c.leased_by == worker).values(**values))
         return result.rowcount == 1
 
     def reschedule(self, delivery_id: int, *, worker: str, at: float, error: str,
@@ -288,7 +296,27 @@ def _draft_row(draft: DeliveryDraft, event_id: str | None, now: float) -> dict[s
     return {"event_id": event_id, "thread_key": draft.thread_key, "channel": draft.channel,
             "action": draft.action, "message_key": draft.message_key, "parent_key": draft.parent_key,
             "rank": draft.rank, "template": draft.template, "payload": json.dumps(draft.payload),
-            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now,
+            **({} if draft.recipe is None else {"recipe": json.dumps(draft.recipe)})}
+
+
+def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One INSERT for many rows, which must name the same columns: a recipe is NULL in rows without one."""
+    if any("recipe" in row for row in rows):
+        rows = [{"recipe": None, **row} for row in rows]
+    if rows:
+        conn.execute(insert(deliveries), rows)
+
+
+def _opening_insert() -> Any:
+    """INSERT of a run's parent message that happens only when the run has none in the channel yet, mapped
+    or queued: the look and the insert are one statement in the event's transaction."""
+    columns = [c.name for c in deliveries.c if c.name in _DRAFT_COLUMNS]
+    values = {name: bindparam(f"new_{name}", type_=deliveries.c[name].type) for name in columns}
+    mapped = select(messages.c.key).where(messages.c.key == values["thread_key"]).exists()
+    queued = select(deliveries.c.id).where(deliveries.c.thread_key == values["thread_key"],
+                                           deliveries.c.action == "upsert").exists()
+    return insert(deliveries).from_select(columns, select(*values.values()).where(~mapped, ~queued))
 
 
 def _delivery(row: Any, *, attempts: int) -> Delivery:
@@ -296,4 +324,9 @@ def _delivery(row: Any, *, attempts: int) -> Delivery:
                     channel=row["channel"], action=row["action"], template=row["template"],
                     payload=json.loads(row["payload"]), message_key=row["message_key"],
                     parent_key=row["parent_key"], rank=row["rank"], attempts=attempts,
-                    created_at=row["created_at"], due_at=due_at(row))
+                    created_at=row["created_at"], due_at=due_at(row),
+                    recipe=json.loads(row["recipe"]) if row["recipe"] else None)
+
+
+_DRAFT_COLUMNS = frozenset(_draft_row(DeliveryDraft("", "", "", "", {}, recipe={}), None, 0.0))
+_OPENING = _opening_insert()

@@ -25,6 +25,10 @@ class DeliveryDraft:
     message_key: str | None = None
     parent_key: str | None = None
     rank: int = 0
+    # How the dispatcher renders the message from its event's facts at send time; None: `payload` is it.
+    recipe: dict[str, Any] | None = None
+    # Queued only if the run has no parent message yet in this channel, posted or queued (a run summary).
+    opens_thread: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Delivery:
     attempts: int
     created_at: float
     due_at: float = 0.0  # when it became due: its scheduled time, or when the last worker's lease ran out
+    recipe: dict[str, Any] | None = None  # see DeliveryDraft: rendered into `payload` before it is sent
 
 
 @dataclass(frozen=True)

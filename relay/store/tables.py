@@ -9,6 +9,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -39,6 +40,8 @@ events = Table(
     Column("execution_id", String(255)),
     Column("received_at", Float, nullable=False),
     Column("notifications", Integer, nullable=False),
+    # The event as accepted (JSON), when it notifies: its messages are rendered from it at send time.
+    Column("facts", LargeBinary),
 )
 
 
@@ -54,6 +57,8 @@ deliveries = Table(
     Column("rank", Integer, nullable=False, default=0),
     Column("template", String(64), nullable=False),
     Column("payload", Text, nullable=False),
+    # How to render the message from its event's facts at send time (JSON); NULL: the payload is the message.
+    Column("recipe", Text),
     *leased_queue_columns(),
     Column("created_at", Float, nullable=False),
     Column("sent_at", Float),
