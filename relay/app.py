@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.register_blueprint(interactions.bp)
         app.register_blueprint(commands.bp)
     app.register_blueprint(ops.bp)
+    ops.track_requests(app)
     if announce:
         log_setup_warnings(services.settings)
     return app

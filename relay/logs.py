@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import sys
 import time
-import uuid
 from collections.abc import Iterable
 from contextvars import ContextVar
 
@@ -38,10 +38,12 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 
 
 def request_id_from(header: str | None) -> str:
-    """The caller's X-Request-Id when it is a sane token, else a new one."""
+    """The caller's X-Request-Id when it is a sane token, else a new one: 128 random bits (from `random`,
+    reseeded in each forked worker; an id needs to be unique, not secret, and uuid4 reads the OS's entropy
+    on every request)."""
     if header and REQUEST_ID.match(header):
         return header
-    return uuid.uuid4().hex
+    return f"{random.getrandbits(128):032x}"
 
 
 class RequestIdFilter(logging.Filter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
@@ -26,6 +27,10 @@ def _printable(limit: int) -> validate.Validator:
 TYPE_RULE = validate.And(validate.Length(min=1), _printable(200))
 APPLICATION_RULE = _printable(MAX_APPLICATION)
 EVENT_ID_RULE = validate.And(validate.Length(min=1), _printable(MAX_EVENT_ID))
+# The same three rules as single patterns, for the hot path (see `load_event`).
+PLAIN_TYPE = re.compile(r"[^\x00-\x1f\x7f]{1,200}\Z")
+PLAIN_APPLICATION = re.compile(rf"[^\x00-\x1f\x7f]{{0,{MAX_APPLICATION}}}\Z")
+PLAIN_EVENT_ID = re.compile(rf"[^\x00-\x1f\x7f]{{1,{MAX_EVENT_ID}}}\Z")
 
 
 class DetailsSchema(Schema):
@@ -88,24 +93,15 @@ def _plain_event(document: Any) -> EchoEvent | None:
         return None
     source, type_, application = details.get("source"), details.get("type"), details.get("application")
     event_id = document.get("eventId")
-    if not (isinstance(type_, str) and _passes(TYPE_RULE, type_) and _text_or_none(source)
-            and _text_or_none(application) and _text_or_none(event_id)):
+    if not (isinstance(type_, str) and PLAIN_TYPE.match(type_) and _text_or_none(source)):
         return None
-    if application is not None and not _passes(APPLICATION_RULE, application):
+    if not (application is None or (isinstance(application, str) and PLAIN_APPLICATION.match(application))):
         return None
-    if event_id is not None and not _passes(EVENT_ID_RULE, event_id):
+    if not (event_id is None or (isinstance(event_id, str) and PLAIN_EVENT_ID.match(event_id))):
         return None
     if _identifier_errors(content):
         return None
     return EchoEvent(event_id=event_id, source=source, type=type_, application=application, content=content)
-
-
-def _passes(rule: validate.Validator, value: str) -> bool:
-    try:
-        rule(value)
-    except ValidationError:
-        return False
-    return True
 
 
 def _text_or_none(value: Any) -> bool:

@@ -8,12 +8,13 @@ import hmac
 import logging
 
 import orjson
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 
 from relay.config import Settings
 from relay.errors import Unauthorized
 from relay.notifications.plan import receive
 from relay.web.body import bounded_body, parse_json
+from relay.web.ops import LOG_ONE_IN
 from schemas.echo import load_event
 
 bp = Blueprint("echo", __name__)
@@ -47,7 +48,8 @@ def echo_events() -> tuple[Response, int]:
         body["notifications"] = outcome.notifications
         return _json(body), 202
     if outcome.result == "ignored" and not log.isEnabledFor(logging.DEBUG):
-        g.log_one_in = IGNORED_LOGGED_ONE_IN  # most events are ignored: above DEBUG, sample their lines
+        # Most events are ignored: above DEBUG, their request lines are sampled.
+        request.environ[LOG_ONE_IN] = IGNORED_LOGGED_ONE_IN
     return _json(body), 200
 
 
