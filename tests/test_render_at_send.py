@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from relay.notifications.match import decide
 from relay.notifications.render import render
-from relay.store import DeliveryDraft, MessageRef, Store, deliveries, events, migrate
+from relay.store import DeliveryDraft, DuplicateEvent, MessageRef, Store, deliveries, events, migrate
 from schemas.echo import EVENT_SCHEMA
 from tests.events import JUDGMENT_STAGE_ID
 from tests.fakes import FakeSlack
@@ -117,3 +117,20 @@ def test_render_at_send_run_end_looks_nothing_up_while_its_judgment_waits(relay:
     assert relay.receive(Run().pipeline_event("complete"))["result"] == "queued"
     assert [s.split()[0].upper() for s in statements if not s.upper().startswith(("BEGIN", "PRAGMA"))] == \
         ["INSERT", "INSERT", "INSERT"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+def test_render_at_send_event_with_its_deliveries_is_accepted_once(migrated_store: Store) -> None:
+    drafts = [DeliveryDraft(thread_key="run@#deploys", channel="#deploys", action=action,
+                            template="pipeline.failed", payload={}, recipe={"render": render_},
+                            message_key="run@#deploys")
+              for action, render_ in (("upsert", "message"), ("reply", "alert"))]
+    accept = {"event_id": "e-1", "type": "orca:pipeline:failed", "application": "app", "execution_id": "run",
+              "drafts": drafts, "now": 1.0, "facts": {"content": {"executionId": "run"}}}
+    migrated_store.accept_event(**accept)
+    with pytest.raises(DuplicateEvent):
+        migrated_store.accept_event(**accept)
+    assert [(row["action"], json.loads(row["recipe"])["render"]) for row in rows(migrated_store)] == [
+        ("upsert", "message"), ("reply", "alert")]
+    assert migrated_store.event_facts("e-1") == {"content": {"executionId": "run"}}
+    assert migrated_store.channels() == ["#deploys"]

@@ -23,14 +23,24 @@ class EventQueries(Database):
                      timers: Iterable[dict[str, Any]] = ()) -> None:
         """Record an event (with `facts`, what its deliveries' recipes render from) and its deliveries (and
         the judgment timers it starts) in one transaction; raise DuplicateEvent if seen before."""
-        drafts = list(drafts)
+        drafts, timers = list(drafts), list(timers)
+        row = {"event_id": event_id, "type": type, "application": application, "execution_id": execution_id,
+               "received_at": now, "notifications": len(drafts)}
+        if facts is not None:
+            row["facts"] = _dumps(facts)
         try:
+            if self.is_postgres and drafts and not timers and not any(d.opens_thread for d in drafts):
+                # Most notifying events (a run's start and end): one statement, so one round trip to the
+                # server, is the whole transaction.
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                    self._insert_drafts_with(conn, drafts, event_id=event_id, now=now,
+                                             also=insert(events).values(row).cte("accepted"))
+                return
             with self.engine.begin() as conn:
                 # Parameters rather than .values(): the statement is then the same object shape on every
                 # event, which spares SQLAlchemy rebuilding and re-keying it on the webhook's hot path.
-                row = {"event_id": event_id, "type": type, "application": application,
-                       "execution_id": execution_id, "received_at": now, "notifications": len(drafts)}
-                conn.execute(insert(events), row if facts is None else {**row, "facts": _dumps(facts)})
+                conn.execute(insert(events), row)
                 self._insert_drafts(conn, drafts, event_id=event_id, now=now)
                 for timer in timers:
                     self._start_timer(conn, timer, now=now)

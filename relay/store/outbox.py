@@ -62,6 +62,19 @@ class OutboxQueries(Database):
             conn.execute(_OPENING, {f"new_{name}": value for name, value in values.items()})
         _insert_rows(conn, rows)
 
+    def _insert_drafts_with(self, conn: Connection, drafts: list[DeliveryDraft], *, event_id: str,
+                            now: float, also: Any) -> None:
+        """PostgreSQL: the drafts (none opening a thread) in one INSERT, which adds their channels and runs
+        `also` (another data-modifying CTE) too: a single statement, atomic on its own."""
+        added = dialect_insert(True)(channels).values(
+            [{"channel": channel, "next_allowed_at": 0.0, "joined": False}
+             for channel in sorted({d.channel for d in drafts})]
+        ).on_conflict_do_nothing(index_elements=[channels.c.channel]).cte("channels_added")
+        rows = [_draft_row(draft, event_id, now) for draft in drafts]
+        if any("recipe" in row for row in rows):
+            rows = [{"recipe": None, **row} for row in rows]
+        conn.execute(insert(deliveries).values(rows).add_cte(also, added))
+
     def queued_message_keys(self, prefix: str, template: str) -> set[str]:
         """Keys starting with `prefix` of unfinished deliveries of one template (messages not posted yet)."""
         with self.engine.connect() as conn:
