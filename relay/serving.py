@@ -11,12 +11,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from relay.config import Settings, parse_bind
@@ -27,8 +25,6 @@ from relay.services import Services
 log = logging.getLogger(__name__)
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
-# How long a worker already holding a connection per thread lets its siblings take a new connection first.
-ACCEPT_DEFERRAL_SECONDS = 0.005
 
 
 def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str, Any]:
@@ -37,7 +33,7 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         "bind": bind or settings.bind,
         "workers": settings.web_workers or default_workers(),
         # Requests wait on the database, not the CPU: threads are cheap concurrency for that.
-        "worker_class": "relay.serving.SharingThreadWorker",
+        "worker_class": "gthread",
         "threads": 8,
         # A worker silent this long is killed and replaced; handlers answer in milliseconds.
         "timeout": 30,
@@ -62,18 +58,6 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         # Gunicorn 25.1+ opens a control socket under $HOME (and says so); the relay does not use it.
         "control_socket_disable": True,
     }
-
-
-class SharingThreadWorker(ThreadWorker):
-    """Gunicorn's gthread worker, leaving new connections to idler siblings first. Every worker is woken for
-    each new connection and the first to accept it keeps it for as long as it stays open: a worker whose
-    threads wait on the database accepts fastest, and would end up serving every keep-alive client (Echo's
-    few connections, a proxy's pool) on one CPU while the others idle."""
-
-    def accept(self, listener) -> None:
-        if self.nr_conns >= self.cfg.threads:
-            time.sleep(ACCEPT_DEFERRAL_SECONDS)  # another worker takes it meanwhile, or this one still does
-        super().accept(listener)
 
 
 def default_workers() -> int:

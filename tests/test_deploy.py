@@ -253,7 +253,7 @@ def test_gunicorn_config_uses_the_shared_defaults_and_serves_the_app_factory(
     assert callable(config["on_starting"])
     module, _, call = config["wsgi_app"].partition(":")
     assert (module, call) == ("relay.app", "create_app(announce=False)")
-    assert config["worker_class"] == "relay.serving.SharingThreadWorker" and config["accesslog"] is None
+    assert config["worker_class"] == "gthread" and config["accesslog"] is None
 
 
 def test_gunicorn_config_stops_with_one_line_on_bad_settings(monkeypatch: pytest.MonkeyPatch) -> None:
