@@ -10,7 +10,7 @@ from relay.app import log_setup_warnings
 from relay.config import Settings
 from relay.errors import ConfigError
 from relay.logs import configure_logging
-from relay.serving import gunicorn_options
+from relay.serving import freeze_startup_objects, gunicorn_options
 
 try:
     settings = Settings.from_env()
@@ -21,5 +21,6 @@ globals().update(gunicorn_options(settings))
 log_setup_warnings(settings)  # once, here in the master, not in every worker
 
 wsgi_app = "relay.app:create_app(announce=False)"
+post_worker_init = freeze_startup_objects  # each worker, once its app is built
 # Worker heartbeats on a memory filesystem: a container's disk may be slow, or read-only.
 worker_tmp_dir = "/dev/shm"

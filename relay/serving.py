@@ -99,9 +99,7 @@ class RelayServer(BaseApplication):
         from relay.app import create_app
 
         app = create_app(announce=False)
-        # Everything built so far lives as long as the worker: out of the collector's sight, a full collection
-        # no longer walks it, which every event's parsed JSON would otherwise trigger now and then.
-        gc.freeze()
+        freeze_startup_objects()
         return app
 
     def _start_dispatcher(self, _server) -> None:
@@ -117,6 +115,14 @@ class RelayServer(BaseApplication):
             self.dispatcher.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.dispatcher.kill()
+
+
+def freeze_startup_objects(_worker: object = None) -> None:
+    """Move what a worker built at startup (the app, its services and their modules, which live as long as
+    the worker) out of the garbage collector's sight: the full collections that every event's parsed JSON
+    triggers now and then no longer walk it. A Gunicorn `post_worker_init` hook, or called after the app is
+    built."""
+    gc.freeze()
 
 
 def check_bind(bind: str, *, key: str) -> None:
