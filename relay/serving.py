@@ -35,10 +35,6 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         # Requests wait on the database, not the CPU: threads are cheap concurrency for that.
         "worker_class": "gthread",
         "threads": 8,
-        # A listening socket per worker (SO_REUSEPORT): the kernel spreads new connections over the workers;
-        # on one shared socket the worker whose threads wait on the database accepts first, and ends up with
-        # nearly every keep-alive connection (Echo's, a proxy's pool) on one CPU while the others idle.
-        "reuse_port": True,
         # A worker silent this long is killed and replaced; handlers answer in milliseconds.
         "timeout": 30,
         # On SIGTERM, requests in flight get this long to finish before workers are killed.
