@@ -71,11 +71,17 @@ def timers_for(notifications: tuple[Notification, ...], *, settings: Settings, n
         "key": claim_key(str(event.execution_id), stage_id), "execution_id": str(event.execution_id),
         "stage_id": stage_id, "application": event.application, "started_at": started,
         "deadline": deadline(stage) or started + timeout_ms(context) / 1000,
+        "pipeline": _name(execution.get("name")), "stage_name": _name(stage.get("name")),
         "plan": {"every": every, "escalate_after": policy.escalate_after if policy else None,
                  "escalate_to": list(policy.escalate_to) if policy else [], "snapshot": snapshot}}
     fresh = Timer(**values, reminded={}, escalated=False, dms_pending=False, next_at=None, outcome=None,
                   judge=None, ended_at=None, version=0)
     return [{**values, "next_at": steps.tick(fresh, None, now=now).next_at or now}]
+
+
+def _name(value: Any) -> str | None:
+    """A pipeline's or stage's name as the console lists it (the column holds 255 characters)."""
+    return value[:255] if isinstance(value, str) and value else None
 
 
 def wake(services: Services, payload: dict[str, Any]) -> None:

@@ -144,6 +144,8 @@ class Timer:
     judge: str | None
     ended_at: float | None
     version: int
+    pipeline: str | None = None
+    stage_name: str | None = None
 
 
 class DuplicateEvent(Exception):

@@ -164,4 +164,13 @@ judgment_timers = Table(
     Column("judge", String(320)),
     Column("ended_at", Float, index=True),
     Column("version", Integer, nullable=False),
+    Column("pipeline", String(255)),
+    Column("stage_name", String(255)),
 )
+# What the console filters and lists by (migration 0009).
+Index("ix_judgment_timers_stage", judgment_timers.c.execution_id, judgment_timers.c.stage_id)
+Index("ix_judgment_timers_pipeline", judgment_timers.c.pipeline)
+Index("ix_judgments_application", judgments.c.application)
+Index("ix_judgments_user_email", judgments.c.user_email)
+Index("ix_judgments_received_at", judgments.c.received_at)
+Index("ix_deliveries_status_id", deliveries.c.status, deliveries.c.id)
