@@ -46,7 +46,9 @@ from relay.store.records import (
     MessageRef,
     QueueStats,
     Timer,
+    Wait,
 )
+from relay.store.reports import JudgmentFilter, ReportQueries
 from relay.store.requests import RequestQueries
 from relay.store.tables import deliveries, events, jobs, judgments, metadata
 from relay.store.timers import TimerQueries
@@ -55,11 +57,11 @@ __all__ = [
     "CLAIMED", "DECIDED", "DRY_RUN", "DUPLICATE", "FAILED", "GATE_FAILED", "IN_FLIGHT", "LOST", "PATCHED",
     "PATCHING", "PENDING", "RECEIVED", "REFUSED", "RESET", "SENDING", "SENT", "STALE", "SUPERSEDED",
     "TIMER_JOB", "UNCONFIRMED", "UNFINISHED", "Delivery", "DeliveryDraft", "DuplicateEvent", "Job",
-    "Judgment", "LastSuccess", "MessageRef", "QueueStats", "Store", "Timer", "deliveries", "events", "jobs",
-    "judgments", "metadata",
+    "Judgment", "JudgmentFilter", "LastSuccess", "MessageRef", "QueueStats", "Store", "Timer", "Wait",
+    "deliveries", "events", "jobs", "judgments", "metadata",
 ]
 
 
 class Store(EventQueries, OutboxQueries, JobQueries, MessageMap, JudgmentQueries, TimerQueries,
-            RequestQueries):
+            RequestQueries, ReportQueries):
     """SQLAlchemy Core access to every table of the relay, on one engine."""

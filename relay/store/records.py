@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # A delivery's life: pending -> sending -> sent | failed | dry_run | superseded (an older state left out).
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
@@ -146,6 +146,17 @@ class Timer:
     version: int
     pipeline: str | None = None
     stage_name: str | None = None
+
+
+class Wait(NamedTuple):
+    """A judgment's ended wait: its application, who decided (None: nobody, it expired), how it ended, how
+    many seconds it lasted, and when it ended."""
+
+    application: str | None
+    judge: str | None
+    outcome: str | None
+    seconds: float
+    ended_at: float
 
 
 class DuplicateEvent(Exception):

@@ -32,7 +32,8 @@ def upgrade() -> None:
         op.execute("UPDATE judgment_timers SET pipeline = left(plan::json->'snapshot'->>'name', 255), "
                    "stage_name = left(plan::json->'snapshot'->'stages'->0->>'name', 255)")
     else:
-        op.execute("UPDATE judgment_timers SET pipeline = substr(json_extract(plan, '$.snapshot.name'), 1, 255), "
+        op.execute("UPDATE judgment_timers SET "
+                   "pipeline = substr(json_extract(plan, '$.snapshot.name'), 1, 255), "
                    "stage_name = substr(json_extract(plan, '$.snapshot.stages[0].name'), 1, 255)")
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
