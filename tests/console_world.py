@@ -50,19 +50,19 @@ def timer_values(execution_id: str, *, application: str, pipeline: str, stage: s
             "next_at": started + 3 * DAY}
 
 
-def seed(store: Store) -> dict[str, Any]:
-    """Everything the console's pages show; returns the ids tests look for."""
+def seed(store: Store, *, now: float = NOW) -> dict[str, Any]:
+    """Everything the console's pages show, as of `now`; returns the ids tests look for."""
     store.accept_event(event_id="waiting", type="orca:stage:starting", application="payments",
-                       execution_id=WAITING_EXECUTION, drafts=[], now=NOW - 2 * HOUR,
+                       execution_id=WAITING_EXECUTION, drafts=[], now=now - 2 * HOUR,
                        timers=[timer_values(WAITING_EXECUTION, application="payments", pipeline="deploy-prod",
-                                            stage="Approve production", started=NOW - 2 * HOUR)])
+                                            stage="Approve production", started=now - 2 * HOUR)])
     store.remember_message(f"{WAITING_EXECUTION}/mj@#deploys", MessageRef(channel="C0DEPLOYS",
-                                                                          ts="1779992800.000100"), now=NOW)
+                                                                          ts="1779992800.000100"), now=now)
     # Ended waits, one a week for six weeks, decided by alice or bob, or expired.
     judges = ["alice@example.com", "bob@example.com", None]
     for week in range(6):
         execution = f"01HENDED{week}"
-        ended = NOW - (week + 1) * 7 * DAY
+        ended = now - (week + 1) * 7 * DAY
         started = ended - (week + 1) * HOUR
         store.accept_event(event_id=f"ended-{week}", type="orca:stage:starting", application="payments",
                            execution_id=execution, drafts=[], now=started,
@@ -73,7 +73,7 @@ def seed(store: Store) -> dict[str, Any]:
         store.advance_timer(timer, {"outcome": "continued" if judge else "expired", "judge": judge,
                                     "ended_at": ended, "next_at": None}, now=ended)
     ids = {"judgments": [_judgment(store, f"01HENDED{n}", user=user, status=status, decision=decision,
-                                   application=application, received=NOW - (n + 1) * 7 * DAY, reason=reason)
+                                   application=application, received=now - (n + 1) * 7 * DAY, reason=reason)
                          for n, (user, status, decision, application, reason) in enumerate([
                              ("alice@example.com", "decided", "continue", "checkout", None),
                              ("bob@example.com", "decided", "stop", "payments", "=HYPERLINK(\"x\")"),
@@ -81,13 +81,13 @@ def seed(store: Store) -> dict[str, Any]:
                              ("alice@example.com", "decided", "continue", "payments", None)])]}
     drafts = [DeliveryDraft(thread_key=f"run-{n}@#deploys", channel="#deploys", action="post",
                             template="pipeline.failed", payload={"text": f"run {n}"}) for n in range(3)]
-    store.queue_deliveries(drafts, now=NOW - DAY)
+    store.queue_deliveries(drafts, now=now - DAY)
     failed, stuck, _ = sorted(row["id"] for row in store.list_deliveries())
     with store.transaction() as conn:
         conn.execute(update(deliveries).where(deliveries.c.id == failed).values(
-            status=FAILED, attempts=12, last_error=FAILED_ERROR, sent_at=NOW - DAY))
+            status=FAILED, attempts=12, last_error=FAILED_ERROR, sent_at=now - DAY))
         conn.execute(update(deliveries).where(deliveries.c.id != failed, deliveries.c.id != stuck).values(
-            status="sent", sent_at=NOW - DAY))
+            status="sent", sent_at=now - DAY))
     ids.update(failed=failed, stuck=stuck)
     return ids
 
@@ -101,3 +101,19 @@ def _judgment(store: Store, execution_id: str, *, user: str, status: str, decisi
     store.update_judgment(judgment_id, {"status": status, "application": application, "user_email": user,
                                         "finished_at": received + 60}, expect="received", now=received)
     return judgment_id
+
+
+def more_waits(store: Store, *, now: float, weeks: int = 4, per_week: int = 5) -> None:
+    """Waits of several lengths in each of the last `weeks` weeks, for a chart whose p50 and p90 differ."""
+    for week in range(weeks):
+        for n in range(per_week):
+            execution = f"01HMORE{week}{n}"
+            ended = now - (week + 1) * 7 * DAY + n * HOUR
+            started = ended - (n + 1) * (week + 1) * 0.5 * HOUR
+            store.accept_event(event_id=f"more-{week}-{n}", type="orca:stage:starting",
+                               application="payments", execution_id=execution, drafts=[], now=started,
+                               timers=[timer_values(execution, application="payments", pipeline="deploy-prod",
+                                                    stage="Approve", started=started)])
+            store.advance_timer(store.timer(f"{execution}/mj"), {
+                "outcome": "continued", "judge": "alice@example.com", "ended_at": ended, "next_at": None},
+                now=ended)

@@ -28,7 +28,8 @@ def wait_chart(weeks: Sequence[Summary]) -> str:
         return "".join(parts)
     top = max(week.p90 for week in weeks) or 1.0
     unit, suffix = next(((size, name) for size, name in UNITS if top >= size), UNITS[-1])
-    ceiling = _nice_ceiling(top / unit) * unit
+    ceiling, intervals = _nice_ceiling(top / unit)
+    ceiling *= unit
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(index: int) -> float:
@@ -37,8 +38,8 @@ def wait_chart(weeks: Sequence[Summary]) -> str:
     def y(seconds: float) -> float:
         return TOP + plot_h * (1 - seconds / ceiling)
 
-    for step in range(5):
-        value = ceiling * step / 4
+    for step in range(intervals + 1):
+        value = ceiling * step / intervals
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(value):.1f}" '
                      f'y2="{y(value):.1f}" stroke="#d8dde6" stroke-width="1"/>')
         parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" '
@@ -65,10 +66,12 @@ def wait_chart(weeks: Sequence[Summary]) -> str:
     return "".join(parts)
 
 
-def _nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 times a power of ten that is at least `value`."""
+def _nice_ceiling(value: float) -> tuple[float, int]:
+    """The smallest of 1, 2, 4, 5 times a power of ten that is at least `value`, and how many gridlines
+    divide it into round steps."""
     magnitude = 10 ** math.floor(math.log10(value)) if value > 0 else 1
-    return next(step * magnitude for step in (1, 2, 2.5, 5, 10) if step * magnitude >= value)
+    return next((step * magnitude, intervals) for step, intervals in ((1, 5), (2, 4), (4, 4), (5, 5), (10, 5))
+                if step * magnitude >= value)
 
 
 def _number(value: float) -> str:
