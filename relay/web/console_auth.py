@@ -5,6 +5,7 @@ them, failing closed; the session cookie; the CSRF token; and the security heade
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import ipaddress
 import secrets
@@ -22,6 +23,7 @@ VIEWER, OPERATOR = "viewer", "operator"
 USER_KEY, CSRF_KEY = "console_user", "console_csrf"
 CSRF_FIELD, CSRF_HEADER = "csrf_token", "X-CSRF-Token"
 SESSION_SECONDS = 12 * 3600  # an OIDC sign-in lasts a working day
+VERIFIED_SECONDS, VERIFIED_MAX = 300.0, 1024  # how long, and how many, Basic credentials are remembered
 REALM = 'Basic realm="SlackOps Relay console", charset="UTF-8"'
 # oauth2-proxy's headers (X-Forwarded-* with --pass-user-headers, X-Auth-Request-* with
 # --set-xauthrequest), in the order they are read.
@@ -143,11 +145,21 @@ def _basic(settings: Settings, incoming: Request) -> tuple[str, None, tuple[str,
     credentials = incoming.authorization
     if credentials is None or credentials.type != "basic" or not credentials.username:
         raise Refused(401, "sign in with the console's user name and password")
-    stored = dict(settings.console_users).get(credentials.username)
+    name, password = credentials.username, credentials.password or ""
+    stored = dict(settings.console_users).get(name)
+    # A password hash is slow on purpose (scrypt: tens of milliseconds), and a browser sends the same
+    # credentials with every request: a pair verified lately is remembered by a keyed digest, never as text.
+    seen = hmac.new(str(settings.console_secret).encode(), f"{name}\0{password}\0{stored}".encode(),
+                    hashlib.sha256).digest()
+    if _VERIFIED.get(seen, 0.0) > time.monotonic():
+        return name, None, ()
     # Unknown names are checked against a hash too, so the answer takes as long as for a known name.
-    if not check_password_hash(stored or _decoy_hash(), credentials.password or "") or stored is None:
+    if not check_password_hash(stored or _decoy_hash(), password) or stored is None:
         raise Refused(401, "wrong user name or password")
-    return credentials.username, None, ()
+    if len(_VERIFIED) >= VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[seen] = time.monotonic() + VERIFIED_SECONDS
+    return name, None, ()
 
 
 def _proxied(settings: Settings, incoming: Request) -> tuple[str, str | None, tuple[str, ...]]:
@@ -175,6 +187,9 @@ def _signed_in() -> tuple[str, str | None, tuple[str, ...]]:
     if not isinstance(user, dict) or time.time() - float(user.get("since", 0)) > SESSION_SECONDS:
         raise Refused(401, "sign in to use the console", sign_in=True)
     return str(user["name"]), user.get("email"), tuple(user.get("groups") or ())
+
+
+_VERIFIED: dict[bytes, float] = {}  # keyed digest of name, password and stored hash -> remembered until
 
 
 @functools.cache
