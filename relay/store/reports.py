@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select, union_all
 
 from relay.store.database import Database
 from relay.store.queues import like_prefix
@@ -40,7 +40,11 @@ class JudgmentFilter:
 class ReportQueries(Database):
     """The console's listings."""
 
-    def waiting_judgments(self, *, limit: int = 200) -> list[dict[str, Any]]:
+    def waiting_count(self) -> int:
+        with self._reading() as conn:
+            return conn.execute(select(func.count()).where(judgment_timers.c.ended_at.is_(None))).scalar()
+
+    def waiting_judgments(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """Judgments still waiting (their timer has not ended), longest waiting first."""
         timer = judgment_timers
         query = (select(timer.c.key, timer.c.execution_id, timer.c.stage_id, timer.c.application,
@@ -56,13 +60,13 @@ class ReportQueries(Database):
         """The Slack messages posted for each judgment (by timer key): address -> where the message is."""
         if not keys:
             return {}
-        prefixes = {f"{key}@": key for key in keys}
-        query = select(messages.c.key, messages.c.channel, messages.c.ts).where(
-            or_(*(messages.c.key.like(like_prefix(prefix), escape="\\") for prefix in prefixes)))
+        # One indexed prefix scan per judgment (an OR of LIKEs would read the whole table).
+        query = union_all(*(select(messages.c.key, messages.c.channel, messages.c.ts).where(
+            messages.c.key.like(like_prefix(f"{key}@"), escape="\\")) for key in keys))
         found: dict[str, dict[str, MessageRef]] = {key: {} for key in keys}
         with self._reading() as conn:
             for row in conn.execute(query):
-                key, _, address = row.key.rpartition("@")
+                key, _, address = row.key.partition("@")
                 if key in found:
                     found[key][address] = MessageRef(channel=row.channel, ts=row.ts)
         return found

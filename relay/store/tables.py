@@ -174,3 +174,6 @@ Index("ix_judgments_application", judgments.c.application)
 Index("ix_judgments_user_email", judgments.c.user_email)
 Index("ix_judgments_received_at", judgments.c.received_at)
 Index("ix_deliveries_status_id", deliveries.c.status, deliveries.c.id)
+# Key prefixes (one stage's messages in every channel) are looked up with LIKE 'prefix%', which PostgreSQL
+# answers from a btree only with the pattern operator class unless the database's collation is "C".
+Index("ix_messages_key_pattern", messages.c.key, postgresql_ops={"key": "varchar_pattern_ops"})

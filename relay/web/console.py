@@ -113,7 +113,7 @@ def index():
 @bp.get("/waiting")
 def waiting_page():
     services = current_app.extensions["relay"]
-    return render_template("console/waiting.html", rows=pages.waiting(services, now=services.clock()))
+    return render_template("console/waiting.html", **pages.waiting(services, now=services.clock()))
 
 
 @bp.get("/decisions")

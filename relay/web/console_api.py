@@ -40,7 +40,7 @@ def judgments():
     services = current_app.extensions["relay"]
     state = request.args.get("state", "decided")
     if state == "waiting":
-        return jsonify({"waiting": pages.waiting(services, now=services.clock())})
+        return jsonify(pages.waiting(services, now=services.clock()))
     if state != "decided":
         raise pages.BadFilter("state must be waiting or decided")
     where = pages.judgment_filter(request.args)

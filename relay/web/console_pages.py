@@ -18,6 +18,7 @@ from relay.spinnaker.execution import execution_link
 from relay.store import JudgmentFilter, MessageRef
 
 PAGE_SIZE = 50
+WAITING_SHOWN = 100
 STUCK_AFTER = 300.0  # seconds a delivery may stay due, not done, before the console calls it stuck
 WINDOWS = {"7d": 7, "30d": 30, "90d": 90, "365d": 365}
 DEFAULT_WINDOW = "30d"
@@ -38,9 +39,9 @@ def slack_link(settings: Any, ref: MessageRef) -> str:
     return f"https://slack.com/app_redirect?{urlencode({'channel': ref.channel})}"
 
 
-def waiting(services: Services, *, now: float) -> list[dict[str, Any]]:
-    """Every judgment waiting now, longest waiting first."""
-    rows = services.store.waiting_judgments()
+def waiting(services: Services, *, now: float) -> dict[str, Any]:
+    """The judgments waiting now, longest waiting first (the first WAITING_SHOWN), and how many wait."""
+    rows = services.store.waiting_judgments(limit=WAITING_SHOWN)
     found = services.store.judgment_messages([row["key"] for row in rows])
     ui_url = services.settings.spinnaker_ui_url
     result = []
@@ -55,7 +56,8 @@ def waiting(services: Services, *, now: float) -> list[dict[str, Any]]:
             "deck_url": execution_link(ui_url, application or "-", row["execution_id"]),
             "slack": [{"address": address, "url": slack_link(services.settings, ref)}
                       for address, ref in sorted(found.get(row["key"], {}).items())]})
-    return result
+    total = len(result) if len(result) < WAITING_SHOWN else services.store.waiting_count()
+    return {"waiting": result, "total": total}
 
 
 def judgment_filter(args: Mapping[str, str]) -> JudgmentFilter:

@@ -1,4 +1,5 @@
-"""The console: each waiting judgment's pipeline and stage name, and indexes for its filters and listings.
+"""The console: each waiting judgment's pipeline and stage name, and indexes for its filters and listings
+(and for looking up a stage's messages by key prefix on PostgreSQL).
 
 Revision ID: 0009_console
 Revises: 0008
@@ -37,9 +38,12 @@ def upgrade() -> None:
                    "stage_name = substr(json_extract(plan, '$.snapshot.stages[0].name'), 1, 255)")
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
+    op.create_index("ix_messages_key_pattern", "messages", ["key"],
+                    postgresql_ops={"key": "varchar_pattern_ops"})
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_key_pattern", table_name="messages")
     for name, table, _ in reversed(INDEXES):
         op.drop_index(name, table_name=table)
     with op.batch_alter_table("judgment_timers") as batch:
