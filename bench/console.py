@@ -119,7 +119,7 @@ def seed(store: Store, now: float) -> None:
               ((f"C{n:08}", 0.0, True) for n in range(CHANNELS)))
         _copy(cursor, "deliveries", DELIVERY_COLUMNS, _deliveries(rng, now))
         raw.commit()
-        raw.autocommit = True
+        raw.driver_connection.autocommit = True
         cursor.execute("VACUUM ANALYZE")  # as autovacuum leaves a table this old
     finally:
         raw.close()
