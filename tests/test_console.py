@@ -26,6 +26,7 @@ from tests.console_world import (
     console_services,
     console_settings,
     seed,
+    timer_values,
 )
 
 PAGES = ("/console/waiting", "/console/decisions", "/console/deliveries", "/console/analytics")
@@ -318,3 +319,18 @@ def test_console_analytics_page_draws_the_weekly_chart(console: Console) -> None
     html = console.client.get("/console/analytics?window=90d", headers=basic("vic")).get_data(as_text=True)
     assert html.count("<svg") == 1
     assert html.count('<polyline class="series') == 2 and html.count('<circle class="point"') == 12
+
+
+def test_console_waiting_shows_the_longest_waiting_and_counts_them_all(quick_console: Console) -> None:
+    for n in range(100):
+        execution = f"01HMOREWAIT{n:03}"
+        quick_console.store.accept_event(
+            event_id=f"more-{n}", type="orca:stage:starting", application="checkout", execution_id=execution,
+            drafts=[], now=NOW - n, timers=[timer_values(execution, application="checkout", pipeline="p",
+                                                         stage="s", started=NOW - n)])
+    data = quick_console.client.get("/api/v1/judgments?state=waiting", headers=basic("vic")).json
+    assert data["total"] == 101 and len(data["waiting"]) == 100
+    assert data["waiting"][0]["execution_id"] == WAITING_EXECUTION  # two hours: the longest
+    assert data["waiting"][-1]["execution_id"] == "01HMOREWAIT001"
+    html = quick_console.client.get("/console/waiting", headers=basic("vic")).get_data(as_text=True)
+    assert "101, the 100 waiting longest shown" in html
