@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 from relay.analytics.chart import wait_chart
-from relay.analytics.waits import Summary, by_application, by_approver, by_week, percentile, week_of
+from relay.analytics.waits import Summary, percentile, summaries
 from relay.store import Wait
 
 MONDAY = calendar.timegm((2026, 11, 30, 0, 0, 0))
@@ -26,16 +26,19 @@ def test_analytics_groups_by_application_approver_and_week() -> None:
     waits = [Wait("payments", "alice@example.com", "continued", 60.0, MONDAY + 10),
              Wait("payments", None, "expired", 600.0, MONDAY - 10),
              Wait(None, "alice@example.com", "stopped", 120.0, MONDAY + 6 * 86400 + 86399)]
-    assert [(s.name, s.count, s.p50, s.max) for s in by_application(waits)] == [
+    grouped = summaries(waits)
+    assert [(s.name, s.count, s.p50, s.max) for s in grouped["application"]] == [
         ("payments", 2, 60.0, 600.0), ("unknown", 1, 120.0, 120.0)]
-    assert [(s.name, s.count) for s in by_approver(waits)] == [
+    assert [(s.name, s.count) for s in grouped["approver"]] == [
         ("alice@example.com", 2), ("nobody (expired)", 1)]
-    assert [(s.name, s.count) for s in by_week(waits)] == [("2026-11-23", 1), ("2026-11-30", 2)]
+    assert [(s.name, s.count) for s in grouped["week"]] == [("2026-11-23", 1), ("2026-11-30", 2)]
 
 
 @pytest.mark.parametrize("offset", [0, 3 * 86400, 7 * 86400 - 1])
 def test_analytics_week_is_named_by_its_monday(offset: int) -> None:
-    assert week_of(MONDAY + offset) == "2026-11-30"
+    waits = [Wait("app", None, "expired", 1.0, MONDAY + offset),
+             Wait("app", None, "expired", 1.0, MONDAY - 1)]
+    assert [week.name for week in summaries(waits)["week"]] == ["2026-11-23", "2026-11-30"]
 
 
 def test_analytics_chart_draws_both_series_within_the_frame() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from relay.store import Wait
 
-WEEK = 7 * 24 * 3600.0
+DAY = 24 * 3600.0
 NOBODY = "nobody (expired)"
 UNKNOWN = "unknown"
 
@@ -31,34 +31,30 @@ def percentile(values: Sequence[float], percent: float) -> float:
     return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
-def summarize(waits: Iterable[Wait], key: Callable[[Wait], str]) -> list[Summary]:
-    """One summary per group `key` names, sorted by group."""
-    groups: dict[str, list[float]] = {}
-    for wait in waits:
-        groups.setdefault(key(wait), []).append(wait.seconds)
+def summarize(values_by_name: dict[str, list[float]]) -> list[Summary]:
+    """One summary per group of waits, sorted by the group's name."""
     summaries = []
-    for name, values in sorted(groups.items()):
+    for name, values in sorted(values_by_name.items()):
         values.sort()
         summaries.append(Summary(name, len(values), percentile(values, 50), percentile(values, 90),
                                  values[-1]))
     return summaries
 
 
-def by_application(waits: Iterable[Wait]) -> list[Summary]:
-    return summarize(waits, lambda wait: wait.application or UNKNOWN)
+def summaries(waits: Iterable[Wait]) -> dict[str, list[Summary]]:
+    """The waits summarized per application, per approver (an expired judgment counts for nobody) and per
+    UTC week in which they ended (named by its Monday, YYYY-MM-DD, oldest first), in one pass."""
+    applications: dict[str, list[float]] = {}
+    approvers: dict[str, list[float]] = {}
+    weeks: dict[int, list[float]] = {}
+    for wait in waits:
+        applications.setdefault(wait.application or UNKNOWN, []).append(wait.seconds)
+        approvers.setdefault(wait.judge or NOBODY, []).append(wait.seconds)
+        day = int(wait.ended_at // DAY)
+        weeks.setdefault(day - (day + 3) % 7, []).append(wait.seconds)  # 1970-01-01 was a Thursday
+    return {"application": summarize(applications), "approver": summarize(approvers),
+            "week": summarize({_date(monday): values for monday, values in weeks.items()})}
 
 
-def by_approver(waits: Iterable[Wait]) -> list[Summary]:
-    """Per whoever decided; an expired judgment counts for nobody."""
-    return summarize(waits, lambda wait: wait.judge or NOBODY)
-
-
-def by_week(waits: Iterable[Wait]) -> list[Summary]:
-    """Per UTC week (named by its Monday, YYYY-MM-DD) in which the wait ended, oldest first."""
-    return summarize(waits, lambda wait: week_of(wait.ended_at))
-
-
-def week_of(epoch: float) -> str:
-    """The Monday (UTC) starting the week of `epoch`, as YYYY-MM-DD."""
-    day = time.gmtime(epoch)
-    return time.strftime("%Y-%m-%d", time.gmtime(epoch - day.tm_wday * 86400))
+def _date(day: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day * DAY))

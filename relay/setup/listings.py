@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from relay.analytics.waits import UNKNOWN, by_application, by_approver
+from relay.analytics.waits import UNKNOWN, summaries
 from relay.spinnaker.judgment_stage import span
 from relay.store import Judgment, Wait
 from schemas.mrkdwn import plain_text
@@ -59,9 +59,9 @@ def _outcome(row: Judgment) -> str:
 def wait_stats(waits: Iterable[Wait]) -> list[str]:
     """How long judgments waited for a decision (p50, p90, max, with counts), per application and per
     approver; an expired judgment counts for its application and for nobody."""
-    waits = list(waits)
+    grouped = summaries(waits)
     lines: list[str] = []
-    for title, summaries in (("application", by_application(waits)), ("approver", by_approver(waits))):
-        rows = [(s.name, s.count, span(s.p50), span(s.p90), span(s.max)) for s in summaries]
+    for title in ("application", "approver"):
+        rows = [(s.name, s.count, span(s.p50), span(s.p90), span(s.max)) for s in grouped[title]]
         lines += [*table([title, "judgments", "p50", "p90", "max"], rows), ""]
     return lines[:-1]

@@ -41,7 +41,7 @@ class TimerQueries(Database):
         query = select(judgment_timers.c.application, judgment_timers.c.judge, judgment_timers.c.outcome,
                        waited, judgment_timers.c.ended_at).where(judgment_timers.c.ended_at >= since)
         with self._reading() as conn:
-            return [Wait(*row) for row in conn.execute(query)]
+            return [Wait(*row) for row in conn.execute(query).all()]  # fetched at once: thousands of rows
 
     def advance_timer(self, timer: Timer, values: dict[str, Any], *, now: float,
                       drafts: Iterable[DeliveryDraft] = ()) -> bool:

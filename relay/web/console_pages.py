@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from relay.analytics.chart import wait_chart
-from relay.analytics.waits import by_application, by_approver, by_week
+from relay.analytics.waits import summaries
 from relay.rules.policy import JUDGE
 from relay.services import Services
 from relay.spinnaker.execution import execution_link
@@ -125,9 +125,10 @@ def stats(services: Services, *, window: str, now: float) -> dict[str, Any]:
     if window not in WINDOWS:
         raise BadFilter(f"window must be one of {', '.join(WINDOWS)}")
     waits = services.store.ended_waits(since=now - WINDOWS[window] * 86400)
-    weeks = by_week(waits)
-    return {"window": window, "judgments": len(waits), "by_application": by_application(waits),
-            "by_approver": by_approver(waits), "by_week": weeks, "chart": wait_chart(weeks)}
+    grouped = summaries(waits)
+    return {"window": window, "judgments": len(waits), "by_application": grouped["application"],
+            "by_approver": grouped["approver"], "by_week": grouped["week"],
+            "chart": wait_chart(grouped["week"])}
 
 
 def _delivery(row: dict[str, Any], now: float) -> dict[str, Any]:
