@@ -8,6 +8,7 @@ store query behind it, in the same run. The data goes into a database of its own
 from __future__ import annotations
 
 import base64
+import os
 import random
 import statistics
 import time
@@ -191,6 +192,7 @@ def run(store: Store, url: str, repeat: int) -> None:
     services = Services(settings=settings, store=store, poster=None, policy=policy, clock=lambda: now)
     client = create_app(services=services, announce=False).test_client()
     headers = {"Authorization": "Basic " + base64.b64encode(f"olga:{PASSWORD}".encode()).decode()}
+    click.echo(f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} as the timing starts")
     click.echo(f"\n| request | relay p50 ms | relay p95 ms | bare query p50 ms | under {BUDGET_MS:.0f} ms |")
     click.echo("|---|---:|---:|---:|---|")
     slowest = 0.0
