@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from relay.changes import deploys
 from relay.commands import slash
 from relay.config import Settings
 from relay.judgments import change_updates, clicks, timers
@@ -15,6 +16,7 @@ def feature_handlers() -> Handlers:
     handlers = Handlers()
     clicks.register(handlers)
     change_updates.register(handlers)
+    deploys.register(handlers)
     timers.register(handlers)
     slash.register(handlers)
     return handlers

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from relay.changes.lookup import known_change
 from relay.config import Settings
-from relay.judgments.changes import known_change
 from relay.judgments.messages import judgment_message, notification_facts
 from relay.models import EchoEvent, Notification
 from relay.spinnaker.execution import stage_by_id, with_event_stage
