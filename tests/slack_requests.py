@@ -49,9 +49,7 @@ def block_actions(message: Message, action_id: str, *, user: str, trigger_id: st
         state={"values": _selection(message, selected)})
     action = {"action_id": action_id, "block_id": block_id, "type": element["type"],
               "action_ts": f"{time.time():.6f}"}
-    for key in ("text", "value", "style", "confirm"):
-        if key in element:
-            action[key] = element[key]
+    action.update({key: value for key, value in element.items() if key in ECHOED})
     if element["type"] == "static_select":
         action["selected_option"] = next(o for o in element["options"] if o["value"] == selected)
     body["actions"] = [action]
