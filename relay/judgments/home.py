@@ -72,7 +72,6 @@ def publish(services: Services, users: list[str]) -> None:
     waiting, unread, why = _waiting(services, now)
     ui_url = services.settings.spinnaker_ui_url
     drafts = [DeliveryDraft(thread_key=f"home@{user}", channel=user, action="home", template=HOME_TEMPLATE,
-                            message_key=f"home@{user}",
                             payload=home_view(_facts(services, user, waiting, unread, why), ui_url=ui_url,
                                               now=now))
               for user in users]
@@ -86,9 +85,11 @@ def _waiting(services: Services, now: float) -> tuple[list[Waiting], int, str | 
     waiting: list[Waiting] = []
     unread, why = 0, None
     for timer in store.waiting_timers(now=now):
-        addresses = sorted(set(stage_messages(store, timer.execution_id, timer.stage_id).values()))
+        # A decision is reported under the stage's channel message (a direct message copy only without one).
+        addresses = sorted(set(stage_messages(store, timer.execution_id, timer.stage_id).values()),
+                           key=lambda address: (bool(SLACK_USER.match(address)), address))
         if not addresses:
-            continue  # no message to report the decision under
+            continue
         if gate is None:
             unread, why = unread + 1, "the relay has no GATE_URL, so it cannot read them from Spinnaker"
             continue
