@@ -1,6 +1,7 @@
-"""How fast the relay acknowledges Slack: each /spinnaker command over HTTP (a real `slackops-relay serve`)
-and over Socket Mode (a real `slackops-relay socket`), against the fake Slack, next to the baseline app
-that only checks the signature under the same Gunicorn options. Slack allows 3 seconds.
+"""How fast the relay acknowledges Slack: each /spinnaker command, and the App Home's `app_home_opened` event,
+over HTTP (a real `slackops-relay serve`) and over Socket Mode (a real `slackops-relay socket`), against the
+fake Slack, next to the baseline app that only checks the signature under the same Gunicorn options. Slack
+allows 3 seconds.
 
     python bench/slack_acks.py [--requests 200]
 """
@@ -8,6 +9,8 @@ that only checks the signature under the same Gunicorn options. Slack allows 3 s
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import platform
 import statistics
@@ -30,11 +33,12 @@ from tests.chatops import ALICE, command_fields, form_body  # noqa: E402
 from tests.fake_socket_mode import FakeSocketMode  # noqa: E402
 from tests.fakes import FakeSlack  # noqa: E402
 from tests.processes import Relay, free_port, http_status, wait_until  # noqa: E402
-from tests.slack_requests import SIGNING_SECRET, signed  # noqa: E402
+from tests.slack_requests import SIGNING_SECRET, app_home_opened, signed  # noqa: E402
 
 COMMANDS = ("help", "status compute", "pending compute", "run compute Deploy",
             "cancel 01D4NH3V9D1RK8GX4036M8BAXV")
 SLACK_BUDGET_MS = 3000.0
+EVENT_IDS = (f"EvBENCH{number:08d}" for number in itertools.count())  # each a new event, as Slack sends them
 
 
 @click.command()
@@ -58,10 +62,12 @@ def main(count: int) -> None:
             wait_until(lambda: http_status(f"{base_url}/healthz") == 200, 30.0, "the relay to serve", [web])
             for text in COMMANDS:
                 report("http", text, [http_ack(slack, base_url, text) for _ in range(count)])
+            report("http", "app_home_opened", [http_event_ack(base_url) for _ in range(count)])
         with relay(["socket", "--no-dispatcher"], env, folder) as socket_mode:
             wait_until(lambda: sockets.connections, 30.0, "the relay to connect", [socket_mode])
             for text in COMMANDS:
                 report("socket", text, [socket_ack(slack, sockets, text) for _ in range(count)])
+            report("socket", "app_home_opened", [socket_event_ack(sockets) for _ in range(count)])
 
 
 def relay_env(slack: FakeSlack, directory: Path) -> dict[str, str]:
@@ -85,6 +91,22 @@ def http_ack(slack: FakeSlack, base_url: str, text: str) -> float:
     elapsed = (time.perf_counter() - started) * 1000
     response.raise_for_status()
     return elapsed
+
+
+def http_event_ack(base_url: str) -> float:
+    """An Events API request: the relay records the event and queues its job, and answers."""
+    body = json.dumps(app_home_opened(ALICE, event_id=next(EVENT_IDS))).encode()
+    headers = {**signed(body), "Content-Type": "application/json"}
+    started = time.perf_counter()
+    response = requests.post(f"{base_url}/slack/events", data=body, headers=headers, timeout=10)
+    elapsed = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    return elapsed
+
+
+def socket_event_ack(sockets: FakeSocketMode) -> float:
+    envelope = sockets.send_envelope("events_api", app_home_opened(ALICE, event_id=next(EVENT_IDS)))
+    return sockets.wait_for_ack(envelope).seconds * 1000
 
 
 def socket_ack(slack: FakeSlack, sockets: FakeSocketMode, text: str) -> float:

@@ -7,6 +7,8 @@ they are loaded with the same care.
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
 from relay.models import (
@@ -18,7 +20,8 @@ from relay.models import (
     ViewSubmission,
 )
 
-SLACK_USER_ID = validate.Regexp(r"^[UW][A-Z0-9]{2,40}$", error="not a Slack user ID")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,40}$")
+SLACK_USER_ID = validate.Regexp(USER_ID, error="not a Slack user ID")
 # Orca ids are ULIDs or UUIDs; `/` and `@` would break the message map's keys.
 SPINNAKER_ID = validate.Regexp(r"^[A-Za-z0-9._:-]{1,128}$", error="not a Spinnaker id")
 MAX_CHOICES = 100

@@ -1,12 +1,14 @@
-"""The App Home's "Your pending approvals" tab, kept true: published when a person opens it
-(`app_home_opened`) and again for everyone who opened it whenever a judgment's messages change (a new
-judgment, a decision from anywhere, an expiry). Each tab lists exactly what its person may decide, by the
-same rules as a click; every views.publish is a delivery in the outbox, a newer tab superseding an older."""
+"""The App Home's "Your pending approvals" tab: published on `app_home_opened`, and when a judgment changes.
+
+A person's tab is published when they open it, and again for everyone who opened theirs whenever a
+judgment's messages change (a new judgment, a decision from anywhere, an expiry). Each tab lists exactly
+what its person may decide, by the same rules as a click; every views.publish is a delivery in the outbox,
+a newer tab superseding an older one.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 from relay.access.authorization import actor, may_judge
@@ -16,6 +18,7 @@ from relay.judgments.updates import AWAITING_TEMPLATE, UPDATE_TEMPLATE, stage_me
 from relay.spinnaker.execution import stage_by_id
 from relay.spinnaker.judgment_stage import AWAITING, judgment_state
 from relay.store import Delivery, DeliveryDraft
+from schemas.slack import USER_ID
 
 if TYPE_CHECKING:
     from relay.services import Handlers, Services
@@ -27,7 +30,6 @@ HOME_TEMPLATE = "home.view"
 # Whose tabs a judgment change refreshes: people who opened theirs in the last 30 days; anyone else's is
 # brought up to date when they open it next.
 KEEP_SECONDS = 30 * 24 * 3600.0
-SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,40}$")
 
 
 def register(handlers: Handlers) -> None:
@@ -42,7 +44,7 @@ def register(handlers: Handlers) -> None:
 def on_home_opened(services: Services, event: dict[str, Any]) -> tuple[str, dict] | None:
     """Someone opened the Home tab (not the Messages tab): publish theirs, in a job."""
     user = event.get("user")
-    if event.get("tab") != "home" or not isinstance(user, str) or not SLACK_USER.match(user):
+    if event.get("tab") != "home" or not isinstance(user, str) or not USER_ID.match(user):
         return None
     return OPENED_JOB, {"user_id": user}
 
@@ -87,7 +89,7 @@ def _waiting(services: Services, now: float) -> tuple[list[Waiting], int, str | 
     for timer in store.waiting_timers(now=now):
         # A decision is reported under the stage's channel message (a direct message copy only without one).
         addresses = sorted(set(stage_messages(store, timer.execution_id, timer.stage_id).values()),
-                           key=lambda address: (bool(SLACK_USER.match(address)), address))
+                           key=lambda address: (bool(USER_ID.match(address)), address))
         if not addresses:
             continue
         if gate is None:
