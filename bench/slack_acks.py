@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import running_baseline  # noqa: E402
 from relay.store import Store, migrate  # noqa: E402
 from tests.chatops import ALICE, command_fields, form_body  # noqa: E402
+from tests.fake_gate import FakeGate  # noqa: E402
 from tests.fake_socket_mode import FakeSocketMode  # noqa: E402
 from tests.fakes import FakeSlack  # noqa: E402
 from tests.processes import Relay, free_port, http_status, wait_until  # noqa: E402
@@ -49,11 +50,12 @@ def main(count: int) -> None:
     click.echo(f"# {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
                f"{count} requests per row, Slack's budget {SLACK_BUDGET_MS:.0f} ms")
     click.echo(f"{'transport':<12}{'command':<16}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
-    with tempfile.TemporaryDirectory() as directory, FakeSlack() as slack, FakeSocketMode() as sockets:
+    with tempfile.TemporaryDirectory() as directory, FakeSlack() as slack, FakeSocketMode() as sockets, \
+            FakeGate() as gate:
         slack.add_user(ALICE, email="alice@example.com")
         slack.socket_url = sockets.url
         folder = Path(directory)
-        env = relay_env(slack, folder)
+        env = relay_env(slack, folder, gate_url=gate.url)
         bind = f"127.0.0.1:{free_port()}"
         base_url = f"http://{bind}"
         with running_baseline(folder, signing_secret=SIGNING_SECRET) as baseline:
@@ -70,7 +72,7 @@ def main(count: int) -> None:
             report("socket", "app_home_opened", [socket_event_ack(sockets) for _ in range(count)])
 
 
-def relay_env(slack: FakeSlack, directory: Path) -> dict[str, str]:
+def relay_env(slack: FakeSlack, directory: Path, *, gate_url: str) -> dict[str, str]:
     database = f"sqlite:///{directory / 'relay.sqlite3'}"
     migrate.upgrade(Store.from_url(database))
     rules = directory / "relay.yml"
@@ -80,7 +82,8 @@ def relay_env(slack: FakeSlack, directory: Path) -> dict[str, str]:
             "SLACK_API_URL": slack.api_url, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_APP_TOKEN": slack.app_token, "RELAY_ECHO_TOKEN": "bench-echo-token",
             "RELAY_DATABASE_URL": database, "RELAY_CONFIG": str(rules),
-            "GATE_URL": "http://127.0.0.1:9",  # acks never wait for Gate; no dispatcher runs the jobs
+            # Acks never wait for Gate (no dispatcher runs jobs); `socket` checks that it answers at startup.
+            "GATE_URL": gate_url,
             "RELAY_LOG_LEVEL": "WARNING"}
 
 
