@@ -74,8 +74,8 @@ def publish(services: Services, users: list[str]) -> None:
     waiting, unread, why = _waiting(services, now)
     ui_url = services.settings.spinnaker_ui_url
     drafts = [DeliveryDraft(thread_key=f"home@{user}", channel=user, action="home", template=HOME_TEMPLATE,
-                            payload=home_view(_facts(services, user, waiting, unread, why), ui_url=ui_url,
-                                              now=now))
+                            payload=home_view(_facts(services, user, waiting, unread=unread, why=why),
+                                              ui_url=ui_url, now=now))
               for user in users]
     services.store.queue_deliveries(drafts, now=now)
 
@@ -107,7 +107,8 @@ def _waiting(services: Services, now: float) -> tuple[list[Waiting], int, str | 
     return waiting, unread, why
 
 
-def _facts(services: Services, user: str, waiting: list[Waiting], unread: int, why: str | None) -> HomeFacts:
+def _facts(services: Services, user: str, waiting: list[Waiting], *, unread: int,
+           why: str | None) -> HomeFacts:
     """What `user` may decide, by the same rules as a click (policy, four eyes, Fiat); a judgment whose rights
     cannot be settled (a fact unknown) is not listed, and the reason is shown."""
     person = actor(services, user)

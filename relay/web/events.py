@@ -51,5 +51,5 @@ def accept_event(services: Services, payload: dict[str, Any], *, retry: Any = No
     event_id = payload.get("event_id")
     if not isinstance(event_id, str) or not event_id:
         raise ValidationError("an event_callback carries its event_id", field_name="event_id")
-    if not first_event(services, event_id, job):
+    if not first_event(services, event_id, job=job):
         log.info("event %.80s was taken before; Slack's retry %.8s dropped", event_id, retry or "-")

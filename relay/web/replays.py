@@ -29,7 +29,7 @@ def first_envelope(services: Services, envelope_id: str) -> bool:
     return _take(services, f"envelope:{envelope_id}", services.clock() + SIGNATURE_WINDOW + CLOCK_SKEW)
 
 
-def first_event(services: Services, event_id: str, job: tuple[str, dict]) -> bool:
+def first_event(services: Services, event_id: str, *, job: tuple[str, dict]) -> bool:
     """Queue the job an Events API event asks for, unless the event (by its `event_id`) was taken before:
     the event and its job are recorded in one transaction, so a retry neither repeats nor loses the work."""
     return _take(services, f"event:{event_id}", services.clock() + EVENT_RETRY_WINDOW, job=job)
