@@ -165,3 +165,10 @@ judgment_timers = Table(
     Column("ended_at", Float, index=True),
     Column("version", Integer, nullable=False),
 )
+
+
+home_users = Table(
+    "home_users", metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("opened_at", Float, nullable=False, index=True),
+)
