@@ -91,17 +91,21 @@ ActionHandler = Callable[["Services", dict, dict], dict | None]
 ViewHandler = Callable[["Services", dict], dict | None]
 JobHandler = Callable[["Services", dict], None]
 SentHandler = Callable[["Services", Delivery], None]
+# An Events API event's handler names the job (kind, payload) that does its work, or None for nothing.
+EventHandler = Callable[["Services", dict], tuple[str, dict] | None]
 
 
 class Handlers:
-    """Where Slack interactions and background jobs go: handlers by block action_id prefix, view callback_id
-    and job kind, and follow-ups by the template of a delivery sent; each feature registers its own."""
+    """Where Slack interactions, Events API events and background jobs go: handlers by block action_id
+    prefix, view callback_id, event type and job kind, and follow-ups by the template of a delivery sent;
+    each feature registers its own."""
 
     def __init__(self) -> None:
         self.actions: dict[str, ActionHandler] = {}
         self.views: dict[str, ViewHandler] = {}
+        self.events: dict[str, EventHandler] = {}
         self.jobs: dict[str, JobHandler] = {}
-        self.sent_handlers: dict[str, SentHandler] = {}
+        self.sent_handlers: dict[str, list[SentHandler]] = {}
 
     def action(self, prefix: str, handler: ActionHandler) -> None:
         self.actions[prefix] = handler
@@ -109,16 +113,26 @@ class Handlers:
     def view(self, callback_id: str, handler: ViewHandler) -> None:
         self.views[callback_id] = handler
 
+    def event(self, event_type: str, handler: EventHandler) -> None:
+        self.events[event_type] = handler
+
     def job(self, kind: str, handler: JobHandler) -> None:
         self.jobs[kind] = handler
 
     def sent(self, template: str, handler: SentHandler) -> None:
-        self.sent_handlers[template] = handler
+        self.sent_handlers.setdefault(template, []).append(handler)
 
     def after_sent(self, services: Services, delivery: Delivery) -> None:
-        handler = self.sent_handlers.get(delivery.template)
-        if handler is not None:
+        for handler in self.sent_handlers.get(delivery.template, ()):
             handler(services, delivery)
+
+    def event_job(self, services: Services, payload: dict) -> tuple[str, dict] | None:
+        """The job an Events API payload asks for: its inner event's handler decides (None: nothing)."""
+        event = payload.get("event")
+        if payload.get("type") != "event_callback" or not isinstance(event, dict):
+            return None
+        handler = self.events.get(str(event.get("type", "")))
+        return handler(services, event) if handler else None
 
     def handle_interaction(self, services: Services, payload: dict) -> dict | None:
         """Route one interaction payload; returns the ack body (None for an empty 200), its text made safe."""

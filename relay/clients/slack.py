@@ -1,5 +1,5 @@
-"""The relay's Slack Web API client: posting, updating, threading, joining, ephemeral messages and modals,
-with Slack's errors sorted."""
+"""The relay's Slack Web API client: posting, updating, threading, joining, ephemeral messages, modals and
+Home tabs, with Slack's errors sorted."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ PERMANENT_ERRORS = frozenset({
     "msg_too_long", "msg_blocks_too_long", "no_text", "restricted_action", "too_many_attachments",
     "invalid_arguments", "ekm_access_denied", "team_access_not_granted", "not_allowed_token_type",
     "thread_not_found", "method_not_supported_for_channel_type", "user_not_found", "cannot_dm_bot",
+    "not_enabled", "view_too_large",  # views.publish: the app's Home tab is off; the view is over 250 KB
 })
 # A modal opened while Slack waits for the command's ack: the trigger_id lasts 3 seconds, and so does Slack.
 OPEN_VIEW_TIMEOUT = 2
@@ -141,6 +142,10 @@ class SlackPoster:
     def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         """views.update: replace an open modal's content (Slack answers `not_found` once it is closed)."""
         self.client.views_update(view_id=view_id, view=safe_payload(view))
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """views.publish: replace the Home tab `user_id` sees with `view` (a `home` view)."""
+        self.client.views_publish(user_id=user_id, view=safe_payload(view))
 
     def join(self, channel: str) -> None:
         """conversations.join, for `not_in_channel` on a public channel (named channels are looked up)."""

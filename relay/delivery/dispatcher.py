@@ -227,6 +227,9 @@ class Dispatcher:
     def _send(self, delivery: Delivery) -> str | None:
         if delivery.action == "upsert":
             return self._upsert(delivery)
+        if delivery.action == "home":  # the channel is the user whose Home tab the view replaces
+            self.poster.publish_home(delivery.channel, delivery.payload)
+            return None
         if delivery.action == "ephemeral":  # the payload names its one reader and thread beside the text
             note = delivery.payload
             self.poster.post_ephemeral(delivery.channel, note["user"], note, thread_ts=note.get("thread_ts"))
@@ -321,4 +324,6 @@ def describe_delivery(action: str, channel: str, body: dict) -> str:
         return f"a reply in the run's thread in {channel}{shown}"
     if action == "ephemeral":
         return f"a note only {body.get('user')} sees, in {channel}"
+    if action == "home":
+        return f"the Home tab {channel} sees, replaced"
     return f"a new message in {channel}"

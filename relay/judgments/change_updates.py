@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from relay.changes.lookup import look_up
 from relay.clients.gate import GateError
-from relay.judgments.changes import look_up
 from relay.judgments.updates import (
     AWAITING_RANK,
     AWAITING_TEMPLATE,

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from relay.changes.deploys import planned_change
 from relay.config import Settings
 from relay.judgments.timers import timers_for
 from relay.judgments.updates import AWAITING_TEMPLATE, event_updates, judgment_message_key, notification_body
@@ -91,17 +92,19 @@ def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: 
         channel = notification.address
         run_key = f"{event.execution_id or event.event_id}@{channel}"
         family, state = notification.template.split(".")
+        change = planned_change(notification, store=store, ui_url=settings.spinnaker_ui_url)
         if family == "judgment":
             body = notification_body(notification, state, settings=settings, store=store)
         else:
-            body = render(notification, settings.spinnaker_ui_url)
-        # Only the awaiting message is mapped: it carries the buttons, and later updates rewrite it.
-        judgment_key = judgment_message_key(event.execution_id, event.content.get("stageId"), channel) \
-            if notification.template == AWAITING_TEMPLATE else None
+            body = render(notification, settings.spinnaker_ui_url, change=change.line if change else None)
+        # Mapped messages are rewritten later: the awaiting one (it carries the buttons), and a deploy stage's
+        # whose from → to is not known yet.
+        message_key = judgment_message_key(event.execution_id, event.content.get("stageId"), channel) \
+            if notification.template == AWAITING_TEMPLATE else (change.message_key if change else None)
         if not settings.message_per_run:
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="post",
                                         template=notification.template, payload=body,
-                                        message_key=judgment_key))
+                                        message_key=message_key))
         elif family == "pipeline":
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
                                         template=notification.template, payload=body, message_key=run_key,
@@ -119,5 +122,5 @@ def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: 
                 body = {**body, "reply_broadcast": True}
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="reply",
                                         template=notification.template, payload=body, parent_key=run_key,
-                                        message_key=judgment_key))
+                                        message_key=message_key))
     return drafts

@@ -18,8 +18,8 @@ class DeliveryDraft:
 
     thread_key: str
     channel: str
-    action: str  # "upsert" the run's parent message, "reply" in its thread, "post" on its own, or
-    # "ephemeral": a note only payload["user"] sees
+    action: str  # "upsert" the run's parent message, "reply" in its thread, "post" on its own,
+    # "ephemeral": a note only payload["user"] sees, or "home": the Home tab (a view) of the user `channel`
     template: str
     payload: dict[str, Any]
     message_key: str | None = None

@@ -1,16 +1,16 @@
 """The console: each waiting judgment's pipeline and stage name, and indexes for its filters and listings
 (and for looking up a stage's messages by key prefix on PostgreSQL).
 
-Revision ID: 0009_console
-Revises: 0008
+Revision ID: 0010_console
+Revises: 0009
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_console"
-down_revision = "0008"
+revision = "0010_console"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
