@@ -1,7 +1,7 @@
 """The console: each waiting judgment's pipeline and stage name, and indexes for its filters and listings
 (and for looking up a stage's messages by key prefix on PostgreSQL).
 
-Revision ID: 0010_console
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-01
 """
@@ -9,7 +9,7 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_console"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
