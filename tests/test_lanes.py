@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import statistics
 import threading
 import time
 from collections import Counter, defaultdict
@@ -19,7 +20,7 @@ import pytest
 from relay.app import create_app
 from relay.clients.deadline import DeadlinePassed, bounded, deadline
 from relay.clients.gate import GateError
-from relay.commands.reports import STATUS_JOB
+from relay.commands.reports import PENDING_JOB, STATUS_JOB
 from relay.config import Settings
 from relay.models import ApproverPolicy, RelayRules
 from relay.services import Services
@@ -126,12 +127,7 @@ def test_lanes_keep_channel_and_run_order_and_pace_across_threads_and_processes(
         wait_until(lambda: statuses(database) == {SENT: total}, 90, f"{total} deliveries sent", started)
 
         assert slack.rate_limited == 0
-        calls = defaultdict(list)
-        for call in slack.calls:
-            if call.method in ("chat.postMessage", "chat.update"):
-                calls[slack.channel_id(call.params["channel"])].append(call.at)
-        gaps = [later - earlier for times in calls.values()
-                for earlier, later in zip(times, times[1:], strict=False)]
+        gaps = request_gaps(slack)
         assert len(gaps) == total - channels and min(gaps) >= interval
         for index in range(runs):
             channel = f"#lane-{index % channels}"
@@ -145,6 +141,36 @@ def test_lanes_keep_channel_and_run_order_and_pace_across_threads_and_processes(
         sent[row["channel"]].append((row["sent_at"], row["id"]))
     for rows in sent.values():
         assert [delivery for _, delivery in sorted(rows)] == sorted(delivery for _, delivery in rows)
+
+
+@pytest.mark.slow
+def test_lanes_pace_each_channel_from_the_requests_sent_across_threads_and_processes(
+        database: Store, workers) -> None:
+    """Slack takes 0.3 s to answer and allows a post every 0.5 s per channel. Two workers of eight delivery
+    threads count each channel's interval from when its last request was sent: the requests to a channel
+    are never closer together than the interval (no 429), and mostly not much further apart. Counted from
+    Slack's answers, as before, every gap would be 0.8 s or more."""
+    runs, channels, interval, latency = 12, 4, 0.5, 0.3
+    queue_runs(database, runs, channels)
+    with FakeSlack(channel_interval=interval, latency=latency) as slack:
+        env = slack_env(slack, database, RELAY_DELIVERY_CONCURRENCY="8", RELAY_CHANNEL_INTERVAL=str(interval))
+        started = [workers(**env), workers(**env)]
+        total = runs * (STEPS + 2)
+        wait_until(lambda: statuses(database) == {SENT: total}, 90, f"{total} deliveries sent", started)
+
+        gaps = request_gaps(slack)
+        assert slack.rate_limited == 0 and min(gaps) >= interval
+        assert statistics.median(gaps) < interval + latency / 2, sorted(gaps)
+
+
+def request_gaps(slack: FakeSlack) -> list[float]:
+    """Seconds between the times Slack received two successive posts or updates to the same channel."""
+    calls = defaultdict(list)
+    for call in slack.calls:
+        if call.method in ("chat.postMessage", "chat.update"):
+            calls[slack.channel_id(call.params["channel"])].append(call.at)
+    return [later - earlier for times in calls.values()
+            for earlier, later in zip(times, times[1:], strict=False)]
 
 
 @pytest.mark.slow
@@ -214,6 +240,41 @@ def test_lanes_sigterm_finishes_work_in_flight_and_hands_back_the_rest(database:
         wait_until(lambda: statuses(database) == {SENT: total}, 30, "every delivery sent",
                    [stopping, successor])
         assert len(slack.calls_to("chat.postMessage")) == runs * (STEPS + 1)
+
+
+@pytest.mark.slow
+def test_lanes_busy_worker_exits_promptly_after_sigterm(database: Store, workers, tmp_path: Path) -> None:
+    """SIGTERM while all eight delivery threads wait on Slack and both job threads on Gate, each job with a
+    dozen slow Gate calls still to make (24 s of them): the calls in flight end, no other call starts, and
+    the worker exits long before the jobs could have finished. The jobs are queued again, to try later."""
+    runs, applications = 8, [f"app{number:02d}" for number in range(12)]
+    queue_runs(database, runs, channels=runs)
+    for application in applications:  # the applications `pending` asks Gate about, one call each
+        database.accept_event(event_id=f"seen-{application}", type="orca:pipeline:complete",
+                              application=application, execution_id=f"run-{application}", drafts=[],
+                              now=time.time())
+    with FakeSlack() as slack, FakeGate() as gate:
+        slack.fail_next("chat.postMessage", delay=2.0, count=runs)
+        gate.fail_next("list_executions", status=None, delay=2.0, count=1_000)
+        for _ in range(2):
+            job = {"application": None, "user_id": VIEWER, "channel_id": "C0LANES", "command": "/spinnaker",
+                   "response_url": slack.new_response_url()}
+            database.enqueue_job(PENDING_JOB, job, now=time.time())
+        env = slack_env(slack, database, GATE_URL=gate.url, RELAY_DELIVERY_CONCURRENCY="8",
+                        RELAY_JOB_CONCURRENCY="2", RELAY_CONFIG=viewer_config(tmp_path, slack))
+        busy = workers(**env)
+        slack.wait_for_calls("chat.postMessage", runs, timeout=30)
+        gate.wait_for(lambda: len(gate.calls_to("list_executions")) >= 2, timeout=30)
+
+        busy.process.send_signal(signal.SIGTERM)
+        assert busy.process.wait(timeout=10) == 0, busy.tail()
+
+        assert len(slack.calls_to("chat.postMessage")) == runs
+        assert statuses(database) == {SENT: runs, PENDING: runs * (STEPS + 2) - runs}
+        assert len(gate.calls_to("list_executions")) <= 4  # at most one more call each after the first
+        assert [job.attempts for job in database.lease_jobs(worker="check", now=time.time() + 600,
+                                                              lease=1.0)] == [1, 1]
+        assert slack.webhook_posts == []  # nobody was told of a failure that is tried again
 
 
 @pytest.mark.slow
