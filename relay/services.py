@@ -11,7 +11,7 @@ from relay.clients.fiat import FiatClient
 from relay.clients.gate import GateAuth, GateClient
 from relay.clients.slack import SlackPoster, build_client
 from relay.clients.slack_signature import SlackVerifier
-from relay.config import Settings
+from relay.config import SLACK_TIMEOUT, Settings
 from relay.delivery.dispatcher import Dispatcher
 from relay.metrics import Metrics
 from relay.rules.addresses import join_refusal
@@ -45,7 +45,7 @@ class Services:
         poster = directory = None
         if not settings.dry_run:
             client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url,
-                                  metrics=metrics)
+                                  timeout=SLACK_TIMEOUT, metrics=metrics)
             poster, directory = SlackPoster(client), SlackDirectory(client)
         rules = settings.rules
         built = {

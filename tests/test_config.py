@@ -396,3 +396,9 @@ def test_config_url_errors_hide_the_userinfo() -> None:
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"GATE_URL": "ftp://relay:gate-password-of-the-relay@gate"})
     assert raised.value.message == "GATE_URL: 'ftp://[redacted]@gate' is not an http:// or https:// URL"
+
+
+def test_config_stop_seconds_wait_for_the_longest_call_in_flight_within_the_job_deadline() -> None:
+    assert Settings().stop_seconds == 15.0  # Slack's and Gate's 10 s, and the hand-back
+    assert Settings(gate_timeout=40.0).stop_seconds == 45.0
+    assert Settings(gate_timeout=40.0, job_deadline=20.0).stop_seconds == 25.0
