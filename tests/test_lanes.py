@@ -4,7 +4,6 @@ a killed or stopped worker loses nothing."""
 
 from __future__ import annotations
 
-import json
 import signal
 import statistics
 import threading
@@ -271,7 +270,7 @@ def test_lanes_busy_worker_exits_promptly_after_sigterm(database: Store, workers
 
         assert len(slack.calls_to("chat.postMessage")) == runs
         assert statuses(database) == {SENT: runs, PENDING: runs * (STEPS + 2) - runs}
-        assert len(gate.calls_to("list_executions")) <= 4  # at most one more call each after the first
+        assert len(gate.calls_to("list_executions")) < len(applications)
         assert [job.attempts for job in database.lease_jobs(worker="check", now=time.time() + 600,
                                                               lease=1.0)] == [1, 1]
         assert slack.webhook_posts == []  # nobody was told of a failure that is tried again
@@ -370,8 +369,8 @@ def test_services_gate_client_times_every_call_in_the_metrics(gate: FakeGate, tm
 def test_lanes_deliver_while_a_job_waits_on_gate_until_its_deadline(slack: FakeSlack, gate: FakeGate,
                                                                    tmp_path: Path) -> None:
     """The only job thread waits on a Gate that never answers: a message queued meanwhile is sent at once,
-    and the job's deadline ends the call (the Gate timeout alone would hold it for a minute), so the person
-    hears back and the thread is freed."""
+    and the job's deadline ends the call (the Gate timeout alone would hold it for a minute), so the thread is
+    freed and the job tried again, and the person hears back from that try."""
     slack.add_user(VIEWER, email="viewer@example.com")
     viewer = RelayRules(cancelers={"*": ApproverPolicy(users=frozenset({VIEWER}))})
     settings = Settings(slack_bot_token=slack.token, slack_api_url=slack.api_url, gate_url=gate.url,
@@ -396,7 +395,7 @@ def test_lanes_deliver_while_a_job_waits_on_gate_until_its_deadline(slack: FakeS
         slack.wait_for(lambda: slack.messages("#while-gate-hangs"), timeout=10, description="the message")
         assert not slack.webhook_posts  # the job is still waiting on Gate
         [(_, answer)] = slack.wait_for(lambda: slack.webhook_posts, timeout=10, description="the answer")
-        assert "Gate unreachable" in json.dumps(answer)
+        assert answer["text"] == "No recent runs of *compute*."  # from the second try, which Gate answers
     finally:
         stop.set()
         worker.join(timeout=30)
@@ -405,4 +404,5 @@ def test_lanes_deliver_while_a_job_waits_on_gate_until_its_deadline(slack: FakeS
     assert value("relay_lane_busy", {"lane": "delivery"}) == 0
     assert value("relay_lane_wait_seconds_count", {"lane": "delivery"}) == 1
     assert value("relay_gate_call_seconds_count", {"operation": "list_executions", "outcome": "error"}) == 1
+    assert value("relay_gate_call_seconds_count", {"operation": "list_executions", "outcome": "ok"}) == 1
     services.store.engine.dispose()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from relay.clients.deadline import deadline
+from relay.clients.deadline import Stopping, deadline
 from relay.clients.slack import GONE_ERRORS, SlackFailure, SlackPoster, classify
 from relay.delivery.lanes import Lane
 from relay.delivery.retry import JobRetry
@@ -32,6 +32,9 @@ MIN_WAIT_SECONDS = 0.005  # the shortest, so a delivery another worker is sendin
 # receives a post, and one request may take longer to reach it than the next (see `_pace`).
 PACING_MARGIN_SECONDS = 0.05
 DELIVERY, JOB = "delivery", "job"
+# Once stopping, how long a job in flight may still make calls (its answer to a person, most often); past
+# it, the job is handed back to be run again, so a stopping worker never waits on a job's slow calls.
+STOP_GRACE_SECONDS = 3.0
 
 
 def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> float:
@@ -66,7 +69,7 @@ class Dispatcher:
         self.job_threads = job_threads
         self.job_deadline = job_deadline
         self.metrics = metrics or Metrics()
-        self._closing = threading.Event()
+        self._closing = Stopping(grace=STOP_GRACE_SECONDS)
         self._sent = threading.local()  # when this thread's last request to Slack was sent, and answered
         self._fastest = float("inf")  # the quickest answer Slack has given this dispatcher, in seconds
 
