@@ -225,17 +225,19 @@ class Dispatcher:
         if sent is None or self.channel_interval <= 0:
             return
         took = answered - sent
-        self._fastest = min(self._fastest, took)
         margin = min(took, took - self._fastest + PACING_MARGIN_SECONDS)
         self.store.hold_channel(channel, sent + self.channel_interval + margin)
 
     def _slack(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call the poster, noting when the request was sent and answered, for `_pace`."""
-        self._sent.at = self.clock()
+        """Call the poster, noting when the request was sent and answered, for `_pace` (and how quick a
+        successful call can be: a failure answered at once says nothing of the way to Slack)."""
+        sent = self._sent.at = self.clock()
         try:
-            return call(*args, **kwargs)
+            result = call(*args, **kwargs)
         finally:
             self._sent.answered = self.clock()
+        self._fastest = min(self._fastest, self._sent.answered - sent)
+        return result
 
     def _dry_run(self, delivery: Delivery) -> None:
         """Log what would have been sent, telling a new message from an edit of one already shown."""
