@@ -27,6 +27,9 @@ NUMBER_KINDS = {int: "a whole number", float: "a number"}
 REDACTED = "[redacted]"
 # A secret this short is easy to guess, and blanking it out of the log would blank out ordinary words.
 MIN_SECRET_LENGTH = 16
+SLACK_TIMEOUT = 10.0  # seconds a Slack Web API call may take (cut to a job's deadline inside a job)
+# What a stopping worker needs beyond its calls in flight: finishing their rows and handing the rest back.
+STOP_MARGIN_SECONDS = 5.0
 # The user and password before a URL's host (`scheme://user:password@host`), up to its last `@`.
 URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)([^/?#\s]*)@", re.IGNORECASE)
 # Settings that hold URLs: shown without their userinfo, and any password in them is a secret.
@@ -92,6 +95,13 @@ class Settings:
     console_oidc_client_id: str | None = None
     console_oidc_client_secret: str | None = field(default=None, repr=False)
     rules: RelayRules = field(default_factory=RelayRules)
+
+    @property
+    def stop_seconds(self) -> float:
+        """The longest a worker takes to stop after SIGTERM. It starts no call once stopping, so it waits for
+        the calls in flight: a delivery's Slack call, or a job's Gate, Fiat or Slack call (never past the
+        job's deadline)."""
+        return max(SLACK_TIMEOUT, min(self.gate_timeout, self.job_deadline)) + STOP_MARGIN_SECONDS
 
     @property
     def dry_run(self) -> bool:

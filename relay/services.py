@@ -5,19 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from relay.clients.directory import SlackDirectory
 from relay.clients.fiat import FiatClient
 from relay.clients.gate import GateAuth, GateClient
 from relay.clients.slack import SlackPoster, build_client
 from relay.clients.slack_signature import SlackVerifier
-from relay.config import Settings
+from relay.config import SLACK_TIMEOUT, Settings
 from relay.delivery.dispatcher import Dispatcher
 from relay.metrics import Metrics
 from relay.rules.addresses import join_refusal
 from relay.rules.policy import CANCEL, JUDGE, RUN, Policy
-from relay.store import DRY_RUN, Delivery, Store
+from relay.store import DRY_RUN, Delivery, Job, Store
 from schemas.mrkdwn import safe_payload
 
 
@@ -46,7 +45,7 @@ class Services:
         poster = directory = None
         if not settings.dry_run:
             client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url,
-                                  metrics=metrics)
+                                  timeout=SLACK_TIMEOUT, metrics=metrics)
             poster, directory = SlackPoster(client), SlackDirectory(client)
         rules = settings.rules
         built = {
@@ -68,7 +67,7 @@ class Services:
                    "channel_interval": self.settings.channel_interval,
                    "lease_seconds": self.settings.lease_seconds, "clock": self.clock,
                    "on_result": self.delivered,
-                   "run_job": lambda kind, payload: self.handlers.run_job(self, kind, payload),
+                   "run_job": lambda job: self.handlers.run_job(self, job),
                    "join_refusal": self.join_refusal,
                    "delivery_threads": self.settings.delivery_concurrency,
                    "job_threads": self.settings.job_concurrency,
@@ -89,7 +88,7 @@ class Services:
 
 ActionHandler = Callable[["Services", dict, dict], dict | None]
 ViewHandler = Callable[["Services", dict], dict | None]
-JobHandler = Callable[["Services", dict], None]
+JobHandler = Callable[["Services", dict, Job], None]  # the job's payload, and the job (its attempt count)
 SentHandler = Callable[["Services", Delivery], None]
 # An Events API event's handler names the job (kind, payload) that does its work, or None for nothing.
 EventHandler = Callable[["Services", dict], tuple[str, dict] | None]
@@ -153,11 +152,11 @@ class Handlers:
             return handler(services, payload) if handler else None
         return None
 
-    def run_job(self, services: Services, kind: str, payload: dict[str, Any]) -> None:
-        handler = self.jobs.get(kind)
+    def run_job(self, services: Services, job: Job) -> None:
+        handler = self.jobs.get(job.kind)
         if handler is None:
-            raise LookupError(f"no handler for job kind {kind!r}")
-        handler(services, payload)
+            raise LookupError(f"no handler for job kind {job.kind!r}")
+        handler(services, job.payload, job)
 
     def _action_handler(self, action_id: str) -> ActionHandler | None:
         matches = [p for p in self.actions if action_id.startswith(p)]

@@ -437,3 +437,9 @@ def test_config_reads_the_console_settings() -> None:
 def test_config_console_fails_closed_on_incomplete_settings(changes: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         Settings.from_env({**CONSOLE_ON, **changes})
+
+
+def test_config_stop_seconds_wait_for_the_longest_call_in_flight_within_the_job_deadline() -> None:
+    assert Settings().stop_seconds == 15.0  # Slack's and Gate's 10 s, and the hand-back
+    assert Settings(gate_timeout=40.0).stop_seconds == 45.0
+    assert Settings(gate_timeout=40.0, job_deadline=20.0).stop_seconds == 25.0

@@ -191,6 +191,11 @@ def test_web_shutdown_grace_outlasts_gunicorns_graceful_timeout() -> None:
     assert web["terminationGracePeriodSeconds"] > gunicorn_options(Settings())["graceful_timeout"] + pause
 
 
+def test_worker_shutdown_grace_outlasts_a_stopping_workers_calls() -> None:
+    worker = named(base_resources(), "Deployment", "slackops-relay-worker")["spec"]["template"]["spec"]
+    assert worker["terminationGracePeriodSeconds"] >= Settings().stop_seconds
+
+
 def test_metrics_annotations_point_at_served_metrics() -> None:
     for deployment in by_kind(base_resources(), "Deployment"):
         template = deployment["spec"]["template"]

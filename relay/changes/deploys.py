@@ -12,7 +12,7 @@ from relay.clients.gate import GateError
 from relay.models import Notification
 from relay.spinnaker.deployed import change_line, is_deploy_stage
 from relay.spinnaker.versions import version_of
-from relay.store import Delivery, DeliveryDraft, Store
+from relay.store import Delivery, DeliveryDraft, Job, Store
 from schemas.blocks import section
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def on_stage_sent(services: Services, delivery: Delivery) -> None:
                                now=services.clock())
 
 
-def change_job(services: Services, payload: dict[str, Any]) -> None:
+def change_job(services: Services, payload: dict[str, Any], job: Job) -> None:
     """Read the run, find the run before it (from the store, or Gate once for every replica), and rewrite the
     message's from → to line in place. A Gate that fails leaves the message saying `unknown`."""
     key = str(payload["message_key"])

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
+from relay.clients.deadline import bounded
 from relay.metrics import Metrics
 from schemas.mrkdwn import safe_payload
 
@@ -80,10 +81,23 @@ def build_client(*, token: str, base_url: str, timeout: float = 10.0,
     """A WebClient with the SDK's own retries off: the dispatcher retries from the store, so a lost
     response is never re-sent blindly from memory. With `metrics`, every call is timed and counted."""
     options = {"token": token, "base_url": base_url, "timeout": int(timeout), "retry_handlers": []}
-    return MeteredWebClient(metrics=metrics, **options) if metrics else WebClient(**options)
+    return MeteredWebClient(metrics=metrics, **options) if metrics else BoundedWebClient(**options)
 
 
-class MeteredWebClient(WebClient):
+class BoundedWebClient(WebClient):
+    """A WebClient whose calls end by the deadline of the work making them (relay.clients.deadline): a call
+    with less time left than the client's timeout is made with what is left."""
+
+    def api_call(self, api_method: str, **options: Any) -> SlackResponse:
+        timeout = bounded(self.timeout)
+        if timeout >= self.timeout:
+            return super().api_call(api_method, **options)
+        cut = copy.copy(self)  # the client is shared by threads: each cut call has a copy of its own
+        cut.timeout = timeout
+        return WebClient.api_call(cut, api_method, **options)
+
+
+class MeteredWebClient(BoundedWebClient):
     """A WebClient reporting each Web API call's latency and outcome (ok, error, rate_limited)."""
 
     def __init__(self, *, metrics: Metrics, **options: Any) -> None:
@@ -175,7 +189,7 @@ def respond(response_url: str, body: dict[str, Any], *, slack_api_url: str, time
     if not is_slack_url(response_url, slack_api_url=slack_api_url):
         raise ResponseUrlRefused(f"the response_url points at {_origin_text(response_url)}, not at Slack "
                                  "(hooks.slack.com or SLACK_API_URL's host), so it was not followed")
-    response = WebhookClient(response_url, timeout=int(timeout)).send_dict(safe_payload(body))
+    response = WebhookClient(response_url, timeout=bounded(timeout)).send_dict(safe_payload(body))
     if response.status_code != 200:
         raise ResponseUrlRefused(f"response_url answered {response.status_code}: {str(response.body)[:200]}")
 

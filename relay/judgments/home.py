@@ -17,7 +17,7 @@ from relay.judgments.home_view import HomeFacts, Waiting, home_view
 from relay.judgments.updates import AWAITING_TEMPLATE, UPDATE_TEMPLATE, stage_messages
 from relay.spinnaker.execution import stage_by_id
 from relay.spinnaker.judgment_stage import AWAITING, judgment_state
-from relay.store import Delivery, DeliveryDraft
+from relay.store import Delivery, DeliveryDraft, Job
 from schemas.slack import USER_ID
 
 if TYPE_CHECKING:
@@ -55,13 +55,13 @@ def on_judgment_changed(services: Services, delivery: Delivery) -> None:
     services.store.enqueue_job_once(REFRESH_JOB, {}, now=services.clock())
 
 
-def opened_job(services: Services, payload: dict[str, Any]) -> None:
+def opened_job(services: Services, payload: dict[str, Any], job: Job) -> None:
     user = str(payload["user_id"])
     services.store.remember_home_user(user, now=services.clock())
     publish(services, [user])
 
 
-def refresh_job(services: Services, payload: dict[str, Any]) -> None:
+def refresh_job(services: Services, payload: dict[str, Any], job: Job) -> None:
     now = services.clock()
     publish(services, services.store.home_users(since=now - KEEP_SECONDS))
 

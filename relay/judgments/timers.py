@@ -25,7 +25,7 @@ from relay.models import Notification
 from relay.rules.reminders import reminder_policy
 from relay.spinnaker.execution import stage_by_id, with_event_stage
 from relay.spinnaker.judgment_stage import TIMED_OUT, JudgmentState, deadline, judgment_state, timeout_ms
-from relay.store import DECIDED, IN_FLIGHT, TIMER_JOB, DeliveryDraft, Timer
+from relay.store import DECIDED, IN_FLIGHT, TIMER_JOB, DeliveryDraft, Job, Timer
 
 if TYPE_CHECKING:
     from relay.config import Settings
@@ -84,7 +84,7 @@ def _name(value: Any) -> str | None:
     return value[:255] if isinstance(value, str) and value else None
 
 
-def wake(services: Services, payload: dict[str, Any]) -> None:
+def wake(services: Services, payload: dict[str, Any], job: Job) -> None:
     """The timer job: look at the stage, then remind, escalate, expire or stop, as tick() says."""
     store = services.store
     timer = store.timer(str(payload["timer"]))

@@ -52,7 +52,8 @@ class JobQueries(Database):
                 values = lease_values(row, worker=worker, now=now, lease=lease)
                 conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(**values))
                 leased.append(Job(id=row["id"], kind=row["kind"], payload=json.loads(row["payload"]),
-                                  attempts=values["attempts"], due_at=due_at(row)))
+                                  attempts=values["attempts"], due_at=due_at(row),
+                                  created_at=row["created_at"]))
         return leased
 
     def finish_job(self, job_id: int, *, worker: str, now: float, error: str | None = None) -> None:

@@ -70,8 +70,9 @@ class Job:
     id: int
     kind: str
     payload: dict[str, Any]
-    attempts: int
+    attempts: int  # runs before this one that failed (or whose worker died)
     due_at: float = 0.0  # when it became due: its scheduled time, or when the last worker's lease ran out
+    created_at: float = 0.0  # when it was queued
 
 
 # A judgment's life: received -> refused | lost | duplicate | stale | claimed -> patching -> patched ->
