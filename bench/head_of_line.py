@@ -13,7 +13,7 @@ import click
 import requests
 
 from bench.harness import HEADERS, database_option, running_relay, workdir
-from bench.judgment_ack import _judgment_env, _judgment_messages
+from bench.judgment_ack import judgment_env, judgment_messages
 from bench.report import machine_line, percentile, table
 from relay.store import IN_FLIGHT, RECEIVED, Store
 from tests import events
@@ -61,10 +61,10 @@ def _measure(delay: float, repetitions: int, database_url: str | None) -> tuple[
     patched, notified = [], []
     with workdir() as directory, FakeGate(identity=RELAY_IDENTITY) as gate, \
             running_relay(directory, database_url=database_url, slack_interval=0, relay_interval=0,
-                          env=_judgment_env(directory, gate)) as relay, requests.Session() as session:
+                          env=judgment_env(directory, gate)) as relay, requests.Session() as session:
         session.trust_env = False
         relay.slack.add_user(APPROVER, email=APPROVER_EMAIL)
-        messages = _judgment_messages(relay, gate, session, CLICKS * repetitions)
+        messages = judgment_messages(relay, gate, session, CLICKS * repetitions)
         if delay:
             for route in ("get_execution", "judge"):
                 gate.fail_next(route, status=None, delay=delay, count=1_000_000)

@@ -1,6 +1,7 @@
-"""How fast the relay acknowledges Slack: each /spinnaker command over HTTP (a real `slackops-relay serve`)
-and over Socket Mode (a real `slackops-relay socket`), against the fake Slack, next to the baseline app
-that only checks the signature under the same Gunicorn options. Slack allows 3 seconds.
+"""How fast the relay acknowledges Slack: each /spinnaker command, and the App Home's `app_home_opened` event,
+over HTTP (a real `slackops-relay serve`) and over Socket Mode (a real `slackops-relay socket`), against the
+fake Slack, next to the baseline app that only checks the signature under the same Gunicorn options. Slack
+allows 3 seconds.
 
     python bench/slack_acks.py [--requests 200]
 """
@@ -8,6 +9,8 @@ that only checks the signature under the same Gunicorn options. Slack allows 3 s
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import platform
 import statistics
@@ -27,14 +30,16 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import running_baseline  # noqa: E402
 from relay.store import Store, migrate  # noqa: E402
 from tests.chatops import ALICE, command_fields, form_body  # noqa: E402
+from tests.fake_gate import FakeGate  # noqa: E402
 from tests.fake_socket_mode import FakeSocketMode  # noqa: E402
 from tests.fakes import FakeSlack  # noqa: E402
 from tests.processes import Relay, free_port, http_status, wait_until  # noqa: E402
-from tests.slack_requests import SIGNING_SECRET, signed  # noqa: E402
+from tests.slack_requests import SIGNING_SECRET, app_home_opened, signed  # noqa: E402
 
 COMMANDS = ("help", "status compute", "pending compute", "run compute Deploy",
             "cancel 01D4NH3V9D1RK8GX4036M8BAXV")
 SLACK_BUDGET_MS = 3000.0
+EVENT_IDS = (f"EvBENCH{number:08d}" for number in itertools.count())  # each a new event, as Slack sends them
 
 
 @click.command()
@@ -45,11 +50,12 @@ def main(count: int) -> None:
     click.echo(f"# {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
                f"{count} requests per row, Slack's budget {SLACK_BUDGET_MS:.0f} ms")
     click.echo(f"{'transport':<12}{'command':<16}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
-    with tempfile.TemporaryDirectory() as directory, FakeSlack() as slack, FakeSocketMode() as sockets:
+    with tempfile.TemporaryDirectory() as directory, FakeSlack() as slack, FakeSocketMode() as sockets, \
+            FakeGate() as gate:
         slack.add_user(ALICE, email="alice@example.com")
         slack.socket_url = sockets.url
         folder = Path(directory)
-        env = relay_env(slack, folder)
+        env = relay_env(slack, folder, gate_url=gate.url)
         bind = f"127.0.0.1:{free_port()}"
         base_url = f"http://{bind}"
         with running_baseline(folder, signing_secret=SIGNING_SECRET) as baseline:
@@ -58,13 +64,15 @@ def main(count: int) -> None:
             wait_until(lambda: http_status(f"{base_url}/healthz") == 200, 30.0, "the relay to serve", [web])
             for text in COMMANDS:
                 report("http", text, [http_ack(slack, base_url, text) for _ in range(count)])
+            report("http", "app_home_opened", [http_event_ack(base_url) for _ in range(count)])
         with relay(["socket", "--no-dispatcher"], env, folder) as socket_mode:
             wait_until(lambda: sockets.connections, 30.0, "the relay to connect", [socket_mode])
             for text in COMMANDS:
                 report("socket", text, [socket_ack(slack, sockets, text) for _ in range(count)])
+            report("socket", "app_home_opened", [socket_event_ack(sockets) for _ in range(count)])
 
 
-def relay_env(slack: FakeSlack, directory: Path) -> dict[str, str]:
+def relay_env(slack: FakeSlack, directory: Path, *, gate_url: str) -> dict[str, str]:
     database = f"sqlite:///{directory / 'relay.sqlite3'}"
     migrate.upgrade(Store.from_url(database))
     rules = directory / "relay.yml"
@@ -74,7 +82,8 @@ def relay_env(slack: FakeSlack, directory: Path) -> dict[str, str]:
             "SLACK_API_URL": slack.api_url, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_APP_TOKEN": slack.app_token, "RELAY_ECHO_TOKEN": "bench-echo-token",
             "RELAY_DATABASE_URL": database, "RELAY_CONFIG": str(rules),
-            "GATE_URL": "http://127.0.0.1:9",  # acks never wait for Gate; no dispatcher runs the jobs
+            # Acks never wait for Gate (no dispatcher runs jobs); `socket` checks that it answers at startup.
+            "GATE_URL": gate_url,
             "RELAY_LOG_LEVEL": "WARNING"}
 
 
@@ -85,6 +94,22 @@ def http_ack(slack: FakeSlack, base_url: str, text: str) -> float:
     elapsed = (time.perf_counter() - started) * 1000
     response.raise_for_status()
     return elapsed
+
+
+def http_event_ack(base_url: str) -> float:
+    """An Events API request: the relay records the event and queues its job, and answers."""
+    body = json.dumps(app_home_opened(ALICE, event_id=next(EVENT_IDS))).encode()
+    headers = {**signed(body), "Content-Type": "application/json"}
+    started = time.perf_counter()
+    response = requests.post(f"{base_url}/slack/events", data=body, headers=headers, timeout=10)
+    elapsed = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    return elapsed
+
+
+def socket_event_ack(sockets: FakeSocketMode) -> float:
+    envelope = sockets.send_envelope("events_api", app_home_opened(ALICE, event_id=next(EVENT_IDS)))
+    return sockets.wait_for_ack(envelope).seconds * 1000
 
 
 def socket_ack(slack: FakeSlack, sockets: FakeSocketMode, text: str) -> float:

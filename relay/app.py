@@ -10,7 +10,7 @@ from relay.config import Settings
 from relay.errors import register_error_handlers
 from relay.judgments import clicks as judgments
 from relay.services import Services
-from relay.web import commands, echo, interactions, ops
+from relay.web import commands, console, echo, events, interactions, ops
 from relay.wiring import build_services
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.register_blueprint(echo.bp)
         app.register_blueprint(interactions.bp)
         app.register_blueprint(commands.bp)
+        app.register_blueprint(events.bp)
+        if services.settings.console_enabled:
+            console.register(app, services.settings)
     app.register_blueprint(ops.bp)
     ops.track_requests(app)
     if announce:

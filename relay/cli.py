@@ -101,7 +101,7 @@ def serve(bind: str | None, upgrade: bool, no_dispatcher: bool) -> None:
     options = gunicorn_options(settings, bind=bind)
     if options["workers"] > 1 and not settings.metrics_dir:
         click.echo("PROMETHEUS_MULTIPROC_DIR is not set: /metrics counts only the worker answering a scrape.")
-    RelayServer(options, with_dispatcher=not no_dispatcher).run()
+    RelayServer(options, with_dispatcher=not no_dispatcher, stop_seconds=settings.stop_seconds).run()
 
 
 @cli.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -26,10 +27,15 @@ NUMBER_KINDS = {int: "a whole number", float: "a number"}
 REDACTED = "[redacted]"
 # A secret this short is easy to guess, and blanking it out of the log would blank out ordinary words.
 MIN_SECRET_LENGTH = 16
+SLACK_TIMEOUT = 10.0  # seconds a Slack Web API call may take (cut to a job's deadline inside a job)
+# What a stopping worker needs beyond its calls in flight: finishing their rows and handing the rest back.
+STOP_MARGIN_SECONDS = 5.0
 # The user and password before a URL's host (`scheme://user:password@host`), up to its last `@`.
 URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)([^/?#\s]*)@", re.IGNORECASE)
 # Settings that hold URLs: shown without their userinfo, and any password in them is a secret.
-URL_SETTINGS = ("slack_api_url", "spinnaker_ui_url", "gate_url", "fiat_url", "database_url")
+URL_SETTINGS = ("slack_api_url", "spinnaker_ui_url", "gate_url", "fiat_url", "database_url",
+                "console_oidc_issuer")
+CONSOLE_AUTH_MODES = ("off", "oidc", "proxy", "basic")
 
 
 @dataclass(frozen=True)
@@ -78,12 +84,33 @@ class Settings:
     metrics_dir: str | None = None
     web_workers: int = 0
     forwarded_allow_ips: str = "127.0.0.1"
+    slack_workspace_url: str | None = None
+    console_auth: str = "off"
+    console_secret: str | None = field(default=None, repr=False)
+    console_users: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, password hash)
+    console_proxies: tuple[str, ...] = ()
+    console_operators: frozenset[str] = frozenset()
+    console_viewers: frozenset[str] = frozenset()
+    console_oidc_issuer: str | None = None
+    console_oidc_client_id: str | None = None
+    console_oidc_client_secret: str | None = field(default=None, repr=False)
     rules: RelayRules = field(default_factory=RelayRules)
+
+    @property
+    def stop_seconds(self) -> float:
+        """The longest a worker takes to stop after SIGTERM. It starts no call once stopping, so it waits for
+        the calls in flight: a delivery's Slack call, or a job's Gate, Fiat or Slack call (never past the
+        job's deadline)."""
+        return max(SLACK_TIMEOUT, min(self.gate_timeout, self.job_deadline)) + STOP_MARGIN_SECONDS
 
     @property
     def dry_run(self) -> bool:
         """Without a bot token nothing is sent to Slack: messages are rendered, stored and logged."""
         return not self.slack_bot_token
+
+    @property
+    def console_enabled(self) -> bool:
+        return self.console_auth != "off"
 
     @property
     def echo_auth_configured(self) -> bool:
@@ -154,6 +181,16 @@ class Settings:
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             web_workers=_number(env, "RELAY_WEB_WORKERS", int, cls.web_workers),
             forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS") or cls.forwarded_allow_ips,
+            slack_workspace_url=(_url(env, "SLACK_WORKSPACE_URL") or "").rstrip("/") or None,
+            console_auth=(env.get("RELAY_CONSOLE_AUTH") or "off").strip().lower(),
+            console_secret=_secret(env, "RELAY_CONSOLE_SECRET"),
+            console_users=_console_users(env.get("RELAY_CONSOLE_USERS") or ""),
+            console_proxies=tuple(_items(env.get("RELAY_CONSOLE_PROXIES"))),
+            console_operators=frozenset(_items(env.get("RELAY_CONSOLE_OPERATORS"))),
+            console_viewers=frozenset(_items(env.get("RELAY_CONSOLE_VIEWERS"))),
+            console_oidc_issuer=(_url(env, "RELAY_CONSOLE_OIDC_ISSUER") or "").rstrip("/") or None,
+            console_oidc_client_id=env.get("RELAY_CONSOLE_OIDC_CLIENT_ID") or None,
+            console_oidc_client_secret=_secret(env, "RELAY_CONSOLE_OIDC_CLIENT_SECRET"),
             rules=load_rules(config_path) if config_path else RelayRules(),
         )
         if validate:
@@ -180,6 +217,41 @@ class Settings:
                               "relay posts to Slack")
         _check_database_url(self.database_url)
         parse_bind(self.bind, key="RELAY_BIND")
+        self._validate_console()
+
+    def _validate_console(self) -> None:
+        """The console is off, or on with a session secret, someone in a role, and its mode's settings."""
+        if self.slack_workspace_url is not None and not _is_http_url(self.slack_workspace_url):
+            raise ConfigError("SLACK_WORKSPACE_URL: not an http:// or https:// URL (https://acme.slack.com)")
+        if self.console_auth not in CONSOLE_AUTH_MODES:
+            raise ConfigError(f"RELAY_CONSOLE_AUTH: must be one of {', '.join(CONSOLE_AUTH_MODES)}")
+        if not self.console_enabled:
+            return
+        if not self.console_secret:
+            raise ConfigError("RELAY_CONSOLE_SECRET must be set when the console is on: it signs the session")
+        if not (self.console_operators or self.console_viewers):
+            raise ConfigError("RELAY_CONSOLE_OPERATORS or RELAY_CONSOLE_VIEWERS must name someone: the "
+                              "console lets in only the people they list")
+        if self.console_auth == "basic" and not self.console_users:
+            raise ConfigError("RELAY_CONSOLE_USERS must list NAME:PASSWORD_HASH pairs with "
+                              "RELAY_CONSOLE_AUTH=basic")
+        if self.console_auth == "proxy":
+            if not self.console_proxies:
+                raise ConfigError("RELAY_CONSOLE_PROXIES must list the auth proxy's addresses with "
+                                  "RELAY_CONSOLE_AUTH=proxy")
+            for proxy in self.console_proxies:
+                try:
+                    ipaddress.ip_network(proxy, strict=False)
+                except ValueError:
+                    raise ConfigError(f"RELAY_CONSOLE_PROXIES: {proxy!r} is not an address or "
+                                      "CIDR") from None
+        if self.console_auth == "oidc":
+            if not (self.console_oidc_issuer and self.console_oidc_client_id
+                    and self.console_oidc_client_secret):
+                raise ConfigError("RELAY_CONSOLE_OIDC_ISSUER, RELAY_CONSOLE_OIDC_CLIENT_ID and "
+                                  "RELAY_CONSOLE_OIDC_CLIENT_SECRET must be set with RELAY_CONSOLE_AUTH=oidc")
+            if not _is_http_url(self.console_oidc_issuer):
+                raise ConfigError("RELAY_CONSOLE_OIDC_ISSUER: not an http:// or https:// URL")
 
 
 def redact_url(url: str) -> str:
@@ -271,6 +343,24 @@ def _url(env: Mapping[str, str], key: str) -> str | None:
         raise ConfigError(f"{key}: the password in the URL must be at least {MIN_SECRET_LENGTH} characters "
                           "long")
     return value
+
+
+def _items(raw: str | None) -> list[str]:
+    """A comma-separated list, blanks dropped."""
+    return [item.strip() for item in (raw or "").split(",") if item.strip()]
+
+
+def _console_users(raw: str) -> tuple[tuple[str, str], ...]:
+    """NAME:HASH pairs, comma-separated, the hashes as werkzeug's generate_password_hash writes them
+    (`method$salt$hash`); errors never repeat a hash."""
+    users = []
+    for item in _items(raw):
+        name, _, password_hash = item.partition(":")
+        if not name or password_hash.count("$") != 2:
+            raise ConfigError("RELAY_CONSOLE_USERS: each entry must be NAME:PASSWORD_HASH, the hash made by "
+                              "werkzeug.security.generate_password_hash (see docs/console.md)")
+        users.append((name.strip(), password_hash.strip()))
+    return tuple(users)
 
 
 def _csv(env: Mapping[str, str], key: str, default: str) -> frozenset[str]:

@@ -5,19 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from relay.clients.directory import SlackDirectory
 from relay.clients.fiat import FiatClient
 from relay.clients.gate import GateAuth, GateClient
 from relay.clients.slack import SlackPoster, build_client
 from relay.clients.slack_signature import SlackVerifier
-from relay.config import Settings
+from relay.config import SLACK_TIMEOUT, Settings
 from relay.delivery.dispatcher import Dispatcher
 from relay.metrics import Metrics
 from relay.rules.addresses import join_refusal
 from relay.rules.policy import CANCEL, JUDGE, RUN, Policy
-from relay.store import DRY_RUN, Delivery, Store
+from relay.store import DRY_RUN, Delivery, Job, Store
 from schemas.mrkdwn import safe_payload
 
 
@@ -46,7 +45,7 @@ class Services:
         poster = directory = None
         if not settings.dry_run:
             client = build_client(token=settings.slack_bot_token, base_url=settings.slack_api_url,
-                                  metrics=metrics)
+                                  timeout=SLACK_TIMEOUT, metrics=metrics)
             poster, directory = SlackPoster(client), SlackDirectory(client)
         rules = settings.rules
         built = {
@@ -68,7 +67,7 @@ class Services:
                    "channel_interval": self.settings.channel_interval,
                    "lease_seconds": self.settings.lease_seconds, "clock": self.clock,
                    "on_result": self.delivered,
-                   "run_job": lambda kind, payload: self.handlers.run_job(self, kind, payload),
+                   "run_job": lambda job: self.handlers.run_job(self, job),
                    "render": lambda delivery: self.handlers.render_delivery(self, delivery),
                    "join_refusal": self.join_refusal,
                    "delivery_threads": self.settings.delivery_concurrency,
@@ -90,20 +89,24 @@ class Services:
 
 ActionHandler = Callable[["Services", dict, dict], dict | None]
 ViewHandler = Callable[["Services", dict], dict | None]
-JobHandler = Callable[["Services", dict], None]
+JobHandler = Callable[["Services", dict, Job], None]  # the job's payload, and the job (its attempt count)
 SentHandler = Callable[["Services", Delivery], None]
 Renderer = Callable[["Services", Delivery], dict]
+# An Events API event's handler names the job (kind, payload) that does its work, or None for nothing.
+EventHandler = Callable[["Services", dict], tuple[str, dict] | None]
 
 
 class Handlers:
-    """Where Slack interactions and background jobs go: handlers by block action_id prefix, view callback_id
-    and job kind, and follow-ups by the template of a delivery sent; each feature registers its own."""
+    """Where Slack interactions, Events API events and background jobs go: handlers by block action_id
+    prefix, view callback_id, event type and job kind, and follow-ups by the template of a delivery sent;
+    each feature registers its own."""
 
     def __init__(self) -> None:
         self.actions: dict[str, ActionHandler] = {}
         self.views: dict[str, ViewHandler] = {}
+        self.events: dict[str, EventHandler] = {}
         self.jobs: dict[str, JobHandler] = {}
-        self.sent_handlers: dict[str, SentHandler] = {}
+        self.sent_handlers: dict[str, list[SentHandler]] = {}
         self.render: Renderer | None = None
 
     def action(self, prefix: str, handler: ActionHandler) -> None:
@@ -112,11 +115,14 @@ class Handlers:
     def view(self, callback_id: str, handler: ViewHandler) -> None:
         self.views[callback_id] = handler
 
+    def event(self, event_type: str, handler: EventHandler) -> None:
+        self.events[event_type] = handler
+
     def job(self, kind: str, handler: JobHandler) -> None:
         self.jobs[kind] = handler
 
     def sent(self, template: str, handler: SentHandler) -> None:
-        self.sent_handlers[template] = handler
+        self.sent_handlers.setdefault(template, []).append(handler)
 
     def renderer(self, render: Renderer) -> None:
         """What turns a delivery's recipe into its message, at send time."""
@@ -128,9 +134,16 @@ class Handlers:
         return self.render(services, delivery)
 
     def after_sent(self, services: Services, delivery: Delivery) -> None:
-        handler = self.sent_handlers.get(delivery.template)
-        if handler is not None:
+        for handler in self.sent_handlers.get(delivery.template, ()):
             handler(services, delivery)
+
+    def event_job(self, services: Services, payload: dict) -> tuple[str, dict] | None:
+        """The job an Events API payload asks for: its inner event's handler decides (None: nothing)."""
+        event = payload.get("event")
+        if payload.get("type") != "event_callback" or not isinstance(event, dict):
+            return None
+        handler = self.events.get(str(event.get("type", "")))
+        return handler(services, event) if handler else None
 
     def handle_interaction(self, services: Services, payload: dict) -> dict | None:
         """Route one interaction payload; returns the ack body (None for an empty 200), its text made safe."""
@@ -151,11 +164,11 @@ class Handlers:
             return handler(services, payload) if handler else None
         return None
 
-    def run_job(self, services: Services, kind: str, payload: dict[str, Any]) -> None:
-        handler = self.jobs.get(kind)
+    def run_job(self, services: Services, job: Job) -> None:
+        handler = self.jobs.get(job.kind)
         if handler is None:
-            raise LookupError(f"no handler for job kind {kind!r}")
-        handler(services, payload)
+            raise LookupError(f"no handler for job kind {job.kind!r}")
+        handler(services, job.payload, job)
 
     def _action_handler(self, action_id: str) -> ActionHandler | None:
         matches = [p for p in self.actions if action_id.startswith(p)]

@@ -81,9 +81,10 @@ def available_cpus() -> int:
 class RelayServer(BaseApplication):
     """Gunicorn serving `create_app()`, optionally starting `slackops-relay worker` beside it."""
 
-    def __init__(self, options: dict[str, Any], *, with_dispatcher: bool) -> None:
+    def __init__(self, options: dict[str, Any], *, with_dispatcher: bool, stop_seconds: float) -> None:
         self.options = options
         self.with_dispatcher = with_dispatcher
+        self.stop_seconds = stop_seconds  # how long the dispatcher may take to stop before it is killed
         self.dispatcher: subprocess.Popen | None = None
         super().__init__()
 
@@ -112,7 +113,7 @@ class RelayServer(BaseApplication):
             return
         self.dispatcher.terminate()
         try:
-            self.dispatcher.wait(timeout=30)
+            self.dispatcher.wait(timeout=self.stop_seconds)
         except subprocess.TimeoutExpired:
             self.dispatcher.kill()
 

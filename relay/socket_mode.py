@@ -1,4 +1,5 @@
-"""Socket Mode: Slack's interactions and slash commands over its WebSocket, for a relay Slack cannot reach.
+"""Socket Mode: Slack's interactions, slash commands and events over its WebSocket, for a relay Slack cannot
+reach.
 
 Payloads go to the same handlers as the HTTP endpoints; the socket is authenticated, so there is no
 signature to check. Every envelope is acknowledged, with the handler's answer when there is one; one Slack
@@ -18,6 +19,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from relay.commands.slash import handle_command
 from relay.errors import RelayError
+from relay.web.events import accept_event
 from relay.web.replays import first_envelope
 
 if TYPE_CHECKING:
@@ -52,6 +54,8 @@ class SocketModeRelay:
             return handle_command(self.services, payload)
         if kind == "interactive":
             return self.services.handlers.handle_interaction(self.services, payload)
+        if kind == "events_api":  # acknowledged empty; a retry of the same event_id queues nothing again
+            accept_event(self.services, payload)
         return None
 
     def _on_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:

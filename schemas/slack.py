@@ -7,6 +7,8 @@ they are loaded with the same care.
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
 from relay.models import (
@@ -18,7 +20,8 @@ from relay.models import (
     ViewSubmission,
 )
 
-SLACK_USER_ID = validate.Regexp(r"^[UW][A-Z0-9]{2,40}$", error="not a Slack user ID")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,40}$")
+SLACK_USER_ID = validate.Regexp(USER_ID, error="not a Slack user ID")
 # Orca ids are ULIDs or UUIDs; `/` and `@` would break the message map's keys.
 SPINNAKER_ID = validate.Regexp(r"^[A-Za-z0-9._:-]{1,128}$", error="not a Spinnaker id")
 MAX_CHOICES = 100
@@ -80,8 +83,13 @@ def _input_value(value: dict) -> str | None:
     return value["selected_option"]["value"] if value.get("selected_option") else value.get("value")
 
 
+class _ViewState(_Foreign):
+    state = fields.Nested(_State, load_default=None)
+
+
 class BlockActionsSchema(_Foreign):
-    """A click on a button or a select in a message."""
+    """A click on a button or a select in a message, or in a view (the App Home): a view's inputs are in the
+    view's own `state`, and it has no channel or message."""
 
     type = fields.String(required=True, validate=validate.Equal("block_actions"))
     user = fields.Nested(_User, required=True)
@@ -89,13 +97,15 @@ class BlockActionsSchema(_Foreign):
     container = fields.Nested(_Container, load_default=dict)
     actions = fields.List(fields.Nested(_Action), required=True, validate=validate.Length(min=1))
     state = fields.Nested(_State, load_default=None)
+    view = fields.Nested(_ViewState, load_default=None)
 
     @post_load
     def _to_block_actions(self, data: dict, **_) -> BlockActions:
         container = data["container"]
         origin = ClickOrigin(channel_id=container.get("channel_id"), message_ts=container.get("message_ts"),
                              thread_ts=container.get("thread_ts"))
-        inputs = _inputs(data["state"], data["actions"][0].block_id)
+        state = data["state"] or (data["view"] or {}).get("state")
+        inputs = _inputs(state, data["actions"][0].block_id)
         selections = {action_id: _input_value(value) for action_id, value in inputs.items()
                       if value.get("selected_option")}
         return BlockActions(user_id=data["user"]["id"], actions=tuple(data["actions"]), origin=origin,

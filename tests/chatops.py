@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -14,6 +15,7 @@ from relay.models import ApproverPolicy, RelayRules
 from relay.services import Services
 from relay.wiring import build_services
 from tests.fakes import FakeSlack
+from tests.judgment_world import Clock
 from tests.slack_requests import SIGNING_SECRET, form, signed
 
 ALICE, BOB = "U0ALICE00", "U0BOB0000"
@@ -71,6 +73,13 @@ def run_jobs(services: Services) -> int:
         handled = dispatcher.run_once()
         total += handled
     return total
+
+
+def hand_clock(services: Services) -> Clock:
+    """Give the relay a clock the test moves on, to bring retried jobs due without waiting."""
+    clock = Clock(time.time())
+    services.clock = clock
+    return clock
 
 
 def answers(slack: FakeSlack, response_url: str) -> list[dict[str, Any]]:

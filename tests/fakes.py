@@ -40,6 +40,11 @@ MAX_BLOCK_ID = 255
 MAX_TEXT = 40000
 MAX_VIEW_TITLE = 24
 MAX_PRIVATE_METADATA = 3000
+MAX_VIEW_BYTES = 250_000  # views.publish: view_too_large above 250 KB
+MAX_CALLBACK_ID = 255
+# views.publish is Tier 4: "100+ per minute" per workspace and app (docs.slack.dev rate limits), counted here
+# in fixed minute windows of the fake's clock.
+VIEWS_PUBLISH_PER_MINUTE = 100
 TRIGGER_TTL = 3.0
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60.0
@@ -177,12 +182,16 @@ class FakeSlack:
         clock: Callable[[], float] = time.monotonic,
         scopes: str = DEFAULT_SCOPES,
         app_token: str = "xapp-fake-app-token",
+        home_tab_enabled: bool = True,
+        publish_per_minute: int = VIEWS_PUBLISH_PER_MINUTE,
     ) -> None:
         self.token = token
         self.app_token = app_token
         self.channel_interval = channel_interval
         self.latency = latency  # every Web API call is answered after this many seconds
         self.scopes = scopes
+        self.home_tab_enabled = home_tab_enabled  # App Home's Home tab, as the app's settings have it
+        self.publish_per_minute = publish_per_minute
         self.socket_url: str | None = None
         self._clock = clock
         self._lock = threading.RLock()
@@ -205,6 +214,8 @@ class FakeSlack:
         self._triggers: dict[str, float] = {}
         self._used_triggers: set[str] = set()
         self._views: dict[str, dict[str, Any]] = {}
+        self._homes: dict[str, dict[str, Any]] = {}
+        self._publishes: dict[int, int] = {}  # views.publish calls per minute window
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._webhook_posts: list[tuple[str, dict[str, Any]]] = []
         self._server: _Server | None = None
@@ -226,6 +237,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
             "views.open": self._views_open,
+            "views.publish": self._views_publish,
             "views.update": self._views_update,
         }
         self.add_user(self.bot_user_id, name=self.bot_name, is_bot=True)
@@ -486,6 +498,11 @@ class FakeSlack:
         """Views opened with ``views.open``, in their current state."""
         with self._lock:
             return copy.deepcopy(list(self._views.values()))
+
+    def home(self, user_id: str) -> dict[str, Any] | None:
+        """The Home tab ``user_id`` sees now (the view last published for them), or None."""
+        with self._lock:
+            return copy.deepcopy(self._homes.get(user_id))
 
     def wait_for(
         self, predicate: Callable[[], T], timeout: float = 5.0, *, description: str | None = None
@@ -934,6 +951,31 @@ class FakeSlack:
         self._bump()
         return {"view": copy.deepcopy(view)}
 
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(params.get("user_id") or "")
+        if not user_id:
+            raise _invalid_arguments("missing required field: user_id")
+        window = int(self._clock() // 60)
+        if self._publishes.get(window, 0) >= self.publish_per_minute:
+            raise _RateLimited(max(1, math.ceil((window + 1) * 60 - self._clock())))
+        self._publishes[window] = self._publishes.get(window, 0) + 1
+        if user_id not in self._users:
+            raise _Rejected("user_not_found")
+        view = _view(params.get("view"), kind="home")
+        if not self.home_tab_enabled:
+            raise _Rejected("not_enabled")
+        current = self._homes.get(user_id)
+        if params.get("hash") and current is not None and params["hash"] != current["hash"]:
+            raise _Rejected("hash_conflict")
+        view_id = current["id"] if current is not None else f"V{len(self._views) + len(self._homes) + 1:010d}"
+        view.update(id=view_id, team_id=self.team_id, app_id=self.app_id, bot_id=self.bot_id,
+                    root_view_id=view_id, previous_view_id=None, state={"values": {}}, hash=self._view_hash())
+        for key in ("external_id", "private_metadata", "callback_id"):
+            view.setdefault(key, "")
+        self._homes[user_id] = view
+        self._bump()
+        return {"view": copy.deepcopy(view)}
+
     def _view_hash(self) -> str:
         return self._next_ts().replace(".", "") + ".fake"
 
@@ -1182,22 +1224,26 @@ def _block_problems(blocks: list[dict[str, Any]], limit: int) -> list[str]:
     return problems
 
 
-def _view(raw: Any) -> dict[str, Any]:
-    """The view, checked the way views.open and views.update check modals."""
+def _view(raw: Any, kind: str = "modal") -> dict[str, Any]:
+    """The view, checked the way views.open and views.update check modals, or views.publish a ``home``."""
     if raw is None:
         raise _invalid_arguments("missing required field: view")
     try:
         view = _json_field(raw)
     except ValueError:
         raise _invalid_arguments("failed to match all allowed schemas [json-pointer:/view]") from None
-    if not isinstance(view, dict) or view.get("type") != "modal":
+    if not isinstance(view, dict) or view.get("type") != kind:
         raise _invalid_arguments("failed to match all allowed schemas [json-pointer:/view/type]")
+    if len(json.dumps(view).encode("utf-8")) > MAX_VIEW_BYTES:
+        raise _Rejected("view_too_large")
     problems = []
-    if not _text_of(view.get("title")):
+    if kind == "modal" and not _text_of(view.get("title")):
         problems.append("missing required field: title [json-pointer:/view/title]")
     for key in ("title", "submit", "close"):
         if len(_text_of(view.get(key))) > MAX_VIEW_TITLE:
             problems.append(_too_long(MAX_VIEW_TITLE, f"/view/{key}/text"))
+    if len(str(view.get("callback_id") or "")) > MAX_CALLBACK_ID:
+        problems.append(_too_long(MAX_CALLBACK_ID, "/view/callback_id"))
     if len(str(view.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:
         problems.append(_too_long(MAX_PRIVATE_METADATA, "/view/private_metadata"))
     blocks = view.get("blocks")

@@ -33,16 +33,16 @@ class Served:
 
 
 @contextlib.contextmanager
-def served_relay(tmp_path: Path, **env: str) -> Iterator[Served]:
-    """`slackops-relay serve --upgrade` on a fresh SQLite file, signing with the test secret, one web worker,
-    plus `env`; stopped afterwards."""
+def served_relay(tmp_path: Path, *, serve_args: tuple[str, ...] = (), **env: str) -> Iterator[Served]:
+    """`slackops-relay serve --upgrade` (plus `serve_args`) on a SQLite file in `tmp_path`, signing with the
+    test secret, one web worker, plus `env`; stopped afterwards."""
     port = free_port()
     settings = {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "RELAY_WEB_WORKERS": "1",
                 "RELAY_CHANNEL_INTERVAL": "0",
                 "RELAY_DATABASE_URL": f"sqlite:///{tmp_path / 'relay.sqlite3'}",
                 **env}
-    relay = Relay(["serve", "--upgrade", "--bind", f"127.0.0.1:{port}"], relay_environment(**settings),
-                  tmp_path / "relay.log", cwd=tmp_path)
+    relay = Relay(["serve", "--upgrade", "--bind", f"127.0.0.1:{port}", *serve_args],
+                  relay_environment(**settings), tmp_path / "relay.log", cwd=tmp_path)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, relay, timeout=60)

@@ -49,9 +49,7 @@ def block_actions(message: Message, action_id: str, *, user: str, trigger_id: st
         state={"values": _selection(message, selected)})
     action = {"action_id": action_id, "block_id": block_id, "type": element["type"],
               "action_ts": f"{time.time():.6f}"}
-    for key in ("text", "value", "style", "confirm"):
-        if key in element:
-            action[key] = element[key]
+    action.update({key: value for key, value in element.items() if key in ECHOED})
     if element["type"] == "static_select":
         action["selected_option"] = next(o for o in element["options"] if o["value"] == selected)
     body["actions"] = [action]
@@ -72,6 +70,40 @@ def view_submission(view: dict[str, Any], *, user: str, values: dict[str, str]) 
     body["view"] = {**body["view"], **{key: view[key] for key in kept if key in view},
                     "state": {"values": state}}
     return body
+
+
+ECHOED = ("text", "value", "style", "confirm")  # what Slack copies from a clicked element into its action
+
+
+def app_home_opened(user: str, *, event_id: str, tab: str = "home") -> dict[str, Any]:
+    """The Events API body Slack sends when `user` opens the app's Home tab (or its Messages `tab`), built on
+    Slack's documented example."""
+    body = payload("slack/slack-docs_event_callback_app_home_opened.json")
+    body["event"].update(user=user, tab=tab)
+    body.update(event_id=event_id, team_id="T0RELAY00")
+    return body
+
+
+def home_block_actions(view: dict[str, Any], action_id: str, *, user: str, trigger_id: str,
+                       execution_id: str) -> dict[str, Any]:
+    """What Slack sends when `user` clicks the element `action_id` of the judgment of `execution_id` in
+    their Home tab `view` (as views.publish left it), built on java-slack-sdk's recorded Home tab click: a
+    `view` container, no channel, message or response_url."""
+    body = payload("slack/java-slack-sdk_block_actions_home_button_with_confirm.json")
+    for index, block in enumerate(view["blocks"]):
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("action_id") == action_id and execution_id in element.get("value", ""):
+                echoed = {key: value for key, value in element.items() if key in ECHOED}
+                action = {"action_id": action_id, "block_id": block.get("block_id") or f"h{index}",
+                          "type": element["type"], "action_ts": f"{time.time():.6f}", **echoed}
+                body.update(
+                    user={"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0RELAY00"},
+                    container={"type": "view", "view_id": view["id"]}, trigger_id=trigger_id,
+                    view={**body["view"], "id": view["id"], "blocks": view["blocks"], "hash": view["hash"],
+                          "type": "home"},
+                    actions=[action])
+                return body
+    raise AssertionError(f"no {action_id!r} for run {execution_id} in the Home tab")
 
 
 def elements(message: Message) -> list[dict[str, Any]]:

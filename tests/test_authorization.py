@@ -14,7 +14,7 @@ from relay.clients.directory import SlackDirectory
 from relay.clients.slack import build_client
 from relay.commands.launch import announce
 from relay.models import ApproverPolicy, RelayRules
-from relay.rules.policy import Actor, FactUnknown, Policy
+from relay.rules.policy import JUDGE, Actor, FactUnknown, Policy
 from relay.spinnaker.execution import started_by
 from tests import events
 from tests.chatops import answers, command_fields, form_body
@@ -374,3 +374,16 @@ def test_authorization_policy_decision_fails_closed_on_unknown_facts(rule: Appro
 def test_authorization_started_by_names_everyone_who_started_the_run(execution: dict,
                                                                     expected: list[str] | None) -> None:
     assert started_by(execution) == expected
+
+
+@pytest.mark.parametrize(("rule", "described"), [
+    (ApproverPolicy(anyone=True), "anyone"),
+    (ApproverPolicy(users=frozenset({"U2", "bob@example.com"}), groups=frozenset({"S1"})),
+     "U2, bob@example.com, group S1"),
+    (ApproverPolicy(anyone=True, four_eyes=True), "anyone; not whoever started the run"),
+    (ApproverPolicy(), "nobody"),
+])
+def test_policy_describes_who_may_judge(rule: ApproverPolicy, described: str) -> None:
+    policy = Policy({JUDGE: {"pay*": rule}})
+    assert policy.describe(JUDGE, "Payments") == described
+    assert policy.describe(JUDGE, "checkout") == "nobody from Slack: no rule matches this application"

@@ -157,6 +157,25 @@ def test_cli_preview_of_a_judgment_shows_its_copy_in_the_channel(tmp_path: Path)
                                    "in the run's thread in playback-features, also shown in the channel")
 
 
+@pytest.mark.parametrize(("environ", "follow_up"), [
+    ({}, "its from → to stays unknown (no GATE_URL to look it up)"),
+    ({"GATE_URL": "https://gate.example.com"},
+     "then its from → to is looked up from Gate and that line rewritten"),
+], ids=["no-gate", "gate"])
+def test_cli_preview_of_a_deploy_stage_shows_its_from_to(tmp_path: Path, environ: dict,
+                                                         follow_up: str) -> None:
+    execution_file = tmp_path / "execution.json"
+    parent = json.loads((PAYLOADS / "orca_execution_with_manualJudgment_in_parent.json").read_text())
+    execution_file.write_text(json.dumps(parent["trigger"]["parentExecution"]))
+    result = run("preview", "--execution", str(execution_file), "--type", "orca:stage:complete",
+                 "--stage", "2", "--channel", "#deploys", **environ)  # refId 2: Deploy to US West
+    assert result.exit_code == 0, result.stdout
+    assert headers(result)[-1] == ("# stage.complete to #deploys (when stage.complete): a reply in the run's "
+                                   f"thread in #deploys; {follow_up}")
+    reply = json.dumps(bodies(result)[-1], ensure_ascii=False)
+    assert "*Change* from _unknown_ → to _unknown_" in reply  # started by its parent: no version of its own
+
+
 def test_cli_preview_of_an_execution_without_preferences_says_so() -> None:
     result = run("preview", "--execution", str(PAYLOADS / "gate_GET_pipelines_id_succeeded.json"),
                  "--type", "orca:pipeline:complete")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -396,3 +397,49 @@ def test_config_url_errors_hide_the_userinfo() -> None:
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"GATE_URL": "ftp://relay:gate-password-of-the-relay@gate"})
     assert raised.value.message == "GATE_URL: 'ftp://[redacted]@gate' is not an http:// or https:// URL"
+
+
+CONSOLE_ON = {"RELAY_CONSOLE_AUTH": "basic", "RELAY_CONSOLE_SECRET": "console-session-secret",
+              "RELAY_CONSOLE_USERS": "olga:pbkdf2:sha256:1000$salt$0123abcd",
+              "RELAY_CONSOLE_OPERATORS": "olga"}
+
+
+def test_config_reads_the_console_settings() -> None:
+    settings = Settings.from_env({**CONSOLE_ON, "RELAY_CONSOLE_VIEWERS": "vic, group:release",
+                                  "RELAY_CONSOLE_PROXIES": "10.0.0.0/8, 127.0.0.1",
+                                  "SLACK_WORKSPACE_URL": "https://acme.slack.com/"})
+    assert settings.console_enabled and settings.console_auth == "basic"
+    assert settings.console_users == (("olga", "pbkdf2:sha256:1000$salt$0123abcd"),)
+    assert settings.console_viewers == {"vic", "group:release"}
+    assert settings.console_proxies == ("10.0.0.0/8", "127.0.0.1")
+    assert settings.slack_workspace_url == "https://acme.slack.com"
+    assert "0123abcd" not in repr(settings) and "console-session-secret" not in repr(settings)
+    assert not Settings.from_env({}).console_enabled
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"RELAY_CONSOLE_AUTH": "ldap"}, "RELAY_CONSOLE_AUTH: must be one of off, oidc, proxy, basic"),
+    ({"RELAY_CONSOLE_SECRET": ""}, "RELAY_CONSOLE_SECRET must be set"),
+    ({"RELAY_CONSOLE_SECRET": "short"}, "RELAY_CONSOLE_SECRET: a secret must be at least 16"),
+    ({"RELAY_CONSOLE_OPERATORS": ""}, "RELAY_CONSOLE_OPERATORS or RELAY_CONSOLE_VIEWERS must name someone"),
+    ({"RELAY_CONSOLE_USERS": ""}, "RELAY_CONSOLE_USERS must list NAME:PASSWORD_HASH pairs"),
+    ({"RELAY_CONSOLE_USERS": "olga:plain-text-password"}, "RELAY_CONSOLE_USERS: each entry must be NAME:"),
+    ({"RELAY_CONSOLE_AUTH": "proxy"}, "RELAY_CONSOLE_PROXIES must list the auth proxy's addresses"),
+    ({"RELAY_CONSOLE_AUTH": "proxy", "RELAY_CONSOLE_PROXIES": "the-proxy"},
+     "'the-proxy' is not an address"),
+    ({"RELAY_CONSOLE_AUTH": "oidc"}, "RELAY_CONSOLE_OIDC_ISSUER, RELAY_CONSOLE_OIDC_CLIENT_ID and"),
+    ({"RELAY_CONSOLE_AUTH": "oidc", "RELAY_CONSOLE_OIDC_ISSUER": "accounts.example.com",
+      "RELAY_CONSOLE_OIDC_CLIENT_ID": "relay",
+      "RELAY_CONSOLE_OIDC_CLIENT_SECRET": "oidc-client-secret-value"},
+     "RELAY_CONSOLE_OIDC_ISSUER: not an http"),
+    ({"SLACK_WORKSPACE_URL": "acme.slack.com"}, "SLACK_WORKSPACE_URL: not an http"),
+])
+def test_config_console_fails_closed_on_incomplete_settings(changes: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Settings.from_env({**CONSOLE_ON, **changes})
+
+
+def test_config_stop_seconds_wait_for_the_longest_call_in_flight_within_the_job_deadline() -> None:
+    assert Settings().stop_seconds == 15.0  # Slack's and Gate's 10 s, and the hand-back
+    assert Settings(gate_timeout=40.0).stop_seconds == 45.0
+    assert Settings(gate_timeout=40.0, job_deadline=20.0).stop_seconds == 25.0

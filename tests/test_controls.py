@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from relay.models import RelayRules
 from relay.services import Services
 from relay.spinnaker.execution import parse_execution_ref
-from tests.chatops import ALICE, BOB, answers, block_texts, click_ephemeral, only, run_jobs, slash
+from tests.chatops import ALICE, BOB, answers, block_texts, click_ephemeral, hand_clock, only, run_jobs, slash
 from tests.events import execution
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack
@@ -160,3 +160,38 @@ def test_cancel_reports_a_run_spinnaker_does_not_know(client: FlaskClient, slack
 ])
 def test_execution_refs_are_ids_or_deck_links(text: str, expected: tuple | None) -> None:
     assert parse_execution_ref(text) == expected
+
+
+def test_cancel_lookup_tries_a_failing_gate_again(client: FlaskClient, slack: FakeSlack, gate: FakeGate,
+                                                  services: Services) -> None:
+    clock = hand_clock(services)
+    gate.fail_next("get_execution", status=503)
+
+    _, response_url = command(client, slack, services, f"cancel {RUN_ID}")
+    assert answers(slack, response_url) == []
+    clock.advance(1.0)
+    run_jobs(services)
+
+    [question] = answers(slack, response_url)
+    assert block_texts(question)[0].startswith(":warning: Cancel")
+    assert len(gate.calls_to("get_execution")) == 2
+
+
+def test_cancel_whose_answer_was_lost_is_reported_done_on_the_next_try(
+        client: FlaskClient, slack: FakeSlack, gate: FakeGate, services: Services) -> None:
+    clock = hand_clock(services)
+    _, response_url = command(client, slack, services, f"cancel {RUN_ID}")
+    confirm = buttons(answers(slack, response_url)[0])["Cancel the run"]
+    services.gate.timeout = 0.5
+    gate.fail_next("cancel", status=None, delay=1.0)  # Gate cancels after the relay stopped waiting
+
+    confirmation = click(client, slack, services, confirm)
+    assert answers(slack, confirmation) == []
+    gate.wait_for(lambda: gate.execution(RUN_ID)["status"] == "CANCELED")
+    clock.advance(1.0)
+    run_jobs(services)
+
+    [done] = answers(slack, confirmation)
+    assert done["text"].startswith(f":white_check_mark: <@{ALICE}> canceled *<https://spinnaker.example.com/")
+    assert done["replace_original"] is True
+    assert len(gate.calls_to("cancel")) == 1

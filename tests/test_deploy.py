@@ -81,10 +81,10 @@ def resolve_command(args: list[str]) -> click.Context:
     return command.make_context(command.name, list(rest))
 
 
-def url_map(*, ops_only: bool) -> Map:
+def url_map(*, ops_only: bool, settings: Settings | None = None) -> Map:
     store = Store.from_url("sqlite://")
-    app = create_app(services=Services(handlers=feature_handlers(),
-                                       settings=Settings(), store=store, poster=None), ops_only=ops_only)
+    app = create_app(services=Services(handlers=feature_handlers(), settings=settings or Settings(),
+                                       store=store, poster=None), ops_only=ops_only, announce=False)
     store.engine.dispose()
     return app.url_map
 
@@ -191,6 +191,11 @@ def test_web_shutdown_grace_outlasts_gunicorns_graceful_timeout() -> None:
     assert web["terminationGracePeriodSeconds"] > gunicorn_options(Settings())["graceful_timeout"] + pause
 
 
+def test_worker_shutdown_grace_outlasts_a_stopping_workers_calls() -> None:
+    worker = named(base_resources(), "Deployment", "slackops-relay-worker")["spec"]["template"]["spec"]
+    assert worker["terminationGracePeriodSeconds"] >= Settings().stop_seconds
+
+
 def test_metrics_annotations_point_at_served_metrics() -> None:
     for deployment in by_kind(base_resources(), "Deployment"):
         template = deployment["spec"]["template"]
@@ -229,6 +234,26 @@ def test_ingress_routes_every_inbound_surface_and_no_operator_endpoint() -> None
         assert any(ingress_matches(route, path) for path in paths), f"{route} is not reachable from outside"
     for route in OPS_PATHS:
         assert not any(ingress_matches(route, path) for path in paths)
+
+
+def test_console_is_routed_only_by_its_own_example_ingress() -> None:
+    """The base Ingress leaves the console and its API unrouted; the example for turning it on routes them
+    and nothing else."""
+    console_on = Settings(console_auth="basic", console_secret="console-session-secret",
+                          console_users=(("olga", "pbkdf2:sha256:1000$salt$00"),),
+                          console_operators=frozenset({"olga"}))
+    routes = {rule.rule for rule in url_map(ops_only=False, settings=console_on).iter_rules()}
+    console_routes = {route for route in routes if route.startswith(("/console", "/api/v1"))}
+    assert {"/console/waiting", "/api/v1/judgments", "/console/static/<path:filename>"} <= console_routes
+    [base] = named(base_resources(), "Ingress", "slackops-relay")["spec"]["rules"]
+    [example] = documents(KUBERNETES / "examples" / "console-ingress.yaml")
+    [rule] = example["spec"]["rules"]
+    for route in console_routes:
+        assert not any(ingress_matches(route, path) for path in base["http"]["paths"]), route
+        assert any(ingress_matches(route, path) for path in rule["http"]["paths"]), route
+    for route in routes - console_routes:
+        assert not any(ingress_matches(route, path) for path in rule["http"]["paths"]), route
+    assert {path["backend"]["service"]["name"] for path in rule["http"]["paths"]} == {"slackops-relay"}
 
 
 @pytest.mark.parametrize("name", ["echo-local.yml", "spinnakerservice-patch.yml"])

@@ -267,3 +267,65 @@ def test_fake_slack_wait_for_calls_times_out_with_summary(fake: FakeSlack, clien
 
     with pytest.raises(AssertionError, match=r"chat\.update.*auth\.test x1"):
         fake.wait_for_calls("chat.update", 1, timeout=0.1)
+
+
+def test_fake_slack_publishes_a_home_tab_per_user(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_user("U0READER")
+    home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "first"}}]}
+
+    first = client.views_publish(user_id="U0READER", view=home)
+    second = client.views_publish(user_id="U0READER", view={**home, "blocks": []})
+
+    assert first["view"]["id"] == second["view"]["id"] and first["view"]["hash"] != second["view"]["hash"]
+    assert fake.home("U0READER")["blocks"] == []
+    assert fake.home("U0NOBODY") is None
+
+
+@pytest.mark.parametrize(("view", "error"), [
+    ({"type": "modal", "blocks": []}, "invalid_arguments"),  # a home tab is a `home` view
+    ({"type": "home", "blocks": [{"type": "section"}]}, "invalid_arguments"),
+    ({"type": "home", "blocks": [{"type": "divider"}] * 101}, "invalid_arguments"),
+    ({"type": "home", "blocks": [], "callback_id": "c" * 256}, "invalid_arguments"),
+    ({"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}}] * 90},
+     "view_too_large"),
+])
+def test_fake_slack_refuses_home_tabs_slack_refuses(fake: FakeSlack, client: WebClient, view: dict,
+                                                    error: str) -> None:
+    fake.add_user("U0READER")
+
+    with pytest.raises(SlackApiError) as refused:
+        client.views_publish(user_id="U0READER", view=view)
+
+    assert refused.value.response["error"] == error
+    assert fake.home("U0READER") is None
+
+
+def test_fake_slack_home_tab_needs_the_app_home_on_and_a_known_user(clock: Clock) -> None:
+    with FakeSlack(clock=clock, home_tab_enabled=False) as fake:
+        fake.add_user("U0READER")
+        client = WebClient(base_url=fake.api_url, token=fake.token)
+        errors = []
+        for user in ("U0READER", "U0NOBODY"):
+            try:
+                client.views_publish(user_id=user, view={"type": "home", "blocks": []})
+            except SlackApiError as err:
+                errors.append(err.response["error"])
+    assert errors == ["not_enabled", "user_not_found"]
+
+
+def test_fake_slack_rate_limits_views_publish_per_minute(clock: Clock) -> None:
+    with FakeSlack(clock=clock, publish_per_minute=2) as fake:
+        fake.add_user("U0READER")
+        client = WebClient(base_url=fake.api_url, token=fake.token)
+        home = {"type": "home", "blocks": []}
+        clock.now = 6000.0 + 45  # 15 s before the minute ends
+        client.views_publish(user_id="U0READER", view=home)
+        client.views_publish(user_id="U0READER", view=home)
+
+        with pytest.raises(SlackApiError) as limited:
+            client.views_publish(user_id="U0READER", view=home)
+        clock.now += 15
+        client.views_publish(user_id="U0READER", view=home)
+
+    assert limited.value.response.status_code == 429
+    assert limited.value.response.headers["Retry-After"] == "15"

@@ -12,15 +12,20 @@ from typing import Any
 
 import pytest
 
+from relay.config import Settings
 from relay.judgments.messages import judgment_message
 from relay.notifications.match import decide
+from relay.notifications.plan import plan
+from relay.notifications.recipes import render_recipe
 from relay.notifications.render import render
 from relay.spinnaker.deployed import change_line
 from relay.spinnaker.execution import execution_link
 from relay.spinnaker.versions import version_of
+from relay.store import LastSuccess, Store
 from schemas.config import WHEN_VALUES
 from schemas.echo import EVENT_SCHEMA
 from tests.events import JUDGMENT_STAGE_ID, execution, payload, pipeline_event, stage_event
+from tests.test_judgment_change import NEW_SHA, OLD_SHA, git_trigger
 from tests.test_rendering import UI, assert_valid_block_kit, texts
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -63,19 +68,22 @@ def gate_run(name: str) -> Callable[[], dict]:
     return build
 
 
-def jenkins_run() -> dict:
-    """The Gate running run with the Manual Judgment stage, started by the build in Echo's real igor event,
-    as Orca's Jenkins trigger carries it."""
+def jenkins_trigger() -> dict:
+    """The build in Echo's real igor event, as Orca's Jenkins trigger carries it."""
     (build, *_) = payload("echo_events_envelope_igor_build.json")
     project = build["content"]["project"]
-    trigger = {
+    return {
         "type": "jenkins",
         "master": build["content"]["master"],
         "job": project["name"],
         "buildNumber": project["lastBuild"]["number"],
         "buildInfo": {"name": project["name"], **project["lastBuild"]},
     }
-    run = execution(trigger=trigger)  # with the fixture's own start, so the deadline is fixed
+
+
+def jenkins_run() -> dict:
+    """The Gate running run with the Manual Judgment stage, started by the build in Echo's real igor event."""
+    run = execution(trigger=jenkins_trigger())  # with the fixture's own start, so the deadline is fixed
     next(s for s in run["stages"] if s["id"] == JUDGMENT_STAGE_ID)["startTime"] = 1551205790000
     return notifying(run)
 
@@ -204,6 +212,74 @@ def test_golden_judgment_change_for_real_executions(
     assert_no_empty_field(body)
     golden = GOLDEN / f"{fixture}__judgment-awaiting-change.json"
     rendered = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(rendered)
+    assert rendered == golden.read_text()
+
+
+def parent_git_run() -> dict:
+    """The parent run, its Deploy to US West stage finished, started by a GitHub push, not its parent."""
+    run = parent_run()
+    run["trigger"] = git_trigger(NEW_SHA)
+    next(s for s in run["stages"] if s["name"] == "Deploy to US West")["status"] = "SUCCEEDED"
+    return run
+
+
+def strategy_jenkins_run() -> dict:
+    """The strategy run started by the build in Echo's real igor event instead of its parent."""
+    run = strategy_run()
+    run["trigger"] = jenkins_trigger()
+    return run
+
+
+def previous_push(run: dict) -> LastSuccess:
+    """The pipeline's run before `run`, a push of OLD_SHA, as the lookup job stores it."""
+    return LastSuccess(execution_id="01PREVIOUSPUSHRUN000000000", start_time=run["startTime"] - 3_600_000,
+                       version=version_of({"trigger": git_trigger(OLD_SHA)}).to_json(),
+                       checked_at=run["startTime"] / 1000 + 60)
+
+
+def no_success(run: dict) -> LastSuccess:
+    return LastSuccess(execution_id=None, start_time=None, version=None,
+                       checked_at=run["startTime"] / 1000 + 60)
+
+
+DEPLOY_CASES = [
+    # Nothing looked up yet, and a run started by its parent pipeline names no version of its own.
+    ("parent", parent_run, "deploy-starting-unknown", stage("starting", by_name("Deploy to US West")), None),
+    ("parent-git", parent_git_run, "deploy-complete-known", stage("complete", by_name("Deploy to US West")),
+     previous_push),
+    ("strategy-jenkins", strategy_jenkins_run, "deploy-failed-first-deploy",
+     stage("failed", by_name("Create New ASG"), canceled=False), no_success),
+]
+
+
+@pytest.mark.parametrize(("fixture", "build_run", "event", "build_event", "stored"),
+                         [pytest.param(*case, id=f"{case[0]}-{case[2]}") for case in DEPLOY_CASES])
+def test_golden_deploy_stage_change_for_real_executions(
+    fixture: str, build_run: Callable[[], dict], event: str, build_event: Callable[[dict], dict],
+    stored: Callable[[dict], LastSuccess] | None,
+) -> None:
+    """The deploy stage's reply as planned: from → to as the store knows it, `unknown` (and a message key for
+    the lookup job's rewrite) when it knows nothing."""
+    run = build_run()
+    document = build_event(run)
+    document["eventId"] = f"golden-{fixture}-{event}"
+    store = Store.from_url("sqlite://")
+    store.create_schema()
+    if stored is not None:
+        store.remember_last_success(run["pipelineConfigId"], stored(run))
+    notifications = decide(EVENT_SCHEMA.load(document), types=frozenset({"slack"})).notifications
+    settings = Settings(spinnaker_ui_url=UI)
+    drafts = plan(notifications, settings=settings, store=store)
+    (reply,) = [draft for draft in drafts if draft.action == "reply"]
+    body = render_recipe(reply.recipe, notifications[0].event, settings=settings, store=store)
+    store.engine.dispose()
+    assert_valid_block_kit(body)
+    assert_no_empty_field(body)
+    golden = GOLDEN / f"{fixture}__{event}.json"
+    rendered = json.dumps({"template": reply.template, "message_key": reply.message_key, **body},
+                          indent=2, ensure_ascii=False) + "\n"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_text(rendered)
     assert rendered == golden.read_text()

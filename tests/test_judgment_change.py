@@ -70,6 +70,7 @@ def test_compare_url_links_two_commits_of_one_repository(source: str, url: str) 
     (Version("1.0", OLD_SHA, "github", "acme", "shop"), Version("2.0", NEW_SHA, "github", "acme", "other")),
     (Version("1.0", OLD_SHA, "github", "acme", "shop"), Version("1.0", OLD_SHA, "github", "acme", "shop")),
     (Version("1.0", OLD_SHA, "gitea", "acme", "shop"), Version("2.0", NEW_SHA, "gitea", "acme", "shop")),
+    (Version("1.0", OLD_SHA, "stash", "ACME", "shop"), Version("2.0", NEW_SHA, "stash", "ACME", "shop")),
     (Version("acme/shop:1.0"), Version("2.0", NEW_SHA, "github", "acme", "shop")),
 ])
 def test_compare_url_is_none_unless_both_sides_are_commits_of_one_known_repository(

@@ -191,7 +191,7 @@ def test_judgment_timer_escalates_once_across_two_replicas_and_a_restart(world: 
         other.run_once()
         world.dispatcher.run_once()
     world.drain()
-    world.services.handlers.run_job(world.services, job.kind, job.payload)  # the crashed run resumes late
+    world.services.handlers.run_job(world.services, job)  # the crashed run resumes late
     world.drain()
     wait(world, HOUR)
 

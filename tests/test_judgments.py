@@ -17,10 +17,11 @@ from click.testing import CliRunner
 from relay.app import create_app
 from relay.cli import cli
 from relay.config import Settings
+from relay.judgments.clicks import JOB_KIND
 from relay.judgments.decide import POLL_SECONDS
 from relay.judgments.resolve import resolve
 from relay.models import ApproverPolicy, RelayRules
-from relay.store import Store
+from relay.store import Job, Store
 from relay.wiring import build_services
 from tests import events
 from tests.fake_gate import FakeFiat
@@ -170,7 +171,8 @@ def test_judgment_concurrent_clicks_from_threads_send_exactly_one_patch(backend_
 
     def resolve_one(judgment_id: int) -> None:  # several replicas' workers, each running one click's job
         resolve_at_once.wait()
-        resolve(world.services, {"judgment": judgment_id})
+        payload = {"judgment": judgment_id}
+        resolve(world.services, payload, Job(id=judgment_id, kind=JOB_KIND, payload=payload, attempts=0))
 
     workers = [threading.Thread(target=resolve_one, args=(j.id,)) for j in judgments]
     for worker in workers:

@@ -11,10 +11,11 @@ from flask.testing import FlaskClient
 from relay.commands import launch
 from relay.models import RelayRules
 from relay.services import Services
-from tests.chatops import ALICE, BOB, answers, only, run_jobs, slash
+from tests.chatops import ALICE, BOB, answers, hand_clock, only, run_jobs, slash
 from tests.events import payload, pipeline_event, stage_event
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack
+from tests.processes import free_port
 from tests.slack_requests import form, signed
 
 RULES = RelayRules(runners={"compute": only(ALICE)})
@@ -207,6 +208,27 @@ def test_run_reports_a_failed_trigger_and_never_retries_it(client: FlaskClient, 
     [answer] = answers(slack, response_url)
     assert answer["text"] == f":x: Spinnaker did not start *Deploy* in *compute*: {said}"
     assert slack.messages("#deploys") == []
+
+
+def test_run_trigger_that_never_reached_gate_is_sent_once_gate_is_back(
+        client: FlaskClient, slack: FakeSlack, gate: FakeGate, services: Services) -> None:
+    clock = hand_clock(services)
+    view = open_form(client, slack, services, "run compute Deploy")
+    response_url = json.loads(view["private_metadata"])["response_url"]
+    gate_url = services.gate.base_url
+    services.gate.base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there: refused
+
+    submit(client, view, {"version": text("1"), "region": chosen("us-east-1"), "dryRun": text("")})
+    run_jobs(services)
+    assert answers(slack, response_url) == []
+    services.gate.base_url = gate_url
+    clock.advance(1.0)
+    run_jobs(services)
+
+    assert len(gate.calls_to("trigger")) == 1
+    assert answers(slack, response_url) == []
+    [message] = slack.messages("#deploys")
+    assert "started *<" in json.dumps(message.blocks)
 
 
 def test_run_checks_the_policy_again_on_submit(client: FlaskClient, slack: FakeSlack, gate: FakeGate,

@@ -37,6 +37,9 @@ def test_manifest_for_a_public_relay_matches_slacks_structure() -> None:
     [command] = manifest["features"]["slash_commands"]
     assert (command["command"], command["url"]) == ("/spinnaker", "https://relay.example.com/slack/commands")
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == NEEDED_SCOPES
+    assert manifest["settings"]["event_subscriptions"] == {
+        "request_url": "https://relay.example.com/slack/events", "bot_events": ["app_home_opened"]}
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
 
 
 def test_manifest_for_socket_mode_names_no_url() -> None:
@@ -46,12 +49,17 @@ def test_manifest_for_socket_mode_names_no_url() -> None:
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert "request_url" not in manifest["settings"]["interactivity"]
     assert "url" not in manifest["features"]["slash_commands"][0]
+    assert manifest["settings"]["event_subscriptions"] == {"bot_events": ["app_home_opened"]}
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == NEEDED_SCOPES
 
 
 @pytest.mark.parametrize("break_it", [
     lambda m: m["settings"]["interactivity"].pop("request_url"),
     lambda m: m["features"]["slash_commands"][0].pop("url"),
+    lambda m: m["settings"]["event_subscriptions"].pop("request_url"),
+    lambda m: m["settings"]["event_subscriptions"].update(bot_events=["app home opened"]),
+    lambda m: m["features"]["app_home"].update(home_tab=True),
     lambda m: m["display_information"].update(name="x" * 36),
     lambda m: m["settings"].update(socket_mode=True),
 ])
@@ -69,7 +77,8 @@ def test_manifest_urls_are_routes_the_relay_serves() -> None:
     client = create_app(settings).test_client()
 
     urls = [manifest["settings"]["interactivity"]["request_url"],
-            manifest["features"]["slash_commands"][0]["url"]]
+            manifest["features"]["slash_commands"][0]["url"],
+            manifest["settings"]["event_subscriptions"]["request_url"]]
 
     for url in urls:  # unsigned, so 401 rather than 404
         assert client.post(url.removeprefix("https://relay.example.com")).status_code == 401
@@ -103,3 +112,5 @@ def test_manifest_urls_keep_the_base_path_and_query(url: str, interactions: str)
     assert manifest["settings"]["interactivity"]["request_url"] == interactions
     commands = interactions.replace("interactions", "commands")
     assert manifest["features"]["slash_commands"][0]["url"] == commands
+    assert manifest["settings"]["event_subscriptions"]["request_url"] == interactions.replace("interactions",
+                                                                                              "events")

@@ -3,6 +3,7 @@ down, data survives upgrades, and startup refuses a schema that is not at head."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
-from sqlalchemy import MetaData, Table, inspect, update
+from sqlalchemy import MetaData, Table, insert, inspect, update
 
 from relay.cli import cli
 from relay.errors import ConfigError
@@ -151,4 +152,20 @@ def test_upgrade_on_start_then_the_store_accepts_events(db_url: str) -> None:
     store.accept_event(event_id="e-2", type="orca:pipeline:starting", application="compute",
                        execution_id="run-2", drafts=[draft()], now=1.0)
     assert store.counts_by_status() == {PENDING: 1}
+    store.engine.dispose()
+
+
+def test_migrations_name_the_pipeline_and_stage_of_timers_started_before_the_console(db_url: str) -> None:
+    store = Store.from_url(db_url)
+    migrate.upgrade(store, "0008")
+    snapshot = {"snapshot": {"name": "deploy-prod", "stages": [{"id": "mj", "name": "Approve production"}]}}
+    with store.engine.begin() as conn:
+        timers = Table("judgment_timers", MetaData(), autoload_with=conn)
+        conn.execute(insert(timers).values(
+            key="run-1/mj", execution_id="run-1", stage_id="mj", application="payments", started_at=1.0,
+            deadline=2.0, plan=json.dumps(snapshot), reminded="{}", escalated=False, dms_pending=False,
+            version=0))
+    migrate.upgrade(store)
+    timer = store.timer("run-1/mj")
+    assert (timer.pipeline, timer.stage_name) == ("deploy-prod", "Approve production")
     store.engine.dispose()

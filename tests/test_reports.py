@@ -8,11 +8,12 @@ import time
 import pytest
 from flask.testing import FlaskClient
 
+from relay.commands.retries import GIVE_UP_SECONDS, SLOW
 from relay.judgments.updates import judgment_message_key
 from relay.models import RelayRules
 from relay.services import Services
 from relay.store import MessageRef
-from tests.chatops import ALICE, BOB, answers, block_texts, click_ephemeral, only, run_jobs, slash
+from tests.chatops import ALICE, BOB, answers, block_texts, click_ephemeral, hand_clock, only, run_jobs, slash
 from tests.events import JUDGMENT_STAGE_ID, execution, judgment_stage
 from tests.fake_gate import FakeGate
 from tests.fakes import FakeSlack
@@ -189,3 +190,42 @@ def test_pending_is_refused_to_people_without_a_rule(client: FlaskClient, slack:
     assert ack["text"] == (":no_entry: you are not among the people allowed to act on any application from "
                            "Slack.")
     assert gate.calls == []
+
+
+def test_status_tries_a_failing_gate_again_and_says_once_that_it_is_slow(
+        client: FlaskClient, slack: FakeSlack, gate: FakeGate, services: Services) -> None:
+    run(gate, "01RUNOLD", start=1_700_000_000_000, end=1_700_000_185_000)
+    clock = hand_clock(services)
+    gate.fail_next("list_executions", status=503, count=2)
+
+    _, response_url = slash(client, slack, "status compute")
+    run_jobs(services)
+    assert answers(slack, response_url) == []  # the first failure is tried again, unannounced
+    clock.advance(1.0)
+    run_jobs(services)
+    assert [answer["text"] for answer in answers(slack, response_url)] == [SLOW]
+    clock.advance(2.0)
+    run_jobs(services)
+
+    [_, answer] = answers(slack, response_url)
+    assert block_texts(answer)[0] == "Latest runs of *compute*" and "01RUNOLD" in block_texts(answer)[1]
+    assert len(gate.calls_to("list_executions")) == 3
+
+
+def test_pending_gives_up_on_an_unreachable_gate_after_the_deadline(
+        client: FlaskClient, slack: FakeSlack, gate: FakeGate, services: Services) -> None:
+    clock = hand_clock(services)
+    asked_at = clock()
+    gate.fail_next("list_executions", status=502, count=1_000)
+
+    _, response_url = slash(client, slack, "pending compute")
+    while len(answers(slack, response_url)) < 2 and clock() - asked_at < 2 * GIVE_UP_SECONDS:
+        run_jobs(services)
+        clock.advance(10.0)
+
+    texts = [answer["text"] for answer in answers(slack, response_url)]
+    assert texts[0] == SLOW and len(texts) == 2
+    assert block_texts(answers(slack, response_url)[1])[0] == (
+        ":x: Spinnaker did not list the runs of *compute*: Gate answered 502: injected failure")
+    assert clock() - asked_at >= GIVE_UP_SECONDS
+    assert 4 <= len(gate.calls_to("list_executions")) <= 8

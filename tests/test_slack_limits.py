@@ -12,7 +12,7 @@ from tests.slack_requests import signed
 
 pytestmark = pytest.mark.slow
 
-SLACK_PATHS = ["/slack/interactions", "/notifications/callbacks/slack", "/slack/commands"]
+SLACK_PATHS = ["/slack/interactions", "/notifications/callbacks/slack", "/slack/commands", "/slack/events"]
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 MIB = 1024 * 1024
 TOO_LARGE = {"code": "payload_too_large", "details": None,

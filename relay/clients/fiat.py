@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import requests
 
+from relay.clients.deadline import DeadlinePassed, bounded
+
 
 class FiatUnavailable(Exception):
     """Fiat could not be asked (unreachable, timed out, or a 5xx); worth asking again later."""
@@ -46,8 +48,8 @@ class FiatClient:
         """The user's permissions, or None when Fiat has never heard of them."""
         url = f"{self.base_url}/authorize/{quote(user.lower(), safe='@')}"
         try:
-            response = self.session.get(url, timeout=self.timeout)
-        except requests.RequestException as err:
+            response = self.session.get(url, timeout=bounded(self.timeout))
+        except (requests.RequestException, DeadlinePassed) as err:
             raise FiatUnavailable(f"Fiat unreachable: {type(err).__name__}") from None
         if response.status_code == 404:
             return None

@@ -9,16 +9,19 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from relay.clients.deadline import DeadlinePassed, bounded
 
 
 class GateError(Exception):
-    """A Gate call that failed; `final` errors (403, 404, 400) are not worth retrying."""
+    """A Gate call that failed; `final` errors (403, 404, 400) are not worth retrying. `sent` is False when
+    the request certainly never reached Gate (no connection, or not called at all)."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, sent: bool = True) -> None:
         super().__init__(message)
         self.status = status
+        self.sent = sent
 
     @property
     def final(self) -> bool:
@@ -154,14 +157,25 @@ class GateClient:
                                             **kwargs)
             status = response.status_code
         except DeadlinePassed as err:
-            raise GateError(f"Gate not called: {err}") from None
+            raise GateError(f"Gate not called: {err}", sent=False) from None
         except requests.RequestException as err:
-            raise GateError(f"Gate unreachable: {type(err).__name__}") from None
+            raise GateError(f"Gate unreachable: {type(err).__name__}",
+                            sent=not _never_connected(err)) from None
         finally:
             self.on_call(endpoint, time.monotonic() - started, status)
         if status >= 400:
             raise GateError(_describe(response), status=status)
         return _json_or_none(response)
+
+
+def _never_connected(err: requests.RequestException) -> bool:
+    """Whether the request failed before a connection to Gate was made (so Gate never saw it): a connect
+    timeout, or a refused or unresolvable address (requests reports those as ConnectionError)."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    cause = err.args[0] if err.args else None
+    return isinstance(err, requests.ConnectionError) and isinstance(getattr(cause, "reason", None),
+                                                                     NewConnectionError)
 
 
 def _segment(value: str) -> str:

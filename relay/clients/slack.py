@@ -1,5 +1,5 @@
-"""The relay's Slack Web API client: posting, updating, threading, joining, ephemeral messages and modals,
-with Slack's errors sorted."""
+"""The relay's Slack Web API client: posting, updating, threading, joining, ephemeral messages, modals and
+Home tabs, with Slack's errors sorted."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
+from relay.clients.deadline import bounded
 from relay.metrics import Metrics
 from schemas.mrkdwn import safe_payload
 
@@ -26,6 +27,7 @@ PERMANENT_ERRORS = frozenset({
     "msg_too_long", "msg_blocks_too_long", "no_text", "restricted_action", "too_many_attachments",
     "invalid_arguments", "ekm_access_denied", "team_access_not_granted", "not_allowed_token_type",
     "thread_not_found", "method_not_supported_for_channel_type", "user_not_found", "cannot_dm_bot",
+    "not_enabled", "view_too_large",  # views.publish: the app's Home tab is off; the view is over 250 KB
 })
 # A modal opened while Slack waits for the command's ack: the trigger_id lasts 3 seconds, and so does Slack.
 OPEN_VIEW_TIMEOUT = 2
@@ -79,10 +81,23 @@ def build_client(*, token: str, base_url: str, timeout: float = 10.0,
     """A WebClient with the SDK's own retries off: the dispatcher retries from the store, so a lost
     response is never re-sent blindly from memory. With `metrics`, every call is timed and counted."""
     options = {"token": token, "base_url": base_url, "timeout": int(timeout), "retry_handlers": []}
-    return MeteredWebClient(metrics=metrics, **options) if metrics else WebClient(**options)
+    return MeteredWebClient(metrics=metrics, **options) if metrics else BoundedWebClient(**options)
 
 
-class MeteredWebClient(WebClient):
+class BoundedWebClient(WebClient):
+    """A WebClient whose calls end by the deadline of the work making them (relay.clients.deadline): a call
+    with less time left than the client's timeout is made with what is left."""
+
+    def api_call(self, api_method: str, **options: Any) -> SlackResponse:
+        timeout = bounded(self.timeout)
+        if timeout >= self.timeout:
+            return super().api_call(api_method, **options)
+        cut = copy.copy(self)  # the client is shared by threads: each cut call has a copy of its own
+        cut.timeout = timeout
+        return WebClient.api_call(cut, api_method, **options)
+
+
+class MeteredWebClient(BoundedWebClient):
     """A WebClient reporting each Web API call's latency and outcome (ok, error, rate_limited)."""
 
     def __init__(self, *, metrics: Metrics, **options: Any) -> None:
@@ -142,6 +157,10 @@ class SlackPoster:
         """views.update: replace an open modal's content (Slack answers `not_found` once it is closed)."""
         self.client.views_update(view_id=view_id, view=safe_payload(view))
 
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """views.publish: replace the Home tab `user_id` sees with `view` (a `home` view)."""
+        self.client.views_publish(user_id=user_id, view=safe_payload(view))
+
     def join(self, channel: str) -> None:
         """conversations.join, for `not_in_channel` on a public channel (named channels are looked up)."""
         self.client.conversations_join(channel=self.channel_id(channel))
@@ -170,7 +189,7 @@ def respond(response_url: str, body: dict[str, Any], *, slack_api_url: str, time
     if not is_slack_url(response_url, slack_api_url=slack_api_url):
         raise ResponseUrlRefused(f"the response_url points at {_origin_text(response_url)}, not at Slack "
                                  "(hooks.slack.com or SLACK_API_URL's host), so it was not followed")
-    response = WebhookClient(response_url, timeout=int(timeout)).send_dict(safe_payload(body))
+    response = WebhookClient(response_url, timeout=bounded(timeout)).send_dict(safe_payload(body))
     if response.status_code != 200:
         raise ResponseUrlRefused(f"response_url answered {response.status_code}: {str(response.body)[:200]}")
 

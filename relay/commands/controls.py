@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 from relay.access.authorization import verdict
 from relay.clients.gate import GateError
 from relay.commands.replies import NO_GATE, ephemeral, tell
+from relay.commands.retries import retry_gate
 from relay.models import SlashCommand
 from relay.rules.policy import CANCEL
 from relay.spinnaker.execution import execution_link, parse_execution_ref
+from relay.store import Job
 from schemas.blocks import actions, button, section
 from schemas.mrkdwn import escape, link, slack_date, truncate
 
@@ -36,14 +38,15 @@ class Control:
     statuses: frozenset[str]
     button: str
     style: str
+    done: str  # the status a run has once the control took effect
 
 
 CONTROLS = {
     "cancel": Control("cancel", "canceled",
                       frozenset({"RUNNING", "PAUSED", "NOT_STARTED", "BUFFERED", "SUSPENDED"}),
-                      "Cancel the run", "danger"),
-    "pause": Control("pause", "paused", frozenset({"RUNNING"}), "Pause the run", "danger"),
-    "resume": Control("resume", "resumed", frozenset({"PAUSED"}), "Resume the run", "primary"),
+                      "Cancel the run", "danger", "CANCELED"),
+    "pause": Control("pause", "paused", frozenset({"RUNNING"}), "Pause the run", "danger", "PAUSED"),
+    "resume": Control("resume", "resumed", frozenset({"PAUSED"}), "Resume the run", "primary", "RUNNING"),
 }
 
 
@@ -70,10 +73,10 @@ def control_command(services: Services, command: SlashCommand, rest: str, *, ver
     return ephemeral(f":mag: Looking up run `{escape(ref[1])}`…")
 
 
-def prepare_job(services: Services, payload: dict[str, Any]) -> None:
+def prepare_job(services: Services, payload: dict[str, Any], job: Job) -> None:
     """Refuse, explain that there is nothing to do, or ask the person to confirm."""
     control = CONTROLS[payload["verb"]]
-    execution = _checked_execution(services, control, payload)
+    execution = _checked_execution(services, control, payload, job)
     if execution is None:
         return
     application = str(execution.get("application"))
@@ -107,10 +110,12 @@ def on_click(services: Services, payload: dict[str, Any], action: dict[str, Any]
     return None
 
 
-def execute_job(services: Services, payload: dict[str, Any]) -> None:
-    """Check the person and the run's status again (a second click finds the run canceled), then act."""
+def execute_job(services: Services, payload: dict[str, Any], job: Job) -> None:
+    """Check the person and the run's status again (a second click finds the run canceled), then act. A
+    try after one whose answer was lost finds the run as that one left it, and reports it done."""
     control = CONTROLS[payload["verb"]]
-    execution = _checked_execution(services, control, payload, replace=True)
+    execution = _checked_execution(services, control, payload, job, replace=True,
+                                   done=control.done if job.attempts else None)
     if execution is None:
         return
     who = services.directory.email(payload["user_id"]) if services.directory else None
@@ -124,6 +129,7 @@ def execute_job(services: Services, payload: dict[str, Any]) -> None:
         else:
             services.gate.resume(execution["id"], user=who)
     except GateError as err:
+        retry_gate(services, payload, job, err)
         what = _describe(services, execution)
         _answer(services, payload, f":x: Spinnaker did not {control.verb} {what}: {escape(err)}",
                 replace=True)
@@ -133,25 +139,27 @@ def execute_job(services: Services, payload: dict[str, Any]) -> None:
             replace=True)
 
 
-def dismiss_job(services: Services, payload: dict[str, Any]) -> None:
+def dismiss_job(services: Services, payload: dict[str, Any], job: Job) -> None:
     tell(services, payload["response_url"], {"delete_original": True})
 
 
-def _checked_execution(services: Services, control: Control, payload: dict[str, Any], *,
-                       replace: bool = False) -> dict[str, Any] | None:
-    """The run, if it exists, the person may act on its application, and the control applies to its status;
-    otherwise the person is told why, and None is returned."""
+def _checked_execution(services: Services, control: Control, payload: dict[str, Any], job: Job, *,
+                       replace: bool = False, done: str | None = None) -> dict[str, Any] | None:
+    """The run, if it exists, the person may act on its application, and the control applies to its status
+    (or the run is `done` already: reported done); otherwise the person is told why, and None is
+    returned."""
     execution_id = payload["execution_id"]
     try:
         execution = services.gate.execution(execution_id)
     except GateError as err:
+        retry_gate(services, payload, job, err)
         reason = "Spinnaker knows no such run" if err.status == 404 else escape(err)
         _answer(services, payload, f":x: `{escape(execution_id)}`: {reason}.", replace=replace)
         return None
     application = str(execution.get("application") or "")
     if not application:
-        _answer(payload, f":x: Spinnaker did not say which application `{escape(execution_id)}` belongs to.",
-                replace=replace)
+        _answer(services, payload, f":x: Spinnaker did not say which application `{escape(execution_id)}` "
+                                   "belongs to.", replace=replace)
         return None
     if payload.get("application") and payload["application"] != application:
         _answer(services, payload, f":x: `{escape(execution_id)}` belongs to {escape(application)}, not to "
@@ -162,6 +170,10 @@ def _checked_execution(services: Services, control: Control, payload: dict[str, 
         _answer(services, payload, f":no_entry: {escape(answer.reason)}.", replace=replace)
         return None
     status = str(execution.get("status") or "")
+    if done is not None and status == done:
+        _answer(services, payload, f":white_check_mark: <@{payload['user_id']}> {control.past} "
+                                   f"{_describe(services, execution)}.", replace=replace)
+        return None
     if status not in control.statuses:
         _answer(services, payload, f"{_describe(services, execution)} is `{escape(status)}`: there is "
                                    f"nothing to {control.verb}.", replace=replace)

@@ -14,6 +14,7 @@ from relay.access.authorization import slack_run_event_id, verdict
 from relay.clients.gate import GateError
 from relay.clients.slack import classify
 from relay.commands.replies import NO_GATE, ephemeral, tell
+from relay.commands.retries import retry_gate
 from relay.commands.run_form import (
     CALLBACK_ID,
     form_context,
@@ -26,7 +27,7 @@ from relay.models import MessageFacts, SlashCommand
 from relay.rules.policy import RUN
 from relay.spinnaker.app_names import name_problem
 from relay.spinnaker.execution import execution_link
-from relay.store import DeliveryDraft, DuplicateEvent
+from relay.store import DeliveryDraft, DuplicateEvent, Job
 from schemas.messages import MESSAGE_SCHEMA
 from schemas.mrkdwn import escape, link, truncate
 
@@ -70,7 +71,7 @@ def run_command(services: Services, command: SlashCommand, rest: str) -> dict[st
     return None
 
 
-def form_job(services: Services, payload: dict[str, Any]) -> None:
+def form_job(services: Services, payload: dict[str, Any], job: Job) -> None:
     """Replace the loading form with the pipeline's parameters, or with why it cannot be run. The policy is
     checked against the application Gate names in the pipeline config, not the name typed."""
     context = {k: v for k, v in payload.items() if k not in ("view_id", "user_id")}
@@ -78,6 +79,7 @@ def form_job(services: Services, payload: dict[str, Any]) -> None:
     try:
         config = find_pipeline(services.gate.pipeline_configs(application), name)
     except GateError as err:
+        retry_gate(services, payload, job, err, notice=False)  # the form says it is still fetching
         view = message_view(context, f":x: Spinnaker did not list the pipelines of *{escape(application)}*: "
                                      f"{escape(err)}")
     else:
@@ -116,9 +118,9 @@ def submit(services: Services, payload: dict[str, Any]) -> dict[str, Any] | None
     return None
 
 
-def trigger_job(services: Services, payload: dict[str, Any]) -> None:
-    """Check the person again against the pipeline's application, POST the trigger to Gate once, then
-    queue the message that says who started the run."""
+def trigger_job(services: Services, payload: dict[str, Any], job: Job) -> None:
+    """Check the person again against the pipeline's application, POST the trigger to Gate once (tried
+    again only when it never reached Gate), then queue the message that says who started the run."""
     application, pipeline = payload["application"], payload["pipeline"]
     answer = verdict(services, RUN, application, payload["user_id"])
     email = services.directory.email(payload["user_id"]) if answer.allowed and services.directory else None
@@ -130,6 +132,7 @@ def trigger_job(services: Services, payload: dict[str, Any]) -> None:
     try:
         started = services.gate.trigger(application, pipeline, trigger, user=email)
     except GateError as err:
+        retry_gate(services, payload, job, err, retry=not err.sent)  # a run may have started: never twice
         tell(services, payload.get("response_url"),
              ephemeral(f":x: Spinnaker did not start *{escape(pipeline)}* in *{escape(application)}*: "
                        f"{escape(err)}"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from relay.clients.deadline import DeadlinePassed
 from relay.clients.slack import ResponseUrlRefused, respond
 from schemas.mrkdwn import truncate
 
@@ -28,11 +29,13 @@ def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str
 def tell(services: Services, response_url: str | None, body: dict[str, Any]) -> None:
     """Post a later answer to the response_url of the command or click it answers, if it is Slack's. A
     failure is logged, not raised: the work it reports is done, and repeating that work to report it again
-    would be worse."""
+    would be worse. Only an answer never sent, for want of time, is raised (DeadlinePassed)."""
     if not response_url:
         log.warning("no response_url to answer with: %s", body.get("text"))
         return
     try:
         respond(response_url, body, slack_api_url=services.settings.slack_api_url)
+    except DeadlinePassed:
+        raise  # nothing was sent: the job's time is up or its worker is stopping, and it is run again
     except (ResponseUrlRefused, OSError) as err:
         log.warning("could not answer through the response_url: %s", err)

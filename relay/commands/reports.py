@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Any
 from relay.access.authorization import may_view
 from relay.clients.gate import GateError
 from relay.commands.replies import NO_GATE, ephemeral, tell
+from relay.commands.retries import retry_gate
 from relay.judgments.blocks import judgment_actions
 from relay.judgments.updates import stage_messages
 from relay.models import SlashCommand
 from relay.rules.policy import CANCEL, JUDGE, RUN, Verdict
 from relay.spinnaker.app_names import name_problem
 from relay.spinnaker.execution import duration_ms, execution_link, format_duration, trigger_fact
+from relay.store import Job
 from schemas.blocks import actions as actions_block
 from schemas.blocks import context, section
 from schemas.mrkdwn import escape, link, slack_date, truncate
@@ -60,7 +62,7 @@ def pending_command(services: Services, command: SlashCommand, rest: str) -> dic
     return ephemeral(f":mag: Looking for Manual Judgments waiting in {where}…")
 
 
-def status_job(services: Services, payload: dict[str, Any]) -> None:
+def status_job(services: Services, payload: dict[str, Any], job: Job) -> None:
     """The latest runs, once the person may see the application they named and the one Gate answers for."""
     application, pipeline = payload["application"], payload.get("pipeline") or ""
     user_id, response_url = payload.get("user_id") or "", payload["response_url"]
@@ -71,6 +73,7 @@ def status_job(services: Services, payload: dict[str, Any]) -> None:
     try:
         executions = services.gate.executions(application, limit=RECENT_RUNS)
     except GateError as err:
+        retry_gate(services, payload, job, err)
         tell(services, response_url, ephemeral(f":x: Spinnaker did not list the runs of "
                                                f"*{escape(application)}*: {escape(err)}"))
         return
@@ -92,8 +95,9 @@ def status_job(services: Services, payload: dict[str, Any]) -> None:
     tell(services, response_url, ephemeral(f"Latest runs of {application}", blocks))
 
 
-def pending_job(services: Services, payload: dict[str, Any]) -> None:
-    """Waiting judgments of the applications the person may see, by name and as Gate answers for them."""
+def pending_job(services: Services, payload: dict[str, Any], job: Job) -> None:
+    """Waiting judgments of the applications the person may see, by name and as Gate answers for them; a
+    failure that may pass has every application asked again later."""
     user_id, response_url = payload.get("user_id") or "", payload["response_url"]
     if payload.get("application"):
         answer = may_view(services, payload["application"], user_id)
@@ -114,6 +118,7 @@ def pending_job(services: Services, payload: dict[str, Any]) -> None:
         try:
             executions = services.gate.executions(application, statuses="RUNNING")
         except GateError as err:
+            retry_gate(services, payload, job, err)
             problems.append(f":x: Spinnaker did not list the runs of *{escape(application)}*: {escape(err)}")
             continue
         answer = _may_view_runs(services, executions, user_id)

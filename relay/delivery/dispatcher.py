@@ -13,8 +13,9 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
-from relay.clients.deadline import deadline
+from relay.clients.deadline import Stopping, deadline
 from relay.clients.slack import GONE_ERRORS, SlackFailure, SlackPoster, classify
 from relay.delivery.lanes import Lane
 from relay.delivery.retry import JobRetry
@@ -28,7 +29,13 @@ MAX_BACKOFF_SECONDS = 300.0
 # nothing is queued (half of it on average), against one cheap look at the outbox per wait.
 IDLE_WAIT_SECONDS = 0.1
 MIN_WAIT_SECONDS = 0.005  # the shortest, so a delivery another worker is sending costs no busy loop
+# A channel's interval counts from when its last request was sent, plus a margin: Slack counts from when it
+# receives a post, and one request may take longer to reach it than the next (see `_pace`).
+PACING_MARGIN_SECONDS = 0.05
 DELIVERY, JOB = "delivery", "job"
+# Once stopping, how long a job in flight may still make calls (its answer to a person, most often); past
+# it, the job is handed back to be run again, so a stopping worker never waits on a job's slow calls.
+STOP_GRACE_SECONDS = 3.0
 
 
 def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> float:
@@ -44,7 +51,7 @@ class Dispatcher:
                  channel_interval: float = 1.0, lease_seconds: float = 60.0,
                  clock: Callable[[], float] = time.time, worker_id: str | None = None,
                  on_result: Callable[[Delivery, str], None] | None = None,
-                 run_job: Callable[[str, dict], None] | None = None,
+                 run_job: Callable[[Job], None] | None = None,
                  render: Callable[[Delivery], dict] | None = None,
                  join_refusal: Callable[[Delivery], str | None] | None = None,
                  delivery_threads: int = 1, job_threads: int = 1, job_deadline: float = 60.0,
@@ -66,7 +73,9 @@ class Dispatcher:
         self.job_threads = job_threads
         self.job_deadline = job_deadline
         self.metrics = metrics or Metrics()
-        self._closing = threading.Event()
+        self._closing = Stopping(grace=STOP_GRACE_SECONDS)
+        self._sent = threading.local()  # when this thread's last request to Slack was sent, and answered
+        self._fastest = float("inf")  # the quickest answer Slack has given this dispatcher, in seconds
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Lease what is due and send it, then run due jobs, on this thread; returns how many were leased.
@@ -166,8 +175,8 @@ class Dispatcher:
 
     def _run(self, job: Job) -> None:
         try:
-            with deadline(self.job_deadline):
-                self.run_job(job.kind, job.payload)
+            with deadline(self.job_deadline, stopping=self._closing):
+                self.run_job(job)
         except Exception as err:  # a failing job is retried from the store, never lost with the worker
             reason = str(err)[:500] or type(err).__name__
             if job.attempts + 1 >= self.max_attempts:
@@ -203,18 +212,44 @@ class Dispatcher:
                                  status=DRY_RUN, payload=rendered)
             self.on_result(delivery, DRY_RUN)
             return
+        self._sent.at = self._sent.answered = None
         try:
             ts = self._send(delivery)
         except Exception as err:  # every failure is sorted below; nothing escapes the worker
             self._failed(delivery, classify(err))
             return
         finally:
-            # The lease reserved the channel's next slot, but the request may have reached Slack late: count
-            # the interval from now, so two posts never arrive closer together than the interval.
-            self.store.hold_channel(delivery.channel, self.clock() + self.channel_interval)
+            self._pace(delivery.channel)
         self.store.mark_sent(delivery.id, worker=self.worker_id, now=self.clock(), ts=ts, payload=rendered)
         log.info("delivered %d (%s) to %s ts=%s", delivery.id, delivery.template, delivery.channel, ts)
         self.on_result(delivery, "sent")
+
+    def _pace(self, channel: str) -> None:
+        """Hold the channel until an interval after its last request was sent, so that a slow Slack still
+        takes a channel's post every interval (no other delivery of the channel is leased until this one
+        ends; the lease reserved a slot an interval after it was taken, but the request may have left later).
+
+        Slack received the request somewhere between sending and answer. The time this call took beyond the
+        quickest answer seen is counted too, since a request slowed on its way (a busy network or CPU) reached
+        Slack that much later, plus a small margin; never more than the whole call, as counting from the
+        answer is always safe."""
+        sent, answered = self._sent.at, self._sent.answered
+        if sent is None or self.channel_interval <= 0:
+            return
+        took = answered - sent
+        margin = min(took, took - self._fastest + PACING_MARGIN_SECONDS)
+        self.store.hold_channel(channel, sent + self.channel_interval + margin)
+
+    def _slack(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call the poster, noting when the request was sent and answered, for `_pace` (and how quick a
+        successful call can be: a failure answered at once says nothing of the way to Slack)."""
+        sent = self._sent.at = self.clock()
+        try:
+            result = call(*args, **kwargs)
+        finally:
+            self._sent.answered = self.clock()
+        self._fastest = min(self._fastest, self._sent.answered - sent)
+        return result
 
     def _dry_run(self, delivery: Delivery) -> None:
         """Log what would have been sent, telling a new message from an edit of one already shown."""
@@ -239,14 +274,18 @@ class Dispatcher:
     def _send(self, delivery: Delivery) -> str | None:
         if delivery.action == "upsert":
             return self._upsert(delivery)
+        if delivery.action == "home":  # the channel is the user whose Home tab the view replaces
+            self.poster.publish_home(delivery.channel, delivery.payload)
+            return None
         if delivery.action == "ephemeral":  # the payload names its one reader and thread beside the text
             note = delivery.payload
-            self.poster.post_ephemeral(delivery.channel, note["user"], note, thread_ts=note.get("thread_ts"))
+            self._slack(self.poster.post_ephemeral, delivery.channel, note["user"], note,
+                        thread_ts=note.get("thread_ts"))
             return None
         parent = self.store.message(delivery.parent_key) \
             if delivery.action == "reply" and delivery.parent_key else None
-        channel, ts = self.poster.post(parent.channel if parent else delivery.channel, delivery.payload,
-                                       thread_ts=parent.ts if parent else None)
+        channel, ts = self._slack(self.poster.post, parent.channel if parent else delivery.channel,
+                                  delivery.payload, thread_ts=parent.ts if parent else None)
         if delivery.message_key:
             self.store.remember_message(delivery.message_key, MessageRef(channel, ts, delivery.rank),
                                         now=self.clock())
@@ -260,7 +299,7 @@ class Dispatcher:
             if existing.rank > delivery.rank:
                 return existing.ts  # an older event arriving late must not roll the message back
             try:
-                self.poster.update(existing.channel, existing.ts, delivery.payload)
+                self._slack(self.poster.update, existing.channel, existing.ts, delivery.payload)
                 self.store.remember_message(key, MessageRef(existing.channel, existing.ts, delivery.rank),
                                             now=self.clock())
                 return existing.ts
@@ -268,7 +307,7 @@ class Dispatcher:
                 if classify(err).error not in GONE_ERRORS:
                     raise
                 log.warning("message %s in %s is gone; posting a new one", existing.ts, existing.channel)
-        channel, ts = self.poster.post(delivery.channel, delivery.payload)
+        channel, ts = self._slack(self.poster.post, delivery.channel, delivery.payload)
         self.store.remember_message(key, MessageRef(channel, ts, delivery.rank), now=self.clock())
         return ts
 
@@ -337,4 +376,6 @@ def describe_delivery(action: str, channel: str, body: dict) -> str:
         return f"a reply in the run's thread in {channel}{shown}"
     if action == "ephemeral":
         return f"a note only {body.get('user')} sees, in {channel}"
+    if action == "home":
+        return f"the Home tab {channel} sees, replaced"
     return f"a new message in {channel}"

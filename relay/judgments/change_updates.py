@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from relay.changes.lookup import look_up
 from relay.clients.gate import GateError
-from relay.judgments.changes import look_up
 from relay.judgments.updates import (
     AWAITING_RANK,
     AWAITING_TEMPLATE,
@@ -16,7 +16,7 @@ from relay.judgments.updates import (
     message_updates,
 )
 from relay.spinnaker.judgment_stage import judgment_state
-from relay.store import Delivery
+from relay.store import Delivery, Job
 
 if TYPE_CHECKING:
     from relay.services import Handlers, Services
@@ -38,7 +38,7 @@ def on_awaiting_sent(services: Services, delivery: Delivery) -> None:
     services.store.enqueue_job(JOB_KIND, {"message_key": delivery.message_key}, now=services.clock())
 
 
-def change_job(services: Services, payload: dict[str, Any]) -> None:
+def change_job(services: Services, payload: dict[str, Any], job: Job) -> None:
     """Read the run, find the run before it, and rewrite the message if its stage still waits. A Gate that
     fails leaves the message as it is: the judgment never depends on this lookup."""
     key = str(payload["message_key"])

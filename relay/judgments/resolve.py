@@ -49,6 +49,7 @@ from relay.store import (
     STALE,
     UNCONFIRMED,
     DeliveryDraft,
+    Job,
     Judgment,
 )
 from schemas.mrkdwn import escape
@@ -63,7 +64,7 @@ GIVE_UP_SECONDS = 600.0  # how long an unreachable Gate is retried before the ju
 Execution = dict[str, Any]
 
 
-def resolve(services: Services, payload: dict[str, Any]) -> None:
+def resolve(services: Services, payload: dict[str, Any], job: Job) -> None:
     """The `judgment` job: carry one click as far as it can go now."""
     judgment = services.store.judgment(int(payload["judgment"]))
     if judgment is None or judgment.status not in (RECEIVED, *IN_FLIGHT):

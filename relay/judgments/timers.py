@@ -25,7 +25,7 @@ from relay.models import Notification
 from relay.rules.reminders import reminder_policy
 from relay.spinnaker.execution import stage_by_id, with_event_stage
 from relay.spinnaker.judgment_stage import TIMED_OUT, JudgmentState, deadline, judgment_state, timeout_ms
-from relay.store import DECIDED, IN_FLIGHT, TIMER_JOB, DeliveryDraft, Timer
+from relay.store import DECIDED, IN_FLIGHT, TIMER_JOB, DeliveryDraft, Job, Timer
 
 if TYPE_CHECKING:
     from relay.config import Settings
@@ -71,6 +71,7 @@ def timers_for(notifications: tuple[Notification, ...], *, settings: Settings, n
         "key": claim_key(str(event.execution_id), stage_id), "execution_id": str(event.execution_id),
         "stage_id": stage_id, "application": event.application, "started_at": started,
         "deadline": deadline(stage) or started + timeout_ms(context) / 1000,
+        "pipeline": _name(execution.get("name")), "stage_name": _name(stage.get("name")),
         "plan": {"every": every, "escalate_after": policy.escalate_after if policy else None,
                  "escalate_to": list(policy.escalate_to) if policy else [], "snapshot": snapshot}}
     fresh = Timer(**values, reminded={}, escalated=False, dms_pending=False, next_at=None, outcome=None,
@@ -78,7 +79,12 @@ def timers_for(notifications: tuple[Notification, ...], *, settings: Settings, n
     return [{**values, "next_at": steps.tick(fresh, None, now=now).next_at or now}]
 
 
-def wake(services: Services, payload: dict[str, Any]) -> None:
+def _name(value: Any) -> str | None:
+    """A pipeline's or stage's name as the console lists it (the column holds 255 characters)."""
+    return value[:255] if isinstance(value, str) and value else None
+
+
+def wake(services: Services, payload: dict[str, Any], job: Job) -> None:
     """The timer job: look at the stage, then remind, escalate, expire or stop, as tick() says."""
     store = services.store
     timer = store.timer(str(payload["timer"]))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from relay.changes.lookup import known_change
 from relay.config import Settings
-from relay.judgments.changes import known_change
 from relay.judgments.messages import judgment_message, notification_facts
 from relay.models import EchoEvent, Notification
 from relay.spinnaker.execution import stage_by_id, with_event_stage
@@ -132,9 +132,11 @@ def _preference(stage: dict[str, Any], address: str) -> dict[str, Any]:
 
 def private_note(text: str, *, user_id: str, channel_id: str | None, thread_ts: str | None,
                  key: str) -> list[DeliveryDraft]:
-    """A note only `user_id` sees, in the channel (and thread) they clicked in; none without a channel.
-    `key` orders it among the outbox's deliveries (a note waits for nothing else)."""
+    """A note only `user_id` sees, in the channel (and thread) they clicked in; a direct message when the
+    click came from no channel (their App Home). `key` orders it among the outbox's deliveries (a note
+    waits for nothing else)."""
     if not channel_id:
-        return []
+        return [DeliveryDraft(thread_key=key, channel=user_id, action="post", template=NOTE_TEMPLATE,
+                              payload={"text": text})]
     return [DeliveryDraft(thread_key=key, channel=channel_id, action="ephemeral", template=NOTE_TEMPLATE,
                           payload={"user": user_id, "thread_ts": thread_ts, "text": text})]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from relay.changes.deploys import planned_change
 from relay.config import Settings
 from relay.judgments.timers import timers_for
 from relay.judgments.updates import AWAITING_TEMPLATE, event_updates, judgment_message_key
@@ -44,7 +45,7 @@ def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Sto
     its facts and its deliveries in one transaction."""
     decision = decide(event, types=settings.notification_types, routes=settings.rules.routes)
     screened = screen(decision.notifications, settings=settings)
-    drafts = plan(screened.notifications, settings=settings)
+    drafts = plan(screened.notifications, settings=settings, store=store)
     drafts += event_updates(event, settings=settings, store=store)
     if not drafts and not screened.refused:  # the usual answer: no hashing of the body, no database
         return Outcome("ignored", decision.reason, event_id=event.event_id)
@@ -82,7 +83,7 @@ def _some(addresses: list[str]) -> str:
     return named + (f" and {rest} more" if rest > 0 else "")
 
 
-def plan(notifications: tuple[Notification, ...], *, settings: Settings) -> list[DeliveryDraft]:
+def plan(notifications: tuple[Notification, ...], *, settings: Settings, store: Store) -> list[DeliveryDraft]:
     """Deliveries for each notification: the run's parent message is posted once and updated in place,
     stage and judgment messages reply in its thread (opened by a summary of the run when it has no parent
     message yet), a failed or canceled run also replies there with a broadcast (or everything is posted on
@@ -93,13 +94,16 @@ def plan(notifications: tuple[Notification, ...], *, settings: Settings) -> list
         channel = notification.address
         run_key = f"{event.execution_id or event.event_id}@{channel}"
         family = notification.template.split(".")[0]
-        # Only the awaiting message is mapped: it carries the buttons, and later updates rewrite it.
-        judgment_key = judgment_message_key(event.execution_id, event.content.get("stageId"), channel) \
-            if notification.template == AWAITING_TEMPLATE else None
+        change = planned_change(notification, store=store, ui_url=settings.spinnaker_ui_url)
+        # Mapped messages are rewritten later: the awaiting one (it carries the buttons), and a deploy stage's
+        # whose from → to is not known yet.
+        message_key = judgment_message_key(event.execution_id, event.content.get("stageId"), channel) \
+            if notification.template == AWAITING_TEMPLATE else (change.message_key if change else None)
+        line = change.line if change else None  # rendered into the message with the rest, at send time
         if not settings.message_per_run:
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="post",
                                         template=notification.template, payload={},
-                                        recipe=recipe(notification), message_key=judgment_key))
+                                        recipe=recipe(notification, change=line), message_key=message_key))
         elif family == "pipeline":
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="upsert",
                                         template=notification.template, payload={},
@@ -115,7 +119,7 @@ def plan(notifications: tuple[Notification, ...], *, settings: Settings) -> list
                                         recipe=recipe(notification, SUMMARY), opens_thread=True))
             drafts.append(DeliveryDraft(thread_key=run_key, channel=channel, action="reply",
                                         template=notification.template, payload={},
-                                        recipe=recipe(notification,
+                                        recipe=recipe(notification, change=line,
                                                       broadcast=notification.template == AWAITING_TEMPLATE),
-                                        parent_key=run_key, message_key=judgment_key))
+                                        parent_key=run_key, message_key=message_key))
     return drafts

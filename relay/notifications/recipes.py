@@ -19,12 +19,16 @@ if TYPE_CHECKING:
 MESSAGE, ALERT, SUMMARY = "message", "alert", "summary"
 
 
-def recipe(notification: Notification, kind: str = MESSAGE, *, broadcast: bool = False) -> dict[str, Any]:
-    """What rendering needs beyond the event's facts: the notification, and how it is shown."""
+def recipe(notification: Notification, kind: str = MESSAGE, *, change: str | None = None,
+           broadcast: bool = False) -> dict[str, Any]:
+    """What rendering needs beyond the event's facts: the notification, how it is shown, and a deploy stage's
+    from → to line as the store knew it when the message was planned."""
     if kind == SUMMARY:
         return {"render": SUMMARY}
     made = {"render": kind, "address": notification.address, "when": notification.when,
             "template": notification.template, "preference": notification.preference}
+    if change is not None:
+        made["change"] = change
     return {**made, "broadcast": True} if broadcast else made
 
 
@@ -45,7 +49,7 @@ def render_recipe(made: dict[str, Any], event: EchoEvent, *, settings: Settings,
     if family == "judgment":
         body = notification_body(notification, state, settings=settings, store=store)
     else:
-        body = render(notification, settings.spinnaker_ui_url)
+        body = render(notification, settings.spinnaker_ui_url, change=made.get("change"))
     if made["render"] == ALERT:
         return render_thread_alert(body)
     return {**body, "reply_broadcast": True} if made.get("broadcast") else body

@@ -35,9 +35,10 @@ MAX_NAME = 200
 MAX_ERROR = 300
 
 
-def render(notification: Notification, ui_url: str) -> dict[str, Any]:
-    """The chat.postMessage body (`text` and `blocks`) for one notification."""
-    return MESSAGE_SCHEMA.dump(message_facts(notification, ui_url))
+def render(notification: Notification, ui_url: str, *, change: str | None = None) -> dict[str, Any]:
+    """The chat.postMessage body (`text` and `blocks`) for one notification; a stage message shows the run's
+    `change` line (from → to) first among what is deployed."""
+    return MESSAGE_SCHEMA.dump(message_facts(notification, ui_url, change=change))
 
 
 def render_run_summary(event: EchoEvent, ui_url: str) -> dict[str, Any]:
@@ -54,14 +55,14 @@ def render_thread_alert(message: dict[str, Any]) -> dict[str, Any]:
     return {"text": message["text"], "blocks": sections, "reply_broadcast": True}
 
 
-def message_facts(notification: Notification, ui_url: str) -> MessageFacts:
+def message_facts(notification: Notification, ui_url: str, *, change: str | None = None) -> MessageFacts:
     """Dispatch on the template chosen by matching."""
     family, state = notification.template.split(".")
     if family == "pipeline":
         return _pipeline_facts(notification.event, state, notification.preference, notification.when, ui_url)
     if family == "judgment":
         return notification_facts(notification, state, ui_url)
-    return _stage_facts(notification, state, ui_url)
+    return _stage_facts(notification, state, ui_url, change)
 
 
 def _pipeline_facts(event: EchoEvent, state: str, preference: dict, when: str, ui_url: str) -> MessageFacts:
@@ -98,7 +99,7 @@ def _pipeline_facts(event: EchoEvent, state: str, preference: dict, when: str, u
     )
 
 
-def _stage_facts(notification: Notification, state: str, ui_url: str) -> MessageFacts:
+def _stage_facts(notification: Notification, state: str, ui_url: str, change: str | None) -> MessageFacts:
     event = notification.event
     stage = stage_by_id(event.execution, event.content.get("stageId"))
     application = _application(event)
@@ -122,8 +123,8 @@ def _stage_facts(notification: Notification, state: str, ui_url: str) -> Message
     return MessageFacts(
         fallback=escape(f"Stage {name} for {_capitalize(application)}'s {pipeline} pipeline {word}"),
         summary=custom_body(notification.preference, event.execution_id, url, _context(event)) or summary,
-        facts=tuple(facts), deployed=tuple(deployed_lines(event.execution)), detail=detail,
-        custom=custom_text(notification.preference, notification.when),
+        facts=tuple(facts), deployed=(*([change] if change else []), *deployed_lines(event.execution)),
+        detail=detail, custom=custom_text(notification.preference, notification.when),
         link=url, link_label="Open stage in Spinnaker",
     )
 

@@ -85,6 +85,15 @@ class Policy:
             return Verdict(False, unknown[0], unknown=True)
         return Verdict(False, f"you are not among the people allowed to {action} for {application}")
 
+    def describe(self, action: str, application: str) -> str:
+        """Who the first matching rule lets `action` on `application`, in words (the console shows it)."""
+        rule = self.rule_for(action, application)
+        if rule is None:
+            return "nobody from Slack: no rule matches this application"
+        names = sorted(rule.users) + [f"group {group}" for group in sorted(rule.groups)]
+        who = "anyone" if rule.anyone else ", ".join(names) or "nobody"
+        return f"{who}; not whoever started the run" if rule.four_eyes else who
+
     def applications_without_rules(self, action: str, applications: list[str]) -> list[str]:
         return [a for a in applications if self.rule_for(action, a) is None]
 

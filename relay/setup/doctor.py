@@ -120,7 +120,8 @@ def _signing_secret(settings: Settings) -> Finding:
         return Finding("signing secret", OK, "SLACK_SIGNING_SECRET is set")
     if settings.slack_app_token:
         return Finding("signing secret", SKIP, "Socket Mode: nothing reaches the relay over HTTP from Slack")
-    return Finding("signing secret", FAIL, "SLACK_SIGNING_SECRET is not set: clicks and commands get 401",
+    return Finding("signing secret", FAIL, "SLACK_SIGNING_SECRET is not set: clicks, commands and events "
+                   "(/slack/events, the Home tab) get 401",
                    "copy the Signing Secret (Basic Information → App Credentials) into SLACK_SIGNING_SECRET")
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from relay.analytics.waits import UNKNOWN, summaries
 from relay.spinnaker.judgment_stage import span
-from relay.store import Judgment
+from relay.store import Judgment, Wait
 from schemas.mrkdwn import plain_text
-
-UNKNOWN = "unknown"
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
@@ -58,22 +56,12 @@ def _outcome(row: Judgment) -> str:
     return " ".join(part for part in parts if part)
 
 
-def wait_stats(waits: Iterable[tuple[str | None, str | None, str | None, float]]) -> list[str]:
+def wait_stats(waits: Iterable[Wait]) -> list[str]:
     """How long judgments waited for a decision (p50, p90, max, with counts), per application and per
     approver; an expired judgment counts for its application and for nobody."""
-    waits = list(waits)
+    grouped = summaries(waits)
     lines: list[str] = []
-    for title, column, nobody in (("application", 0, UNKNOWN), ("approver", 1, "nobody (expired)")):
-        groups: dict[str, list[float]] = {}
-        for wait in waits:
-            groups.setdefault(wait[column] or nobody, []).append(wait[3])
-        rows = [(name, len(values), span(_percentile(values, 50)), span(_percentile(values, 90)),
-                 span(max(values))) for name, values in sorted(groups.items())]
+    for title in ("application", "approver"):
+        rows = [(s.name, s.count, span(s.p50), span(s.p90), span(s.max)) for s in grouped[title]]
         lines += [*table([title, "judgments", "p50", "p90", "max"], rows), ""]
     return lines[:-1]
-
-
-def _percentile(values: list[float], percent: int) -> float:
-    """The nearest-rank percentile: the smallest value at least `percent`% of the values do not exceed."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]

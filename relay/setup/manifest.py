@@ -1,4 +1,5 @@
-"""The Slack app manifest for "Create an app → From an app manifest": scopes, interactivity, /spinnaker."""
+"""The Slack app manifest for "Create an app → From an app manifest": scopes, interactivity, /spinnaker,
+and the App Home with the event that keeps it up to date."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ COMMAND = "/spinnaker"
 # What the relay's features call: posting and threading (chat:write), posting to public channels it has not
 # joined (chat:write.public), joining them on `not_in_channel` (channels:join), finding channels by name
 # (channels:read), people's emails and groups for the policy (users:read, users:read.email, usergroups:read),
-# and the slash command (commands).
+# and the slash command (commands). The Home tab needs none: views.publish and app_home_opened take no scope.
 BOT_SCOPES = ("channels:join", "channels:read", "chat:write", "chat:write.public", "commands",
               "usergroups:read", "users:read", "users:read.email")
 INTERACTIONS_PATH = "/slack/interactions"
 COMMANDS_PATH = "/slack/commands"
+EVENTS_PATH = "/slack/events"
+BOT_EVENTS = ("app_home_opened",)  # a person opened the Home tab: publish their pending approvals
 
 
 def app_manifest(*, url: str | None, socket_mode: bool, name: str = APP_NAME) -> dict[str, Any]:
@@ -27,9 +30,11 @@ def app_manifest(*, url: str | None, socket_mode: bool, name: str = APP_NAME) ->
         "usage_hint": "help | status <app> | pending | run <app> <pipeline> | cancel <id>",
         "should_escape": False}
     interactivity: dict[str, Any] = {"is_enabled": True}
+    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
     if not socket_mode:
         command["url"] = endpoint(url, COMMANDS_PATH)
         interactivity["request_url"] = endpoint(url, INTERACTIONS_PATH)
+        events["request_url"] = endpoint(url, EVENTS_PATH)
     return {
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {
@@ -38,11 +43,16 @@ def app_manifest(*, url: str | None, socket_mode: bool, name: str = APP_NAME) ->
             "background_color": "#139bb4",
         },
         "features": {
+            # The Home tab lists each person's pending approvals; the Messages tab shows the relay's direct
+            # messages, and the relay reads none, so nobody can write there.
+            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": True,
+                         "messages_tab_read_only_enabled": True},
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": [command],
         },
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
         "settings": {
+            "event_subscriptions": events,
             "interactivity": interactivity,
             "org_deploy_enabled": False,
             "socket_mode_enabled": socket_mode,

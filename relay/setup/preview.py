@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+from relay.changes.deploys import KEY_PREFIX
 from relay.config import Settings
 from relay.delivery.dispatcher import describe_delivery
 from relay.models import EchoEvent
@@ -30,14 +31,23 @@ def preview_lines(event: EchoEvent, settings: Settings) -> list[str]:
     store.create_schema()
     try:
         for notification in screened.notifications:
-            for draft in plan((notification,), settings=settings):
-                body = render_recipe(draft.recipe, event, settings=settings, store=store) \
-                    if draft.recipe is not None else draft.payload
+            for draft in plan((notification,), settings=settings, store=store):
+                body = render_recipe(draft.recipe, event, settings=settings, store=store)
                 lines.append(f"# {notification.template} to {draft.channel} (when {notification.when}): "
-                             f"{describe_delivery(draft.action, draft.channel, body)}")
+                             f"{describe_delivery(draft.action, draft.channel, body)}"
+                             f"{_follow_up(draft.message_key, settings)}")
                 lines.append(json.dumps(body, indent=2, ensure_ascii=False))
                 blocks = {"blocks": body["blocks"]}
                 lines.append(BLOCK_KIT_BUILDER + quote(json.dumps(blocks, separators=(",", ":"))))
     finally:
         store.engine.dispose()
     return lines
+
+
+def _follow_up(message_key: str | None, settings: Settings) -> str:
+    """What happens to a deploy stage's message after it is posted without its from → to."""
+    if not (message_key or "").startswith(KEY_PREFIX):
+        return ""
+    if settings.gate_url:
+        return "; then its from → to is looked up from Gate and that line rewritten"
+    return "; its from → to stays unknown (no GATE_URL to look it up)"

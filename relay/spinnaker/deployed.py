@@ -1,15 +1,27 @@
-"""What a run deploys, from its trigger: artifacts, the CI build and its commit, an image, a git commit."""
+"""What a run deploys, from its trigger: artifacts, the CI build and its commit, an image, a git commit; and
+which stages deploy it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from relay.spinnaker.execution import commit_url, image_ref, repository_commit_url, trigger_getter
+from relay.models import EchoEvent
+from relay.spinnaker.execution import (
+    commit_url,
+    image_ref,
+    repository_commit_url,
+    stage_by_id,
+    trigger_getter,
+)
 from relay.spinnaker.versions import Version, compare_url
 from schemas.mrkdwn import escape, link, truncate
 
 MAX_ARTIFACTS = 5
 MAX_VALUE = 120  # each name or version is cut, so one huge value cannot crowd out the rest
+# Orca's stage types that put a new version out (each stage's PIPELINE_CONFIG_TYPE, or a plugin's alias): the
+# server group stages behind Deck's Deploy stage, Kubernetes manifests, CloudFormation and AWS Lambda.
+DEPLOY_STAGE_TYPES = frozenset({"deploy", "createServerGroup", "cloneServerGroup", "deployManifest",
+                                "deployCloudFormation", "Aws.LambdaDeploymentStage"})
 
 
 def deployed_lines(execution: dict[str, Any]) -> list[str]:
@@ -23,6 +35,11 @@ def deployed_lines(execution: dict[str, Any]) -> list[str]:
         branch = f" on `{_short(get('branch'))}`" if get("branch") else ""
         lines.append(f"*Commit* {commit}{branch}")
     return lines
+
+
+def is_deploy_stage(event: EchoEvent) -> bool:
+    """Whether a stage event is about a deploy stage; its context carries no type, so the execution says."""
+    return stage_by_id(event.execution, event.content.get("stageId")).get("type") in DEPLOY_STAGE_TYPES
 
 
 def change_line(after: Version | None, *, before: Version | None = None, previous_url: str | None = None,

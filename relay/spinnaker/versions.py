@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 from relay.spinnaker.execution import COMMIT, image_ref, trigger_getter
 
-# From the older commit `{base}` to the newer `{head}`; Bitbucket lists the newer side first.
+# From the older commit `{base}` to the newer `{head}`; Bitbucket Cloud lists the newer side first. Bitbucket
+# Server (a git trigger's `stash` source) is self-hosted, so there is no host to link to.
 COMPARE_URLS = {"github": "https://github.com/{project}/{slug}/compare/{base}...{head}",
                 "gitlab": "https://gitlab.com/{project}/{slug}/-/compare/{base}...{head}",
                 "bitbucket": "https://bitbucket.org/{project}/{slug}/branches/compare/{head}%0D{base}"}

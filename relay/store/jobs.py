@@ -27,6 +27,18 @@ class JobQueries(Database):
         with self.engine.begin() as own:
             return own.execute(statement).inserted_primary_key[0]
 
+    def enqueue_job_once(self, kind: str, payload: dict[str, Any], *, now: float) -> bool:
+        """Queue a job unless the same one (kind and payload) waits untried already: that one will see
+        whatever this one would. False when it was left out."""
+        text = json.dumps(payload)
+        waiting = select(jobs.c.id).where(jobs.c.kind == kind, jobs.c.payload == text,
+                                          jobs.c.status == PENDING, jobs.c.attempts == 0).limit(1)
+        with self.engine.begin() as conn:
+            if conn.execute(waiting).first() is not None:
+                return False
+            self.enqueue_job(kind, payload, now=now, conn=conn)
+        return True
+
     def lease_jobs(self, *, worker: str, now: float, lease: float, limit: int = 10) -> list[Job]:
         """Claim due jobs: pending ones, and those whose worker's lease ran out (counted as an attempt)."""
         due = or_(and_(jobs.c.status == PENDING, jobs.c.next_attempt_at <= now),
@@ -40,7 +52,8 @@ class JobQueries(Database):
                 values = lease_values(row, worker=worker, now=now, lease=lease)
                 conn.execute(update(jobs).where(jobs.c.id == row["id"]).values(**values))
                 leased.append(Job(id=row["id"], kind=row["kind"], payload=json.loads(row["payload"]),
-                                  attempts=values["attempts"], due_at=due_at(row)))
+                                  attempts=values["attempts"], due_at=due_at(row),
+                                  created_at=row["created_at"]))
         return leased
 
     def finish_job(self, job_id: int, *, worker: str, now: float, error: str | None = None) -> None:

@@ -24,6 +24,10 @@ from relay.store.records import (
 )
 from relay.store.tables import channels, deliveries, jobs, messages
 
+# Deliveries that replace what Slack shows (a run's message, a person's Home tab): a newer one of the same
+# message or tab makes an older one still queued pointless.
+REWRITES = ("upsert", "home")
+
 
 class OutboxQueries(Database):
     """The delivery outbox."""
@@ -124,9 +128,9 @@ class OutboxQueries(Database):
 
     def _lease_in_channel(self, conn: Connection, rows: list[Any], *, worker: str, now: float, lease: float,
                           interval: float) -> Delivery | None:
-        """Take the channel's next slot for its oldest available row, skipping superseded upserts."""
+        """Take the channel's next slot for its oldest available row, skipping superseded rewrites."""
         for row in rows:
-            if row["action"] == "upsert" and self._superseded(conn, row):
+            if row["action"] in REWRITES and self._superseded(conn, row):
                 conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
                              .values(status=SUPERSEDED, sent_at=now, lease_until=None))
                 continue
@@ -158,13 +162,13 @@ class OutboxQueries(Database):
         return conn.execute(in_flight.union_all(older).limit(1)).first() is not None
 
     def _superseded(self, conn: Connection, row: Any) -> bool:
-        """An upsert whose very next delivery in the thread is a newer upsert of the same message, of a state
-        at least as late (an older event arriving late supersedes nothing)."""
+        """A rewrite (an upsert, a Home tab) whose very next delivery in the thread is a newer one of the same
+        message or tab, of a state at least as late (an older event arriving late supersedes nothing)."""
         columns = (deliveries.c.action, deliveries.c.message_key, deliveries.c.rank)
         following = conn.execute(select(*columns).where(
             deliveries.c.thread_key == row["thread_key"], deliveries.c.id > row["id"],
             deliveries.c.status == PENDING).order_by(deliveries.c.id).limit(1)).first()
-        return (following is not None and following.action == "upsert"
+        return (following is not None and following.action == row["action"]
                 and following.message_key == row["message_key"] and following.rank >= row["rank"])
 
     def mark_sent(self, delivery_id: int, *, worker: str, now: float, ts: str | None,

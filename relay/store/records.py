@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # A delivery's life: pending -> sending -> sent | failed | dry_run | superseded (an older state left out).
 PENDING, SENDING, SENT, FAILED, DRY_RUN, SUPERSEDED = (
@@ -18,8 +18,8 @@ class DeliveryDraft:
 
     thread_key: str
     channel: str
-    action: str  # "upsert" the run's parent message, "reply" in its thread, "post" on its own, or
-    # "ephemeral": a note only payload["user"] sees
+    action: str  # "upsert" the run's parent message, "reply" in its thread, "post" on its own,
+    # "ephemeral": a note only payload["user"] sees, or "home": the Home tab (a view) of the user `channel`
     template: str
     payload: dict[str, Any]
     message_key: str | None = None
@@ -75,8 +75,9 @@ class Job:
     id: int
     kind: str
     payload: dict[str, Any]
-    attempts: int
+    attempts: int  # runs before this one that failed (or whose worker died)
     due_at: float = 0.0  # when it became due: its scheduled time, or when the last worker's lease ran out
+    created_at: float = 0.0  # when it was queued
 
 
 # A judgment's life: received -> refused | lost | duplicate | stale | claimed -> patching -> patched ->
@@ -149,6 +150,19 @@ class Timer:
     judge: str | None
     ended_at: float | None
     version: int
+    pipeline: str | None = None
+    stage_name: str | None = None
+
+
+class Wait(NamedTuple):
+    """A judgment's ended wait: its application, who decided (None: nobody, it expired), how it ended, how
+    many seconds it lasted, and when it ended."""
+
+    application: str | None
+    judge: str | None
+    outcome: str | None
+    seconds: float
+    ended_at: float
 
 
 class DuplicateEvent(Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
@@ -12,13 +14,17 @@ from relay.store.tables import command_counts, slack_requests
 class RequestQueries(Database):
     """Slack requests taken (each signed request acts once) and how many commands each person sent.."""
 
-    def take_slack_request(self, key: str, *, expires_at: float, now: float) -> bool:
-        """Remember a Slack request (a signature's or an envelope's hash) until `expires_at`; False if it
-        was taken before, on any replica. Expired ones are pruned on the way."""
+    def take_slack_request(self, key: str, *, expires_at: float, now: float,
+                           job: tuple[str, dict[str, Any]] | None = None) -> bool:
+        """Remember a Slack request (a signature's, an envelope's or an event's hash) until `expires_at`, and
+        queue `job` (kind, payload) in the same transaction; False, with nothing queued, if it was taken
+        before, on any replica. Expired ones are pruned on the way."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(delete(slack_requests).where(slack_requests.c.expires_at < now))
                 conn.execute(insert(slack_requests), {"key": key, "expires_at": expires_at})
+                if job is not None:
+                    self.enqueue_job(*job, now=now, conn=conn)
         except IntegrityError:
             return False
         return True

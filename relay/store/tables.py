@@ -169,4 +169,23 @@ judgment_timers = Table(
     Column("judge", String(320)),
     Column("ended_at", Float, index=True),
     Column("version", Integer, nullable=False),
+    Column("pipeline", String(255)),
+    Column("stage_name", String(255)),
+)
+# What the console filters and lists by (migration 0010).
+Index("ix_judgment_timers_stage", judgment_timers.c.execution_id, judgment_timers.c.stage_id)
+Index("ix_judgment_timers_pipeline", judgment_timers.c.pipeline)
+Index("ix_judgments_application", judgments.c.application)
+Index("ix_judgments_user_email", judgments.c.user_email)
+Index("ix_judgments_received_at", judgments.c.received_at)
+Index("ix_deliveries_status_id", deliveries.c.status, deliveries.c.id)
+# Key prefixes (one stage's messages in every channel) are looked up with LIKE 'prefix%', which PostgreSQL
+# answers from a btree only with the pattern operator class unless the database's collation is "C".
+Index("ix_messages_key_pattern", messages.c.key, postgresql_ops={"key": "varchar_pattern_ops"})
+
+
+home_users = Table(
+    "home_users", metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("opened_at", Float, nullable=False, index=True),
 )

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from relay.store.database import Database, dialect_insert
-from relay.store.records import TIMER_JOB, DeliveryDraft, Timer
-from relay.store.tables import judgment_timers
+from relay.store.records import TIMER_JOB, DeliveryDraft, Timer, Wait
+from relay.store.tables import judgment_timers, judgments
 
 
 class TimerQueries(Database):
@@ -34,14 +34,24 @@ class TimerQueries(Database):
             row = conn.execute(select(judgment_timers).where(judgment_timers.c.key == key)).mappings().first()
         return _timer(row) if row else None
 
-    def ended_waits(self, *, since: float) -> list[tuple[str | None, str | None, str | None, float]]:
-        """(application, judge, outcome, seconds waited) of every judgment whose wait ended at `since` or
-        later: decided (by whoever Spinnaker or Slack names) or expired (by nobody)."""
+    def ended_waits(self, *, since: float) -> list[Wait]:
+        """Every judgment whose wait ended at `since` or later: decided (by whoever Spinnaker or Slack names)
+        or expired (by nobody)."""
         waited = (judgment_timers.c.ended_at - judgment_timers.c.started_at).label("waited")
         query = select(judgment_timers.c.application, judgment_timers.c.judge, judgment_timers.c.outcome,
-                       waited).where(judgment_timers.c.ended_at >= since)
+                       waited, judgment_timers.c.ended_at).where(judgment_timers.c.ended_at >= since)
         with self._reading() as conn:
-            return [tuple(row) for row in conn.execute(query)]
+            return [Wait(*row) for row in conn.execute(query).all()]  # fetched at once: thousands of rows
+
+    def waiting_timers(self, *, now: float, limit: int = 200) -> list[Timer]:
+        """Timers of stages still waiting for a decision: not ended, not past their deadline, and with no
+        Slack judgment holding the stage's claim (one is on its way to Gate, or decided it), oldest first."""
+        held = select(judgments.c.id).where(judgments.c.claim == judgment_timers.c.key).exists()
+        query = (select(judgment_timers)
+                 .where(judgment_timers.c.outcome.is_(None), judgment_timers.c.deadline > now, ~held)
+                 .order_by(judgment_timers.c.started_at, judgment_timers.c.key).limit(limit))
+        with self._reading() as conn:
+            return [_timer(row) for row in conn.execute(query).mappings()]
 
     def advance_timer(self, timer: Timer, values: dict[str, Any], *, now: float,
                       drafts: Iterable[DeliveryDraft] = ()) -> bool:

@@ -1,16 +1,16 @@
 """Messages rendered at send time: each accepted event keeps its facts, each delivery the recipe of its
 message.
 
-Revision ID: 0009_ingest
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_ingest"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,5 @@
-"""From → to on Manual Judgment messages: the run's version against its pipeline's previous successful run,
-looked up from Gate in a job and kept in the store, so every replica reads one answer."""
+"""From → to: a run's version against its pipeline's previous successful run, looked up from Gate in a job
+and kept in the store, so every replica reads one answer."""
 
 from __future__ import annotations
 

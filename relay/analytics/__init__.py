@@ -1,0 +1,1 @@
+"""How long Manual Judgments wait: percentiles per application, approver and week, and a chart of them."""
