@@ -108,6 +108,23 @@ def test_render_at_send_failure_is_retried_then_given_up(tmp_path: Path, slack: 
     assert slack.messages("#deploys") == []
 
 
+def test_render_at_send_failed_delivery_retried_from_the_console_is_rendered_again(
+        relay: Relay, slack: FakeSlack, clock: Clock) -> None:
+    """A delivery the console's Retry queues again still has its recipe: the message is rendered anew."""
+    document = Run().pipeline_event("starting")
+    relay.receive(document)
+    slack.fail_next("chat.postMessage", error="is_archived")
+    relay.drain(clock)
+    [failed] = rows(relay.store)
+    assert (failed["status"], json.loads(failed["payload"])) == ("failed", {})
+    assert relay.store.retry_delivery(failed["id"], now=clock())
+    relay.drain(clock)
+    [notification] = decide(EVENT_SCHEMA.load(document), types=frozenset({"slack"})).notifications
+    (message,) = slack.messages("#deploys")
+    assert message.text == render(notification, UI)["text"]
+    assert [row["status"] for row in rows(relay.store)] == ["sent"]
+
+
 def test_render_at_send_run_end_looks_nothing_up_while_its_judgment_waits(relay: Relay) -> None:
     """An end of run whose snapshot still shows its judgment waiting (Orca's snapshots lag) rewrites no
     judgment message, so the webhook reads nothing: it only writes the event and its deliveries."""
