@@ -18,9 +18,11 @@ from relay.judgments.home_view import MAX_LISTED, HomeFacts, Waiting, home_view
 from relay.models import ApproverPolicy, RelayRules
 from relay.socket_mode import SocketModeRelay
 from tests import events
+from tests.fake_gate import FakeFiat
 from tests.fake_socket_mode import FakeSocketMode
 from tests.judgment_world import (
     APPROVER,
+    APPROVER_EMAIL,
     OTHER,
     STAGE_ID,
     STARTER,
@@ -152,6 +154,38 @@ def test_home_tab_does_not_offer_what_it_cannot_check_and_says_why(tmp_path: Pat
         assert "1 more waiting judgment may be yours to decide, but the relay could not tell" in text(unknown)
         assert f"user group {GROUP}" in text(unknown)
         assert listed(known) == [RUN_ID]
+
+
+def test_home_tab_asks_fiat_once_per_person_for_all_their_judgments(tmp_path: Path, db_url: str) -> None:
+    runs = [f"01HOMEFIAT{number:017d}" for number in range(3)]
+    with FakeFiat() as fiat:
+        fiat.add_user(APPROVER_EMAIL, applications={"compute": ["EXECUTE"]})
+        with judgment_world(tmp_path, database_url=db_url, fiat_url=fiat.url, rules=rules()) as world:
+            for run_id in runs:
+                start(world, run_id=run_id)
+
+            tab = open_home(world, APPROVER)
+            again = open_home(world, APPROVER)
+
+        assert sorted(listed(tab)) == sorted(listed(again)) == sorted(runs)
+        assert fiat.requests == [f"/authorize/{APPROVER_EMAIL}"]
+
+
+def test_home_tab_asks_fiat_again_after_it_could_not_answer(tmp_path: Path, db_url: str) -> None:
+    with FakeFiat() as fiat:
+        fiat.add_user(APPROVER_EMAIL, applications={"compute": ["EXECUTE"]})
+        fiat.outage(503)
+        with judgment_world(tmp_path, database_url=db_url, fiat_url=fiat.url, rules=rules()) as world:
+            start(world)
+            unknown = open_home(world, APPROVER)
+            asked_while_down = len(fiat.requests)
+            fiat.outage(None)
+
+            known = open_home(world, APPROVER)
+
+        assert listed(unknown) == [] and "could not tell" in text(unknown)
+        assert listed(known) == [RUN_ID]
+        assert asked_while_down >= 1 and fiat.requests[asked_while_down:] == [f"/authorize/{APPROVER_EMAIL}"]
 
 
 def test_home_tab_leaves_out_judgments_spinnaker_cannot_show(world: World) -> None:

@@ -225,6 +225,14 @@ def parent_git_run() -> dict:
     return run
 
 
+def parent_of_git_run() -> dict:
+    """The parent run as its own parent pipeline started it, that one started by a GitHub push: the version
+    comes from up the chain."""
+    run = parent_run()
+    run["trigger"]["parentExecution"]["trigger"] = git_trigger(NEW_SHA)
+    return run
+
+
 def strategy_jenkins_run() -> dict:
     """The strategy run started by the build in Echo's real igor event instead of its parent."""
     run = strategy_run()
@@ -245,8 +253,11 @@ def no_success(run: dict) -> LastSuccess:
 
 
 DEPLOY_CASES = [
-    # Nothing looked up yet, and a run started by its parent pipeline names no version of its own.
+    # Nothing looked up yet, and a run started by its parent pipeline names no version of its own, nor does
+    # any run up its chain (the first was started by cron).
     ("parent", parent_run, "deploy-starting-unknown", stage("starting", by_name("Deploy to US West")), None),
+    ("parent-of-git", parent_of_git_run, "deploy-starting-parent-version",
+     stage("starting", by_name("Deploy to US West")), None),
     ("parent-git", parent_git_run, "deploy-complete-known", stage("complete", by_name("Deploy to US West")),
      previous_push),
     ("strategy-jenkins", strategy_jenkins_run, "deploy-failed-first-deploy",

@@ -54,6 +54,65 @@ def test_version_of_is_none_for_a_trigger_naming_nothing() -> None:
     assert version_of({"trigger": {"type": "manual", "user": "alice"}}) is None
 
 
+def started_by_pipeline(parent: dict[str, Any], *, depth: int = 1, **trigger: Any) -> dict[str, Any]:
+    """The run `depth` pipeline triggers down from `parent`, each nesting the one that started it under
+    `trigger.parentExecution` as Orca does; `trigger` adds fields to each of their triggers."""
+    run = parent
+    for level in range(depth):
+        run = {"id": f"01CHILDRUN{level:016d}",
+               "trigger": {"type": "pipeline", "parentExecution": run, **trigger}}
+    return run
+
+
+@pytest.mark.parametrize(("run", "label"), [
+    (started_by_pipeline({"trigger": git_trigger(NEW_SHA)}), NEW_SHA[:12]),
+    (started_by_pipeline({"trigger": git_trigger(NEW_SHA)}, depth=5), NEW_SHA[:12]),
+    (started_by_pipeline({"trigger": {"type": "docker", "repository": "acme/shop", "digest": "sha256:ab12"}},
+                         depth=2), "acme/shop@sha256:ab12"),
+    (started_by_pipeline({"trigger": {"type": "jenkins", "job": "app-build", "buildNumber": 7,
+                                      "buildInfo": {"number": 7, "scm": [{"sha1": OLD_SHA}]}}}),
+     OLD_SHA[:12]),
+    (started_by_pipeline({"trigger": {"type": "manual", "artifacts": [
+        {"name": "shop.jar", "reference": "s3://b/shop-1.4.2.jar"}]}}), "shop.jar s3://b/shop-1.4.2.jar"),
+    # The run's own trigger wins over its parent's, and a nearer parent over a farther one.
+    (started_by_pipeline({"trigger": git_trigger(OLD_SHA)},
+                         artifacts=[{"name": "shop.jar", "version": "1.4.2"}]), "shop.jar 1.4.2"),
+    (started_by_pipeline(started_by_pipeline({"trigger": git_trigger(OLD_SHA)},
+                                             tag="2.0.0", repository="acme/x")), "acme/x:2.0.0"),
+    # The event shape keeps a pipeline trigger's fields under `other`.
+    ({"trigger": {"type": "pipeline", "other": {"parentExecution": {"trigger": git_trigger(NEW_SHA)}}}},
+     NEW_SHA[:12]),
+])
+def test_version_of_reads_the_parent_runs_trigger_when_the_run_names_none(run: dict, label: str) -> None:
+    version = version_of(run)
+    assert version is not None and version.label == label
+
+
+@pytest.mark.parametrize("run", [
+    started_by_pipeline({"trigger": git_trigger(NEW_SHA)}, depth=6),  # past MAX_PARENTS runs up
+    started_by_pipeline({"trigger": {"type": "cron"}}, depth=2),
+    {"trigger": {"type": "pipeline", "parentExecution": "01PARENTRUN"}},
+    {"trigger": {"type": "pipeline", "parentExecution": {"trigger": None}}},
+])
+def test_version_of_is_none_when_no_run_up_the_chain_names_one(run: dict) -> None:
+    assert version_of(run) is None
+
+
+def test_version_of_stops_on_a_parent_loop() -> None:
+    run: dict[str, Any] = {"trigger": {"type": "pipeline"}}
+    run["trigger"]["parentExecution"] = run
+    assert version_of(run) is None
+
+
+def test_version_of_the_real_pipeline_triggered_runs_is_none_their_root_run_is_cron() -> None:
+    """Orca's pipelinetrigger.json: two parent runs up, the first run was started by cron, naming nothing."""
+    run = events.payload("orca_execution_with_manualJudgment_in_parent.json")
+    assert [version_of(r) for r in (run, run["trigger"]["parentExecution"])] == [None, None]
+    run["trigger"]["parentExecution"]["trigger"]["parentExecution"]["trigger"] = git_trigger(NEW_SHA)
+    assert version_of(run) == Version(label=NEW_SHA[:12], commit=NEW_SHA, source="github", project="acme",
+                                      slug="shop")
+
+
 @pytest.mark.parametrize(("source", "url"), [
     ("github", f"https://github.com/acme/shop/compare/{OLD_SHA}...{NEW_SHA}"),
     ("gitlab", f"https://gitlab.com/acme/shop/-/compare/{OLD_SHA}...{NEW_SHA}"),

@@ -71,10 +71,11 @@ def may_view(services: Services, application: str, user_id: str) -> Verdict:
 
 
 def may_judge(services: Services, *, person: Actor, execution: dict[str, Any],
-              stage: dict[str, Any]) -> Verdict:
+              stage: dict[str, Any], listing: bool = False) -> Verdict:
     """The policy for the run's application decides first (by Slack user, email or user group, and the
     four-eyes rule); with RELAY_FIAT_URL set, Fiat must also grant the clicker EXECUTE on the application
-    and one of the stage's required roles. Fiat unreachable refuses as unknown."""
+    and one of the stage's required roles. Fiat unreachable refuses as unknown. `listing` (what to offer,
+    not a decision) lets Fiat's answer of the last minute do."""
     application = str(execution.get("application") or "")
     if not application:
         return Verdict(False, "Spinnaker's answer does not name the run's application, which the policy is "
@@ -86,7 +87,8 @@ def may_judge(services: Services, *, person: Actor, execution: dict[str, Any],
         return _without_email(person)
     if services.fiat is not None:
         try:
-            allowed, why = services.fiat.may_judge(person.email or "", application, required_roles(stage))
+            allowed, why = services.fiat.may_judge(person.email or "", application, required_roles(stage),
+                                                   cached=listing)
         except FiatUnavailable as err:
             return Verdict(False, f"Spinnaker's Fiat could not be asked whether you may judge this ({err}); "
                                   "try again in a minute", unknown=True)

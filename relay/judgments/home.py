@@ -115,7 +115,7 @@ def _facts(services: Services, user: str, waiting: list[Waiting], *, unread: int
     listed, unknown = [], []
     for item in waiting:
         verdict = may_judge(services, person=person, execution=item.execution,
-                            stage=stage_by_id(item.execution, item.stage_id))
+                            stage=stage_by_id(item.execution, item.stage_id), listing=True)
         if verdict.allowed:
             listed.append(item)
         elif verdict.unknown:

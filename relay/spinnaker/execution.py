@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
-MAX_PARENTS = 5  # how far up a chain of pipeline triggers the people who started a run are looked for
+MAX_PARENTS = 5  # how far up a chain of pipeline triggers who started a run, and its version, are looked for
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{5,63}$")
 # Deck's run pages: …/#/applications/<app>/executions/details/<id>, …/executions/<id>, …/tasks/<id>
 COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
-from relay.spinnaker.execution import COMMIT, image_ref, trigger_getter
+from relay.spinnaker.execution import COMMIT, MAX_PARENTS, image_ref, trigger_getter
 
 # From the older commit `{base}` to the newer `{head}`; Bitbucket Cloud lists the newer side first. Bitbucket
 # Server (a git trigger's `stash` source) is self-hosted, so there is no host to link to.
@@ -38,8 +38,22 @@ class Version:
 
 
 def version_of(execution: dict[str, Any]) -> Version | None:
-    """The version the run's trigger names, most precise first: a git or CI commit, an image, an artifact,
-    a build number; None when the trigger names none."""
+    """The version the run's trigger names; for a run started by another pipeline whose trigger names none,
+    the version its parent run's trigger names (up to MAX_PARENTS runs up). None when none names one."""
+    run: Any = execution
+    for _ in range(MAX_PARENTS + 1):
+        if not isinstance(run, dict):
+            return None
+        version = _trigger_version(run)
+        if version is not None:
+            return version
+        run = trigger_getter(run)("parentExecution")
+    return None
+
+
+def _trigger_version(execution: dict[str, Any]) -> Version | None:
+    """The version one run's own trigger names, most precise first: a git or CI commit, an image, an
+    artifact, a build number."""
     get = trigger_getter(execution)
     build = get("buildInfo") if isinstance(get("buildInfo"), dict) else {}
     scm = next((s for s in _list(build.get("scm")) if isinstance(s, dict) and s.get("sha1")), {})
