@@ -229,7 +229,7 @@ def trigger_user(execution: dict[str, Any], depth: int = 0) -> str | None:
     if get("runAsUser") and not _anonymous(get("runAsUser")):
         return str(get("runAsUser"))
     parent = get("parentExecution")
-    return trigger_user(parent, depth + 1) if isinstance(parent, dict) and depth < 5 else None
+    return trigger_user(parent, depth + 1) if isinstance(parent, dict) and depth < MAX_PARENTS else None
 
 
 def image_ref(get: Any) -> str:
