@@ -36,7 +36,6 @@ JUDGMENT_WAIT_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28
                          259200.0)
 WAIT_OUTCOMES = ("continued", "stopped", "expired", "canceled", "ended")
 REMINDER_KINDS = ("reminder", "escalation", "direct_message")
-LANES = ("delivery", "job")
 LANE_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 

@@ -35,6 +35,7 @@ from relay.web.console_auth import (
     ConsoleSessionInterface,
     Refused,
     admit,
+    challenge,
     csrf_token,
     secure,
 )
@@ -79,9 +80,7 @@ def _refused(err: Refused):
         return redirect(url_for("console_oidc.login", next=request.full_path.rstrip("?")))
     response = current_app.make_response((render_template("console/refused.html", message=err.message,
                                                           identity=None), err.status))
-    if err.status == 401 and settings.console_auth == "basic":
-        response.headers["WWW-Authenticate"] = "Basic realm=\"SlackOps Relay console\", charset=\"UTF-8\""
-    return response
+    return challenge(response, err, settings)
 
 
 @bp.errorhandler(pages.BadFilter)

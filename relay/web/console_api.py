@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from relay.errors import error_body
 from relay.web import console_pages as pages
-from relay.web.console_auth import Refused, admit
+from relay.web.console_auth import Refused, admit, challenge
 
 bp = Blueprint("console_api", __name__, url_prefix="/api/v1")
 
@@ -22,9 +22,7 @@ def _admit() -> None:
 @bp.errorhandler(Refused)
 def _refused(err: Refused):
     response = jsonify(error_body("unauthorized" if err.status == 401 else "forbidden", err.message))
-    if err.status == 401 and current_app.extensions["relay"].settings.console_auth == "basic":
-        response.headers["WWW-Authenticate"] = "Basic realm=\"SlackOps Relay console\", charset=\"UTF-8\""
-    return response, err.status
+    return challenge(response, err, current_app.extensions["relay"].settings), err.status
 
 
 @bp.errorhandler(pages.BadFilter)

@@ -67,6 +67,13 @@ class Refused(Exception):
         self.sign_in = sign_in  # an OIDC sign-in would help
 
 
+def challenge(response: Response, err: Refused, settings: Settings) -> Response:
+    """`response` asking for Basic credentials when the console signs in by Basic and none were good."""
+    if err.status == 401 and settings.console_auth == "basic":
+        response.headers["WWW-Authenticate"] = REALM
+    return response
+
+
 class ConsoleSessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session, marked Secure whenever the request came over HTTPS (as the proxy in
     front of the relay reports it), so one setting serves a laptop and a TLS-terminating ingress."""
