@@ -27,13 +27,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.extensions["relay"] = services
     register_error_handlers(app)
     if not ops_only:
-        app.register_blueprint(echo.bp)
         app.register_blueprint(interactions.bp)
         app.register_blueprint(commands.bp)
         app.register_blueprint(events.bp)
         if services.settings.console_enabled:
             console.register(app, services.settings)
     app.register_blueprint(ops.bp)
+    if not ops_only:
+        app.wsgi_app = echo.serve_ahead(app.wsgi_app, services)  # type: ignore[method-assign]
     ops.track_requests(app)
     if announce:
         log_setup_warnings(services.settings)

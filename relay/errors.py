@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
 
 
 class RelayError(Exception):
@@ -47,24 +50,24 @@ def error_body(code: str, message: str, details: Any = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def register_error_handlers(app: Flask) -> None:
-    """Turn RelayError, ValidationError and HTTP errors into the JSON error shape; never leak a traceback."""
-
-    @app.errorhandler(RelayError)
-    def _relay_error(err: RelayError):
-        return jsonify(error_body(err.code, err.message, err.details)), err.status
-
-    @app.errorhandler(ValidationError)
-    def _validation_error(err: ValidationError):
-        return jsonify(error_body("invalid_payload", "the payload does not have the expected shape",
-                                  err.messages)), 422
-
-    @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException):
+def error_answer(err: Exception) -> tuple[dict, int]:
+    """The JSON error body and status for `err`: a RelayError's own, 422 for a ValidationError, an HTTP
+    error's status, and for anything else a 500 that logs the traceback and leaks none of it."""
+    if isinstance(err, RelayError):
+        return error_body(err.code, err.message, err.details), err.status
+    if isinstance(err, ValidationError):
+        return error_body("invalid_payload", "the payload does not have the expected shape", err.messages), 422
+    if isinstance(err, HTTPException):
         code = (err.name or "error").lower().replace(" ", "_")
-        return jsonify(error_body(code, err.description or err.name)), err.code or 500
+        return error_body(code, err.description or err.name), err.code or 500
+    log.exception("unhandled error")
+    return error_body("internal_error", "the relay could not handle this request"), 500
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error raised in a view with `error_answer`; never a traceback."""
 
     @app.errorhandler(Exception)
-    def _unexpected(err: Exception):
-        app.logger.exception("unhandled error")
-        return jsonify(error_body("internal_error", "the relay could not handle this request")), 500
+    def _error(err: Exception):
+        body, status = error_answer(err)
+        return jsonify(body), status

@@ -42,6 +42,10 @@ def gunicorn_options(settings: Settings, *, bind: str | None = None) -> dict[str
         # Longer than a load balancer's idle timeout (60 s for ingress-nginx and AWS ALB), so the balancer,
         # not the relay, closes idle connections and never sends a request into one being closed.
         "keepalive": 75,
+        # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections
+        # over them; on one shared socket, a caller's few keep-alive connections (Echo's, an ingress's) can
+        # all land on the worker that happened to be waiting, leaving the others idle.
+        "reuse_port": True,
         # The request line and headers are bounded here; bodies by RELAY_MAX_EVENT_BYTES and
         # RELAY_MAX_SLACK_BYTES in the app.
         "limit_request_line": 8190,

@@ -3,7 +3,7 @@ strict rules, or as a form's fields; a 4xx naming the problem otherwise."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qsl
 
 from flask import request
@@ -23,15 +23,18 @@ def parse_json(raw: bytes) -> Any:
 
 
 def bounded_body(limit: int, *, what: str, setting: str) -> bytes:
-    """The raw body, read in chunks up to `limit` + 1 bytes whether its length is declared or chunked;
-    PayloadTooLarge as soon as it is known to exceed `limit`."""
+    """The raw body of Flask's current request, as `read_bounded` reads it."""
+    return read_bounded(request.stream, request.content_length, limit, what=what, setting=setting)
+
+
+def read_bounded(stream: BinaryIO, declared: int | None, limit: int, *, what: str, setting: str) -> bytes:
+    """The body in `stream` (`declared` bytes long, None when chunked), read in chunks up to `limit` + 1
+    bytes; PayloadTooLarge as soon as it is known to exceed `limit`."""
     refusal = f"{what} larger than {limit} bytes are refused ({setting})"
-    declared = request.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge(refusal)
     # A declared body is asked for whole (the stream ends with it); a chunked one a chunk at a time.
     end, step = (limit + 1, CHUNK_BYTES) if declared is None else (declared, declared)
-    stream = request.stream
     chunks, size = [], 0
     while size < end:
         chunk = stream.read(min(step, end - size))

@@ -1,4 +1,7 @@
-"""Blueprint for Echo's REST event listener: POST /echo/events (and the trailing-slash form Echo sends)."""
+"""Echo's REST event listener, POST /echo/events (and the trailing-slash form Echo sends), as a WSGI app that
+answers ahead of Flask's routing: Echo posts every event of every pipeline here and waits for each answer,
+most of them to say that the event notifies nobody, and Flask's request and response objects would cost
+more than that whole answer."""
 
 from __future__ import annotations
 
@@ -6,32 +9,61 @@ import base64
 import contextlib
 import hmac
 import logging
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
 
 import orjson
-from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from relay.config import Settings
-from relay.errors import Unauthorized
+from relay.errors import Unauthorized, error_answer
 from relay.notifications.plan import receive
-from relay.web.body import bounded_body, parse_json
-from relay.web.ops import LOG_ONE_IN
+from relay.services import Services
+from relay.web.body import parse_json, read_bounded
+from relay.web.ops import LOG_ONE_IN, ROUTE
 from schemas.echo import load_event
 
-bp = Blueprint("echo", __name__)
-log = logging.getLogger(__name__)
-
+PATHS = frozenset({"/echo/events", "/echo/events/"})
 # Of the events answered `ignored`, one request line in this many is logged (every one at DEBUG).
 IGNORED_LOGGED_ONE_IN = 100
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE  # as Flask's jsonify writes it: one line
+
+log = logging.getLogger(__name__)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-@bp.post("/echo/events")
-@bp.post("/echo/events/")
-def echo_events() -> tuple[Response, int]:
+def serve_ahead(app_wsgi: WSGIApp, services: Services) -> WSGIApp:
+    """`app_wsgi` with Echo's paths answered by `echo_events` before it sees them."""
+
+    def routed(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path not in PATHS:
+            return app_wsgi(environ, start_response)
+        environ[ROUTE] = path
+        try:
+            body, status = echo_events(environ, services)
+        except Exception as err:  # noqa: BLE001 - every error becomes the relay's JSON error answer
+            body, status = error_answer(err)
+        answer = orjson.dumps(body, option=JSON_OPTIONS)
+        start_response(STATUS_LINES[status], [("Content-Type", "application/json"),
+                                              ("Content-Length", str(len(answer)))])
+        return [answer]
+
+    return routed
+
+
+def echo_events(environ: dict[str, Any], services: Services) -> tuple[dict[str, Any], int]:
     """Accept one Echo event: authenticate, bound, parse, match, queue; answer fast."""
-    services = current_app.extensions["relay"]
+    if environ.get("REQUEST_METHOD") != "POST":
+        raise MethodNotAllowed(valid_methods=["POST"])
     settings: Settings = services.settings
-    check_echo_auth(settings, request.headers.get("Authorization"))
-    raw = bounded_body(settings.max_event_bytes, what="events", setting="RELAY_MAX_EVENT_BYTES")
+    check_echo_auth(settings, environ.get("HTTP_AUTHORIZATION"))
+    raw = read_bounded(get_input_stream(environ), get_content_length(environ), settings.max_event_bytes,
+                       what="events", setting="RELAY_MAX_EVENT_BYTES")
     event = load_event(parse_json(raw))
     outcome = receive(event, raw, settings=settings, store=services.store, clock=services.clock)
     services.metrics.event(event.type, outcome.result)
@@ -39,24 +71,18 @@ def echo_events() -> tuple[Response, int]:
         services.metrics.queued(outcome.notifications)
     if outcome.refused:
         services.metrics.addresses_refused(outcome.refused)
-    body = {"result": outcome.result, "eventId": outcome.event_id}
+    body: dict[str, Any] = {"result": outcome.result, "eventId": outcome.event_id}
     if outcome.reason:
         body["reason"] = outcome.reason
     if outcome.refused:
         body["refused"] = outcome.refused
     if outcome.result == "queued":
         body["notifications"] = outcome.notifications
-        return _json(body), 202
+        return body, 202
     if outcome.result == "ignored" and not log.isEnabledFor(logging.DEBUG):
         # Most events are ignored: above DEBUG, their request lines are sampled.
-        request.environ[LOG_ONE_IN] = IGNORED_LOGGED_ONE_IN
-    return _json(body), 200
-
-
-def _json(body: dict) -> Response:
-    """The answer as Flask's `jsonify` writes it (keys sorted, one line), by orjson: it is on every event."""
-    return Response(orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE),
-                    mimetype="application/json")
+        environ[LOG_ONE_IN] = IGNORED_LOGGED_ONE_IN
+    return body, 200
 
 
 def check_echo_auth(settings: Settings, authorization: str | None) -> None:
@@ -89,4 +115,3 @@ def _basic_matches(credential: str, settings: Settings) -> bool:
 
 def _same(given: bytes, expected: bytes) -> bool:
     return hmac.compare_digest(given, expected)
-

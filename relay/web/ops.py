@@ -19,6 +19,7 @@ bp = Blueprint("ops", __name__)
 request_log = logging.getLogger("relay.requests")
 _sampled = itertools.count()  # requests asking to be sampled, in this process
 LOG_ONE_IN = "relay.log_one_in"  # the WSGI environ key a view sets to sample its request lines
+ROUTE = "relay.route"  # the WSGI environ key naming the route of a request answered before Flask's routing
 
 
 @bp.get("/healthz")
@@ -69,9 +70,7 @@ def track_requests(app: Flask) -> None:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             headers.append(("X-Request-Id", request_id))
-            # The request is still Flask's here: its response is being started inside the request context.
-            _finished(environ.get("werkzeug.request"), int(status[:3]), time.perf_counter() - started,
-                      metrics=metrics)
+            _finished(environ, int(status[:3]), time.perf_counter() - started, metrics=metrics)
             return start_response(status, headers, exc_info)
 
         try:
@@ -82,21 +81,36 @@ def track_requests(app: Flask) -> None:
     app.wsgi_app = tracked  # type: ignore[method-assign]
 
 
-def _finished(request: Request | None, status: int, elapsed: float, *, metrics: Metrics) -> None:
-    """Count the request, and log it (path without its query string, which may carry credentials)."""
+def _route(environ: dict[str, Any]) -> str | None:
+    """The route a request matched, "unmatched" for none, None when no app read it (nothing to count)."""
+    if ROUTE in environ:
+        return environ[ROUTE]
+    # A Flask request is still in its context here: its response is being started.
+    request: Request | None = environ.get("werkzeug.request")
     if request is None:
+        return None
+    return request.url_rule.rule if request.url_rule is not None else "unmatched"
+
+
+def _finished(environ: dict[str, Any], status: int, elapsed: float, *, metrics: Metrics) -> None:
+    """Count the request, and log it (path without its query string, which may carry credentials)."""
+    route = _route(environ)
+    if route is None:
         return
-    method, rule = request.method, request.url_rule
-    metrics.request(rule.rule if rule is not None else "unmatched", method, status, elapsed)
-    one_in = request.environ.get(LOG_ONE_IN, 1)
+    method = environ.get("REQUEST_METHOD", "")
+    metrics.request(route, method, status, elapsed)
+    one_in = environ.get(LOG_ONE_IN, 1)
     if (one_in > 1 and next(_sampled) % one_in) or not request_log.isEnabledFor(logging.INFO):
         return
-    path = request.path.encode("unicode_escape").decode("ascii")  # no line breaks smuggled into text logs
+    request = environ.get("werkzeug.request")
+    path = request.path if request is not None else route
+    path = path.encode("unicode_escape").decode("ascii")  # no line breaks smuggled into text logs
+    remote_addr = environ.get("REMOTE_ADDR")
     fields = {"method": method, "path": path, "status": status, "duration_ms": round(elapsed * 1000, 1),
-              "remote_addr": request.remote_addr}
+              "remote_addr": remote_addr}
     sampled = ""
     if one_in > 1:
         fields["sampled_one_in"] = one_in
         sampled = f" (1 in {one_in} logged)"
-    request_log.info("%s %s %d %.1fms from %s%s", method, path, status, elapsed * 1000, request.remote_addr,
+    request_log.info("%s %s %d %.1fms from %s%s", method, path, status, elapsed * 1000, remote_addr,
                      sampled, extra=fields)

@@ -1,0 +1,103 @@
+"""SQLite tuned for many readers and one writer at a time: WAL, the pragmas that suit it, and writers that
+take turns rather than poll for SQLite's lock."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+READ_ONLY = "relay_read_only"  # an execution option: the connection only reads (see Database._reading)
+# Per connection: pages cached and read through a memory map, a temporary table never on disk, and the WAL
+# file cut back after each checkpoint.
+PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "cache_size=-8000",
+           "mmap_size=134217728", "temp_store=MEMORY", "journal_size_limit=67108864")
+TURNS_SUFFIX = ".writers"  # beside the database file: the file writers lock to take their turn
+MEMORY = ("", ":memory:")
+
+_this_thread = threading.local()  # .turn: the connection whose write turn this thread holds
+
+
+class TurnTakingConnection(sqlite3.Connection):
+    """A connection whose write transactions wait their turn on an exclusive flock of `<database>.writers`,
+    shared by every thread and process writing to the database, and end it when they commit, roll back or
+    close (or the process dies: the kernel lets the lock go).
+
+    SQLite lets one writer in at a time and makes the others poll: its busy handler sleeps 1, 2, 5, 10, up
+    to 100 ms between tries, so a writer can sleep through many turns it could have had. A writer blocked
+    on the flock instead wakes the moment the one before it is done. SQLite's own busy timeout still
+    applies to whatever writes without a turn (a second write connection opened inside a write turn by the
+    same thread, which would otherwise wait for itself)."""
+
+    def __init__(self, database: str | bytes | os.PathLike, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        path = os.fsdecode(database)
+        self._turns = None if path in MEMORY or path.startswith("file:") else \
+            os.open(path + TURNS_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
+        self._holding = False
+
+    def take_turn(self) -> None:
+        """Wait until no other connection is writing, then hold the turn until this transaction ends."""
+        holder = getattr(_this_thread, "turn", None)
+        if self._turns is None or self._holding or (holder is not None and holder._holding):
+            return
+        fcntl.flock(self._turns, fcntl.LOCK_EX)
+        self._holding = True
+        _this_thread.turn = self
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._end_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._end_turn()
+            if self._turns is not None:
+                os.close(self._turns)
+                self._turns = None
+
+    def _end_turn(self) -> None:
+        if self._holding:
+            self._holding = False
+            fcntl.flock(self._turns, fcntl.LOCK_UN)
+
+
+def sqlite_connect_args() -> dict[str, Any]:
+    """What sqlite3.connect is given: turn-taking connections, usable from any thread of the pool."""
+    return {"factory": TurnTakingConnection, "timeout": 30, "check_same_thread": False}
+
+
+def tune_sqlite(engine: Engine) -> None:
+    """The pragmas on every connection; write transactions BEGIN IMMEDIATE once they have their turn (so two
+    processes never deadlock upgrading a lock), reads a deferred BEGIN that in WAL mode waits for no one."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
+        conn.connection.dbapi_connection.take_turn()
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
