@@ -4,32 +4,54 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from relay.store.batches import GroupCommit
 from relay.store.database import Database
 from relay.store.records import DeliveryDraft, DuplicateEvent
 from relay.store.tables import events
 
 
+@dataclass(frozen=True)
+class _Acceptance:
+    """An event to record (its row), with its deliveries and timers."""
+
+    row: dict[str, Any]
+    drafts: list[DeliveryDraft]
+    timers: list[dict[str, Any]]
+
+
 class EventQueries(Database):
     """Events seen."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._acceptances: GroupCommit[_Acceptance, bool] = GroupCommit(engine.begin, self._accept_batch)
 
     def accept_event(self, *, event_id: str, type: str, application: str | None, execution_id: str | None,
                      drafts: Iterable[DeliveryDraft], now: float, facts: dict[str, Any] | None = None,
                      timers: Iterable[dict[str, Any]] = ()) -> None:
         """Record an event (with `facts`, what its deliveries' recipes render from) and its deliveries (and
-        the judgment timers it starts) in one transaction; raise DuplicateEvent if seen before."""
+        the judgment timers it starts) in one transaction; raise DuplicateEvent if seen before. On SQLite the
+        transaction is shared with the other events this process is accepting (see GroupCommit)."""
         drafts, timers = list(drafts), list(timers)
         row = {"event_id": event_id, "type": type, "application": application, "execution_id": execution_id,
                "received_at": now, "notifications": len(drafts)}
         if facts is not None:
             row["facts"] = _dumps(facts)
+        if not self.is_postgres:
+            if not self._acceptances.run(_Acceptance(row, drafts, timers)):
+                raise DuplicateEvent(event_id)
+            return
         try:
-            if self.is_postgres and drafts and not timers and not any(d.opens_thread for d in drafts):
+            if drafts and not timers and not any(d.opens_thread for d in drafts):
                 # Most notifying events (a run's start and end): one statement, so one round trip to the
                 # server, is the whole transaction.
                 with self.engine.connect() as conn:
@@ -48,6 +70,22 @@ class EventQueries(Database):
             if self.event_seen(event_id):
                 raise DuplicateEvent(event_id) from None
             raise
+
+    def _accept_batch(self, conn: Connection, batch: list[_Acceptance]) -> list[bool]:
+        """SQLite: events, their deliveries and their timers in the batch's transaction, the events in one
+        statement; per event, whether it is new (not seen before, nor earlier in the batch)."""
+        inserted = set(conn.execute(_INSERT_NEW, [acceptance.row for acceptance in batch]).scalars())
+        new = []
+        for acceptance in batch:
+            new.append(acceptance.row["event_id"] in inserted)
+            inserted.discard(acceptance.row["event_id"])
+        accepted = [acceptance for acceptance, is_new in zip(batch, new, strict=True) if is_new]
+        self._insert_queued(conn, [(draft, acceptance.row["event_id"], acceptance.row["received_at"])
+                                   for acceptance in accepted for draft in acceptance.drafts])
+        for acceptance in accepted:
+            for timer in acceptance.timers:
+                self._start_timer(conn, timer, now=acceptance.row["received_at"])
+        return new
 
     def event_seen(self, event_id: str) -> bool:
         with self._reading() as conn:
@@ -82,3 +120,7 @@ def _dumps(facts: dict[str, Any]) -> bytes:
         return orjson.dumps(facts)
     except orjson.JSONEncodeError:
         return json.dumps(facts, ensure_ascii=False).encode()
+
+
+_INSERT_NEW = (sqlite.insert(events).on_conflict_do_nothing(index_elements=[events.c.event_id])
+               .returning(events.c.event_id))

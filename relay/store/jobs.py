@@ -46,6 +46,11 @@ class JobQueries(Database):
         query = select(jobs).where(due).order_by(jobs.c.id).limit(limit)
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)
+        else:
+            # One writer at a time on SQLite: a poll finding nothing due (the usual case) only reads.
+            with self._reading() as conn:
+                if conn.execute(query.with_only_columns(jobs.c.id).limit(1)).first() is None:
+                    return []
         leased: list[Job] = []
         with self.engine.begin() as conn:
             for row in conn.execute(query).mappings().all():

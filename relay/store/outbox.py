@@ -47,16 +47,19 @@ class OutboxQueries(Database):
 
     def _insert_drafts(self, conn: Connection, drafts: list[DeliveryDraft], *, event_id: str | None,
                        now: float) -> None:
-        """Insert the drafts in their order, the plain ones many rows to a statement. The channels are added
-        if new, without looking them up first."""
-        if not drafts:
+        self._insert_queued(conn, [(draft, event_id, now) for draft in drafts])
+
+    def _insert_queued(self, conn: Connection, queued: list[tuple[DeliveryDraft, str | None, float]]) -> None:
+        """Insert each draft (with the id of the event it answers and when it was queued) in their order,
+        the plain ones many rows to a statement. The channels are added if new, without looking them up."""
+        if not queued:
             return
         conn.execute(dialect_insert(self.is_postgres)(channels).on_conflict_do_nothing(
             index_elements=[channels.c.channel]),
             [{"channel": channel, "next_allowed_at": 0.0, "joined": False}
-             for channel in sorted({d.channel for d in drafts})])
+             for channel in sorted({draft.channel for draft, _, _ in queued})])
         rows: list[dict[str, Any]] = []
-        for draft in drafts:
+        for draft, event_id, now in queued:
             if not draft.opens_thread:
                 rows.append(_draft_row(draft, event_id, now))
                 continue
