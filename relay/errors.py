@@ -56,7 +56,8 @@ def error_answer(err: Exception) -> tuple[dict, int]:
     if isinstance(err, RelayError):
         return error_body(err.code, err.message, err.details), err.status
     if isinstance(err, ValidationError):
-        return error_body("invalid_payload", "the payload does not have the expected shape", err.messages), 422
+        message = "the payload does not have the expected shape"
+        return error_body("invalid_payload", message, err.messages), 422
     if isinstance(err, HTTPException):
         code = (err.name or "error").lower().replace(" ", "_")
         return error_body(code, err.description or err.name), err.code or 500

@@ -16,7 +16,7 @@ import click
 import kubernetes_validate
 import pytest
 import yaml
-from werkzeug.routing import Map
+from werkzeug.routing import Map, Rule
 
 from relay.app import create_app
 from relay.cli import cli
@@ -24,6 +24,7 @@ from relay.config import Settings
 from relay.services import Services
 from relay.serving import gunicorn_options
 from relay.store import Store
+from relay.web import echo
 from relay.wiring import feature_handlers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,11 +83,17 @@ def resolve_command(args: list[str]) -> click.Context:
 
 
 def url_map(*, ops_only: bool, settings: Settings | None = None) -> Map:
+    """Flask's routes, with Echo's paths (answered ahead of Flask's routing) when the app serves them."""
     store = Store.from_url("sqlite://")
     app = create_app(services=Services(handlers=feature_handlers(), settings=settings or Settings(),
                                        store=store, poster=None), ops_only=ops_only, announce=False)
     store.engine.dispose()
-    return app.url_map
+    routes = Map([Rule(rule.rule, methods=rule.methods, endpoint=rule.endpoint)
+                  for rule in app.url_map.iter_rules()])
+    if not ops_only:
+        for path in sorted(echo.PATHS):
+            routes.add(Rule(path, methods=["POST"], endpoint="echo_events"))
+    return routes
 
 
 def get_routes(url_rules: Map) -> set[str]:

@@ -498,3 +498,19 @@ def test_echo_other_requests_get_the_json_error_shape(
 
 def test_echo_health_answers_while_up(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_echo_unexpected_failure_is_a_json_500_that_logs_the_traceback_and_leaks_none(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("secret-bearing detail")
+
+    monkeypatch.setattr("relay.web.echo.receive", broken)
+    response = post(client, pipeline_event("starting"))
+    error = assert_error(response, 500, "internal_error")
+    assert error["message"] == "the relay could not handle this request"
+    assert "secret-bearing" not in response.get_data(as_text=True)
+    assert response.headers["X-Request-Id"]
+    [record] = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert record.exc_info[0] is RuntimeError

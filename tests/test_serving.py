@@ -42,6 +42,12 @@ def scrape(url: str) -> dict[str, float]:
     return totals
 
 
+def listening_sockets(port: int) -> int:
+    """The TCP sockets listening on `port` on this machine (/proc/net/tcp: state 0A is LISTEN)."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return sum(1 for row in rows if row[1].endswith(f":{port:04X}") and row[3] == "0A")
+
+
 def counting_pids(metrics_dir: Path) -> set[str]:
     """The processes that wrote counters to the multiprocess directory."""
     return {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("counter_*.db")}
@@ -60,6 +66,8 @@ def test_gunicorn_config_counts_metrics_across_workers_and_logs_json_lines(sqlit
                      tmp_path / "gunicorn.log", module="gunicorn")
     try:
         wait_until(lambda: http_status(f"{url}/readyz") == 200, 30, "Gunicorn to be ready", [gunicorn])
+        # Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads connections.
+        wait_until(lambda: listening_sockets(port) == 2, 10, "a listening socket per worker", [gunicorn])
         assert not (metrics_dir / "counter_999999.db").exists()
         events = [pipeline_event("starting", execution(id=f"01SERVE{n:04d}")) for n in range(40)]
         with ThreadPoolExecutor(max_workers=8) as pool:
