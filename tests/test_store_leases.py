@@ -3,6 +3,7 @@ worker's claims come back when its lease runs out, and run order and channel pac
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter, defaultdict
@@ -164,3 +165,28 @@ def test_lease_jobs_retakes_an_expired_lease_and_counts_the_attempt(migrated_sto
     [retaken] = migrated_store.lease_jobs(worker="alive", now=11.5, lease=10.0)
     assert (retaken.id, retaken.attempts) == (job_id, 1)
     assert migrated_store.release("alive") == 1
+
+
+def test_sqlite_claim_skips_a_delivery_another_worker_took_since_it_was_read(tmp_path, monkeypatch) -> None:
+    """On SQLite the candidates are read before the write turn; a row leased by another worker in between
+    (here, right after the read) is not leased a second time."""
+    url = f"sqlite:///{tmp_path / 'relay.sqlite3'}"
+    first, second = Store.from_url(url), Store.from_url(url)
+    first.create_schema()
+    queue(first, runs=1, per_run=1, channels=1)
+    read_candidates = first._reading
+    taken: list = []
+
+    @contextlib.contextmanager
+    def read_then_lose_the_race():
+        with read_candidates() as conn:
+            yield conn
+        taken.extend(second.lease_deliveries(worker="b", now=1.0, lease=LEASE, interval=0.0))
+
+    monkeypatch.setattr(first, "_reading", read_then_lose_the_race)
+    assert first.lease_deliveries(worker="a", now=1.0, lease=LEASE, interval=0.0) == []
+    assert len(taken) == 1
+    assert [(row["status"], row["attempts"]) for row in first.list_deliveries()] == [(SENDING, 0)]
+    assert first.mark_sent(taken[0].id, worker="b", now=2.0, ts="1.1")  # the lease is b's
+    first.engine.dispose()
+    second.engine.dispose()

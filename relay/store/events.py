@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from relay.store.batches import GroupCommit
 from relay.store.database import Database
 from relay.store.records import DeliveryDraft, DuplicateEvent
+from relay.store.sqlite import PreparedStatement
 from relay.store.tables import events
 
 
@@ -44,8 +45,7 @@ class EventQueries(Database):
         drafts, timers = list(drafts), list(timers)
         row = {"event_id": event_id, "type": type, "application": application, "execution_id": execution_id,
                "received_at": now, "notifications": len(drafts)}
-        if facts is not None:
-            row["facts"] = _dumps(facts)
+        row["facts"] = None if facts is None else _dumps(facts)
         if not self.is_postgres:
             if not self._acceptances.run(_Acceptance(row, drafts, timers)):
                 raise DuplicateEvent(event_id)
@@ -72,13 +72,9 @@ class EventQueries(Database):
             raise
 
     def _accept_batch(self, conn: Connection, batch: list[_Acceptance]) -> list[bool]:
-        """SQLite: events, their deliveries and their timers in the batch's transaction, the events in one
-        statement; per event, whether it is new (not seen before, nor earlier in the batch)."""
-        inserted = set(conn.execute(_INSERT_NEW, [acceptance.row for acceptance in batch]).scalars())
-        new = []
-        for acceptance in batch:
-            new.append(acceptance.row["event_id"] in inserted)
-            inserted.discard(acceptance.row["event_id"])
+        """SQLite: events, their deliveries and their timers in the batch's transaction; per event, whether it
+        is new (not seen before, nor earlier in the batch)."""
+        new = [_INSERT_NEW.run(conn, acceptance.row) == 1 for acceptance in batch]
         accepted = [acceptance for acceptance, is_new in zip(batch, new, strict=True) if is_new]
         self._insert_queued(conn, [(draft, acceptance.row["event_id"], acceptance.row["received_at"])
                                    for acceptance in accepted for draft in acceptance.drafts])
@@ -122,5 +118,6 @@ def _dumps(facts: dict[str, Any]) -> bytes:
         return json.dumps(facts, ensure_ascii=False).encode()
 
 
-_INSERT_NEW = (sqlite.insert(events).on_conflict_do_nothing(index_elements=[events.c.event_id])
-               .returning(events.c.event_id))
+_INSERT_NEW = PreparedStatement(
+    sqlite.insert(events).on_conflict_do_nothing(index_elements=[events.c.event_id]),
+    ["event_id", "type", "application", "execution_id", "received_at", "notifications", "facts"])

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from relay.store.database import Database, dialect_insert
@@ -22,6 +23,7 @@ from relay.store.records import (
     DeliveryDraft,
     QueueStats,
 )
+from relay.store.sqlite import PreparedStatement
 from relay.store.tables import channels, deliveries, jobs, messages
 
 # Deliveries that replace what Slack shows (a run's message, a person's Home tab): a newer one of the same
@@ -54,10 +56,13 @@ class OutboxQueries(Database):
         the plain ones many rows to a statement. The channels are added if new, without looking them up."""
         if not queued:
             return
-        conn.execute(dialect_insert(self.is_postgres)(channels).on_conflict_do_nothing(
-            index_elements=[channels.c.channel]),
-            [{"channel": channel, "next_allowed_at": 0.0, "joined": False}
-             for channel in sorted({draft.channel for draft, _, _ in queued})])
+        new_channels = [{"channel": channel, "next_allowed_at": 0.0, "joined": False}
+                        for channel in sorted({draft.channel for draft, _, _ in queued})]
+        if self.is_postgres:
+            conn.execute(dialect_insert(True)(channels).on_conflict_do_nothing(
+                index_elements=[channels.c.channel]), new_channels)
+        else:
+            _SQLITE_NEW_CHANNEL.run_many(conn, new_channels)
         rows: list[dict[str, Any]] = []
         for draft, event_id, now in queued:
             if not draft.opens_thread:
@@ -107,19 +112,21 @@ class OutboxQueries(Database):
         # Several candidates per delivery leased: a channel takes one delivery at a time.
         query = (select(deliveries).where(deliveries.c.channel.in_(free_channels), due, ~blocked_by_earlier)
                  .order_by(deliveries.c.id).limit(limit * 4))
+        candidates = None
         if self.is_postgres:
             query = query.with_for_update(of=deliveries, skip_locked=True)
         else:
-            # SQLite has one writer at a time: look without the write lock first, so that a poll finding
-            # nothing (the usual case, and every poll while a backlog waits for its channel) never holds
-            # the webhook up.
+            # SQLite has one writer at a time: the candidates are read before the write turn is taken, so
+            # that the search (and every poll finding nothing) never holds the webhook up; each lease is then
+            # a compare-and-set on the row as it was read.
             with self._reading() as conn:
-                if conn.execute(query.with_only_columns(deliveries.c.id).limit(1)).first() is None:
-                    return []
+                candidates = conn.execute(query).mappings().all()
+            if not candidates:
+                return []
         leased: list[Delivery] = []
         with self.engine.begin() as conn:
             by_channel: dict[str, list[Any]] = {}
-            for row in conn.execute(query).mappings().all():
+            for row in candidates if candidates is not None else conn.execute(query).mappings().all():
                 by_channel.setdefault(row["channel"], []).append(row)
             # The channels with the oldest deliveries, taken in channel order (see above).
             for channel in sorted(sorted(by_channel, key=lambda c: by_channel[c][0]["id"])[:limit]):
@@ -134,7 +141,7 @@ class OutboxQueries(Database):
         """Take the channel's next slot for its oldest available row, skipping superseded rewrites."""
         for row in rows:
             if row["action"] in REWRITES and self._superseded(conn, row):
-                conn.execute(update(deliveries).where(deliveries.c.id == row["id"])
+                conn.execute(update(deliveries).where(_as_read(row))
                              .values(status=SUPERSEDED, sent_at=now, lease_until=None))
                 continue
             if self._channel_busy(conn, row, now=now):
@@ -145,7 +152,8 @@ class OutboxQueries(Database):
             if slot.rowcount != 1:
                 return None
             values = lease_values(row, worker=worker, now=now, lease=lease)
-            conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(**values))
+            if conn.execute(update(deliveries).where(_as_read(row)).values(**values)).rowcount != 1:
+                return None  # another worker took it since it was read
             return _delivery(row, attempts=values["attempts"])
         return None
 
@@ -304,6 +312,14 @@ class OutboxQueries(Database):
             return {status: count for status, count in rows}
 
 
+def _as_read(row: Any) -> Any:
+    """The delivery `row` was read from, if no worker has leased, finished or put it back since."""
+    return and_(deliveries.c.id == row["id"], deliveries.c.status == row["status"],
+                deliveries.c.attempts == row["attempts"],
+                deliveries.c.lease_until.is_not_distinct_from(row["lease_until"]),
+                deliveries.c.next_attempt_at.is_not_distinct_from(row["next_attempt_at"]))
+
+
 def _waits_for_earlier() -> Any:
     """True for a delivery with an unfinished earlier one in its run thread (threads go out in order)."""
     earlier = deliveries.alias("earlier")
@@ -322,10 +338,14 @@ def _draft_row(draft: DeliveryDraft, event_id: str | None, now: float) -> dict[s
 
 def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """One INSERT for many rows, which must name the same columns: a recipe is NULL in rows without one."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        _SQLITE_DELIVERY.run_many(conn, [{"recipe": None, **row} for row in rows])
+        return
     if any("recipe" in row for row in rows):
         rows = [{"recipe": None, **row} for row in rows]
-    if rows:
-        conn.execute(insert(deliveries), rows)
+    conn.execute(insert(deliveries), rows)
 
 
 def _opening_insert() -> Any:
@@ -350,3 +370,8 @@ def _delivery(row: Any, *, attempts: int) -> Delivery:
 
 _DRAFT_COLUMNS = frozenset(_draft_row(DeliveryDraft("", "", "", "", {}, recipe={}), None, 0.0))
 _OPENING = _opening_insert()
+# On SQLite these run inside a writer's turn, straight on the cursor (see PreparedStatement).
+_SQLITE_NEW_CHANNEL = PreparedStatement(
+    sqlite.insert(channels).on_conflict_do_nothing(index_elements=[channels.c.channel]),
+    ["channel", "next_allowed_at", "joined"])
+_SQLITE_DELIVERY = PreparedStatement(insert(deliveries), sorted(_DRAFT_COLUMNS | {"recipe"}))

@@ -7,10 +7,13 @@ import fcntl
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.sqlite import pysqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.expression import Executable
 
 READ_ONLY = "relay_read_only"  # an execution option: the connection only reads (see Database._reading)
 # Per connection: pages cached and read through a memory map, a temporary table never on disk, and the WAL
@@ -19,6 +22,7 @@ PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "cach
            "mmap_size=134217728", "temp_store=MEMORY", "journal_size_limit=67108864")
 TURNS_SUFFIX = ".writers"  # beside the database file: the file writers lock to take their turn
 MEMORY = ("", ":memory:")
+DIALECT = pysqlite.dialect()
 
 _this_thread = threading.local()  # .turn: the connection whose write turn this thread holds
 
@@ -101,3 +105,24 @@ def tune_sqlite(engine: Engine) -> None:
             return
         conn.connection.dbapi_connection.take_turn()
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class PreparedStatement:
+    """A statement compiled once for SQLite and run on the DBAPI cursor of a connection in a transaction:
+    inside a writer's turn, SQLAlchemy's work for each execution would cost more than SQLite's own."""
+
+    def __init__(self, statement: Executable, columns: Sequence[str]) -> None:
+        compiled = statement.compile(dialect=DIALECT, column_keys=list(columns))
+        self.sql = str(compiled)
+        self.names = tuple(compiled.positiontup or ())
+
+    def run(self, conn: Connection, row: dict[str, Any]) -> int:
+        """Execute it with `row`'s values; the rows it changed."""
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.execute(self.sql, tuple(row[name] for name in self.names))
+        return cursor.rowcount
+
+    def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Execute it once per row."""
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.executemany(self.sql, [tuple(row[name] for name in self.names) for row in rows])
