@@ -19,6 +19,7 @@ from sqlalchemy import MetaData, Table, insert, inspect, update
 from relay.cli import cli
 from relay.errors import ConfigError
 from relay.store import PENDING, SENT, DeliveryDraft, Store, metadata, migrate
+from relay.store.tables import channels, deliveries, events
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,8 +71,16 @@ def test_migrations_keep_data_from_the_first_revision_to_head(db_url: str) -> No
     store = Store.from_url(db_url)
     first = revisions_base_to_head(store)[0]
     migrate.upgrade(store, first)
-    store.accept_event(event_id="e-1", type="orca:pipeline:starting", application="compute",
-                       execution_id="run-1", drafts=[draft()], now=100.0)
+    # Written as the first release wrote them: the columns of that revision only.
+    with store.engine.begin() as conn:
+        conn.execute(insert(events), {
+            "event_id": "e-1", "type": "orca:pipeline:starting", "application": "compute",
+            "execution_id": "run-1", "received_at": 100.0, "notifications": 1})
+        conn.execute(insert(channels), {"channel": "#deploys", "next_allowed_at": 0.0, "joined": False})
+        conn.execute(insert(deliveries), {
+            "event_id": "e-1", "thread_key": "run-1@#deploys", "channel": "#deploys", "action": "post",
+            "rank": 0, "template": "pipeline.starting", "payload": json.dumps({"text": "hello"}),
+            "status": "pending", "attempts": 0, "next_attempt_at": 100.0, "created_at": 100.0})
     migrate.upgrade(store)
     assert store.event_seen("e-1")
     [delivery] = store.lease_deliveries(worker="w", now=101.0, lease=30.0, interval=1.0)

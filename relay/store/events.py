@@ -56,8 +56,7 @@ class EventQueries(Database):
                 # server, is the whole transaction.
                 with self.engine.connect() as conn:
                     conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                    self._insert_drafts_with(conn, drafts, event_id=event_id, now=now,
-                                             also=insert(events).values(row).cte("accepted"))
+                    self._accept_with_drafts(conn, row, drafts, now=now)
                 return
             with self.engine.begin() as conn:
                 # Parameters rather than .values(): the statement is then the same object shape on every

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from relay.store.database import Database, dialect_insert
@@ -24,7 +24,7 @@ from relay.store.records import (
     QueueStats,
 )
 from relay.store.sqlite import PreparedStatement
-from relay.store.tables import channels, deliveries, jobs, messages
+from relay.store.tables import channels, deliveries, events, jobs, messages
 
 # Deliveries that replace what Slack shows (a run's message, a person's Home tab): a newer one of the same
 # message or tab makes an older one still queued pointless.
@@ -74,18 +74,14 @@ class OutboxQueries(Database):
             conn.execute(_OPENING, {f"new_{name}": value for name, value in values.items()})
         _insert_rows(conn, rows)
 
-    def _insert_drafts_with(self, conn: Connection, drafts: list[DeliveryDraft], *, event_id: str,
-                            now: float, also: Any) -> None:
-        """PostgreSQL: the drafts (none opening a thread) in one INSERT, which adds their channels and runs
-        `also` (another data-modifying CTE) too: a single statement, atomic on its own."""
-        added = dialect_insert(True)(channels).values(
-            [{"channel": channel, "next_allowed_at": 0.0, "joined": False}
-             for channel in sorted({d.channel for d in drafts})]
-        ).on_conflict_do_nothing(index_elements=[channels.c.channel]).cte("channels_added")
-        rows = [_draft_row(draft, event_id, now) for draft in drafts]
-        if any("recipe" in row for row in rows):
-            rows = [{"recipe": None, **row} for row in rows]
-        conn.execute(insert(deliveries).values(rows).add_cte(also, added))
+    def _accept_with_drafts(self, conn: Connection, event: dict[str, Any], drafts: list[DeliveryDraft], *,
+                            now: float) -> None:
+        """PostgreSQL: an event's row, its channels and its deliveries (none opening a thread) in a single
+        statement, atomic on its own (see _POSTGRES_ACCEPT)."""
+        rows = [{"recipe": None, **_draft_row(draft, event["event_id"], now)} for draft in drafts]
+        arrays = {f"d_{name}": [row[name] for row in rows] for name in _POSTGRES_DELIVERY_COLUMNS}
+        conn.execute(_POSTGRES_ACCEPT, {**event, **arrays,
+                                        "channels": sorted({draft.channel for draft in drafts})})
 
     def queued_message_keys(self, prefix: str, template: str) -> set[str]:
         """Keys starting with `prefix` of unfinished deliveries of one template (messages not posted yet)."""
@@ -370,6 +366,29 @@ def _delivery(row: Any, *, attempts: int) -> Delivery:
 
 _DRAFT_COLUMNS = frozenset(_draft_row(DeliveryDraft("", "", "", "", {}, recipe={}), None, 0.0))
 _OPENING = _opening_insert()
+_POSTGRES_DELIVERY_COLUMNS = sorted(_DRAFT_COLUMNS | {"recipe"})
+
+
+def _postgres_accept() -> Any:
+    """One INSERT of an event, its new channels and its deliveries, whose text is the same whatever the number
+    of deliveries (they come as one array per column, unnested in order): PostgreSQL parses and plans it
+    once per connection, and SQLAlchemy compiles it once."""
+    names = [c.name for c in events.c]
+    types = {name: deliveries.c[name].type.compile(dialect=postgresql.dialect())
+             for name in _POSTGRES_DELIVERY_COLUMNS}
+    columns = ", ".join(_POSTGRES_DELIVERY_COLUMNS)
+    arrays = ", ".join(f"CAST(:d_{name} AS {types[name]}[])" for name in _POSTGRES_DELIVERY_COLUMNS)
+    return text(
+        f"WITH accepted AS (INSERT INTO events ({', '.join(names)}) "
+        f"VALUES ({', '.join(':' + name for name in names)})), "
+        "channels_added AS (INSERT INTO channels (channel, next_allowed_at, joined) "
+        "SELECT channel, 0.0, false FROM unnest(CAST(:channels AS VARCHAR[])) AS added(channel) "
+        "ON CONFLICT (channel) DO NOTHING) "
+        f"INSERT INTO deliveries ({columns}) SELECT {columns} "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS queued({columns}, position) ORDER BY position")
+
+
+_POSTGRES_ACCEPT = _postgres_accept()
 # On SQLite these run inside a writer's turn, straight on the cursor (see PreparedStatement).
 _SQLITE_NEW_CHANNEL = PreparedStatement(
     sqlite.insert(channels).on_conflict_do_nothing(index_elements=[channels.c.channel]),
