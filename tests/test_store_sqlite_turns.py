@@ -127,3 +127,13 @@ def test_a_writer_killed_mid_transaction_hands_the_turn_on(database: Path) -> No
         holder.kill()
         holder.wait(timeout=10)
         holder.stdout.close()
+
+
+def test_the_turns_file_has_the_database_files_mode(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    path.touch(mode=0o660)
+    path.chmod(0o660)
+    store = Store.from_url(f"sqlite:///{path}")
+    store.create_schema()
+    assert os.stat(str(path) + TURNS_SUFFIX).st_mode & 0o777 == 0o660
+    store.engine.dispose()

@@ -41,8 +41,7 @@ class TurnTakingConnection(sqlite3.Connection):
     def __init__(self, database: str | bytes | os.PathLike, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         path = os.fsdecode(database)
-        self._turns = None if path in MEMORY or path.startswith("file:") else \
-            os.open(path + TURNS_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
+        self._turns = None if path in MEMORY or path.startswith("file:") else _open_turns(path)
         self._holding = False
 
     def take_turn(self) -> None:
@@ -79,6 +78,17 @@ class TurnTakingConnection(sqlite3.Connection):
         if self._holding:
             self._holding = False
             fcntl.flock(self._turns, fcntl.LOCK_UN)
+
+
+def _open_turns(database: str) -> int:
+    """The turns file of `database`, created as SQLite creates its WAL file: with the database's mode, so
+    that whoever may write the database may take turns on it."""
+    try:
+        turns = os.open(database + TURNS_SUFFIX, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        return os.open(database + TURNS_SUFFIX, os.O_RDWR)
+    os.fchmod(turns, os.stat(database).st_mode & 0o777 if os.path.exists(database) else 0o644)
+    return turns
 
 
 def sqlite_connect_args() -> dict[str, Any]:
