@@ -78,16 +78,18 @@ class TurnTakingConnection(sqlite3.Connection):
         if self._holding:
             self._holding = False
             fcntl.flock(self._turns, fcntl.LOCK_UN)
+            if getattr(_this_thread, "turn", None) is self:
+                _this_thread.turn = None
 
 
 def _open_turns(database: str) -> int:
-    """The turns file of `database`, created as SQLite creates its WAL file: with the database's mode, so
-    that whoever may write the database may take turns on it."""
+    """The turns file of `database` (which the connection has opened, so it exists), created as SQLite
+    creates its WAL file: with the database's mode, so that whoever may write the database may take turns."""
     try:
         turns = os.open(database + TURNS_SUFFIX, os.O_RDWR | os.O_CREAT | os.O_EXCL)
     except FileExistsError:
         return os.open(database + TURNS_SUFFIX, os.O_RDWR)
-    os.fchmod(turns, os.stat(database).st_mode & 0o777 if os.path.exists(database) else 0o644)
+    os.fchmod(turns, os.stat(database).st_mode & 0o777)
     return turns
 
 

@@ -56,10 +56,11 @@ def metrics() -> Response:
 
 
 def track_requests(app: Flask) -> None:
-    """Give every request an id (the caller's X-Request-Id when sane), time and count it, and log it, a view
-    setting `request.environ[LOG_ONE_IN]` to log only one such request in that many. A WSGI wrapper rather
-    than Flask's request hooks: this runs on every request, and three hooks cost more than the baseline app's
-    whole answer to a small event."""
+    """Give every request an id (the caller's X-Request-Id when sane), time and count it, and log it, a
+    handler setting the WSGI environ's LOG_ONE_IN to log only one such request in that many. A WSGI wrapper
+    rather than Flask's request hooks: this runs on every request (those answered ahead of Flask's routing,
+    which name their route in ROUTE, included), and three hooks cost more than the baseline app's whole
+    answer to a small event."""
     metrics = app.extensions["relay"].metrics
     inner = app.wsgi_app
 
