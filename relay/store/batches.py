@@ -22,6 +22,12 @@ class _Write(Generic[Item, Result]):
         self.result: Result | None = None
         self.error: BaseException | None = None
 
+    def outcome(self) -> Result:
+        """The result, or the error raised."""
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
 
 class GroupCommit(Generic[Item, Result]):
     """Writes items from many threads in shared transactions. A caller that finds no batch being written
@@ -37,29 +43,33 @@ class GroupCommit(Generic[Item, Result]):
                  write: Callable[[Connection, list[Item]], list[Result]]) -> None:
         self._begin = begin
         self._write = write
-        self._queue_lock = threading.Lock()
-        self._writing = threading.Lock()
+        self._changed = threading.Condition()  # guards the queue and the writer's seat; told of each batch
+        self._writing = False
         self._queued: list[_Write[Item, Result]] = []
 
     def run(self, item: Item) -> Result:
         """`item` written in a committed transaction, shared with other callers; its result or error."""
         entry: _Write[Item, Result] = _Write(item)
-        with self._queue_lock:
+        with self._changed:
             self._queued.append(entry)
-        with self._writing:
-            if not entry.done:  # then it is still queued: this caller writes the batch
-                with self._queue_lock:
-                    batch, self._queued = self._queued, []
-                try:
-                    self._commit(batch)
-                finally:
-                    for other in batch:
-                        if not other.done:  # this thread was stopped with the batch unwritten
-                            other.error = other.error or RuntimeError("the write was not committed")
-                            other.done = True
-        if entry.error is not None:
-            raise entry.error
-        return entry.result  # type: ignore[return-value]
+            # A caller whose item a batch wrote leaves as soon as that batch ends, not after the next one.
+            while self._writing and not entry.done:
+                self._changed.wait()
+            if entry.done:
+                return entry.outcome()
+            self._writing = True
+            batch, self._queued = self._queued, []
+        try:
+            self._commit(batch)
+        finally:
+            with self._changed:
+                for other in batch:
+                    if not other.done:  # this thread was stopped with the batch unwritten
+                        other.error = other.error or RuntimeError("the write was not committed")
+                        other.done = True
+                self._writing = False
+                self._changed.notify_all()
+        return entry.outcome()
 
     def _commit(self, batch: list[_Write[Item, Result]]) -> None:
         try:
