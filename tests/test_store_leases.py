@@ -190,3 +190,17 @@ def test_sqlite_claim_skips_a_delivery_another_worker_took_since_it_was_read(tmp
     assert first.mark_sent(taken[0].id, worker="b", now=2.0, ts="1.1")  # the lease is b's
     first.engine.dispose()
     second.engine.dispose()
+
+
+def test_claim_marks_the_rewrites_a_newer_one_supersedes_and_leases_the_newest(migrated_store: Store) -> None:
+    for step, rank in enumerate((1, 2, 2)):
+        migrated_store.accept_event(
+            event_id=f"update-{step}", type="orca:pipeline:starting", application="compute",
+            execution_id="run", now=0.0,
+            drafts=[DeliveryDraft(thread_key="run@#c", channel="#c", action="upsert", message_key="run@#c",
+                                  rank=rank, template="pipeline.starting", payload={"text": f"step{step}"})])
+    # A thread's rows are candidates one at a time: each poll marks one rewrite, the third leases the newest.
+    leased = [delivery for _ in range(3)
+              for delivery in migrated_store.lease_deliveries(worker="a", now=1.0, lease=LEASE, interval=1.0)]
+    assert [delivery.payload for delivery in leased] == [{"text": "step2"}]
+    assert migrated_store.counts_by_status() == {SENDING: 1, "superseded": 2}

@@ -108,50 +108,69 @@ class OutboxQueries(Database):
         # Several candidates per delivery leased: a channel takes one delivery at a time.
         query = (select(deliveries).where(deliveries.c.channel.in_(free_channels), due, ~blocked_by_earlier)
                  .order_by(deliveries.c.id).limit(limit * 4))
-        candidates = None
         if self.is_postgres:
-            query = query.with_for_update(of=deliveries, skip_locked=True)
-        else:
-            # SQLite has one writer at a time: the candidates are read before the write turn is taken, so
-            # that the search (and every poll finding nothing) never holds the webhook up; each lease is then
-            # a compare-and-set on the row as it was read.
-            with self._reading() as conn:
-                candidates = conn.execute(query).mappings().all()
-            if not candidates:
-                return []
-        leased: list[Delivery] = []
+            with self.engine.begin() as conn:
+                locked = query.with_for_update(of=deliveries, skip_locked=True)
+                candidates = conn.execute(locked).mappings().all()
+                return self._lease(conn, *self._plan(conn, candidates, limit), worker=worker, now=now,
+                                   lease=lease, interval=interval)
+        # SQLite has one writer at a time: the candidates (and the rewrites a newer one supersedes) are read
+        # before the write turn is taken, so that the search, and every poll finding nothing, never holds the
+        # webhook up; each change is then a compare-and-set on the row as it was read.
+        with self._reading() as conn:
+            by_channel, superseded = self._plan(conn, conn.execute(query).mappings().all(), limit)
+        if not by_channel and not superseded:
+            return []
         with self.engine.begin() as conn:
-            by_channel: dict[str, list[Any]] = {}
-            for row in candidates if candidates is not None else conn.execute(query).mappings().all():
-                by_channel.setdefault(row["channel"], []).append(row)
-            # The channels with the oldest deliveries, taken in channel order (see above).
-            for channel in sorted(sorted(by_channel, key=lambda c: by_channel[c][0]["id"])[:limit]):
-                delivery = self._lease_in_channel(conn, by_channel[channel], worker=worker, now=now,
-                                                  lease=lease, interval=interval)
-                if delivery is not None:
-                    leased.append(delivery)
-        return sorted(leased, key=lambda d: d.id)
+            return self._lease(conn, by_channel, superseded, worker=worker, now=now, lease=lease,
+                               interval=interval)
+
+    def _plan(self, conn: Connection, candidates: list[Any],
+              limit: int) -> tuple[dict[str, list[Any]], list[Any]]:
+        """The candidates of the `limit` channels with the oldest ones, each channel's list starting at its
+        first row that no newer rewrite supersedes; and the superseded rows skipped."""
+        by_channel: dict[str, list[Any]] = {}
+        for row in candidates:
+            by_channel.setdefault(row["channel"], []).append(row)
+        chosen: dict[str, list[Any]] = {}
+        superseded: list[Any] = []
+        for channel in sorted(by_channel, key=lambda c: by_channel[c][0]["id"])[:limit]:
+            rows = by_channel[channel]
+            skipped = 0
+            while skipped < len(rows) and rows[skipped]["action"] in REWRITES \
+                    and self._superseded(conn, rows[skipped]):
+                skipped += 1
+            superseded += rows[:skipped]
+            if skipped < len(rows):
+                chosen[channel] = rows[skipped:]
+        return chosen, superseded
+
+    def _lease(self, conn: Connection, by_channel: dict[str, list[Any]], superseded: list[Any], *,
+               worker: str, now: float, lease: float, interval: float) -> list[Delivery]:
+        """Mark the superseded rows, then lease one row per channel, the channels taken in channel order (so
+        two workers leasing at once never wait on each other's slots in opposite orders)."""
+        if superseded:
+            conn.execute(update(deliveries).where(or_(*(_as_read(row) for row in superseded)))
+                         .values(status=SUPERSEDED, sent_at=now, lease_until=None))
+        leased = [self._lease_in_channel(conn, by_channel[channel], worker=worker, now=now, lease=lease,
+                                         interval=interval) for channel in sorted(by_channel)]
+        return sorted((delivery for delivery in leased if delivery is not None), key=lambda d: d.id)
 
     def _lease_in_channel(self, conn: Connection, rows: list[Any], *, worker: str, now: float, lease: float,
                           interval: float) -> Delivery | None:
-        """Take the channel's next slot for its oldest available row, skipping superseded rewrites."""
-        for row in rows:
-            if row["action"] in REWRITES and self._superseded(conn, row):
-                conn.execute(update(deliveries).where(_as_read(row))
-                             .values(status=SUPERSEDED, sent_at=now, lease_until=None))
-                continue
-            if self._channel_busy(conn, row, now=now):
-                return None
-            slot = conn.execute(update(channels).where(
-                channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
-                .values(next_allowed_at=now + interval))
-            if slot.rowcount != 1:
-                return None
-            values = lease_values(row, worker=worker, now=now, lease=lease)
-            if conn.execute(update(deliveries).where(_as_read(row)).values(**values)).rowcount != 1:
-                return None  # another worker took it since it was read
-            return _delivery(row, attempts=values["attempts"])
-        return None
+        """Take the channel's next slot for its oldest available row."""
+        row = rows[0]
+        if self._channel_busy(conn, row, now=now):
+            return None
+        slot = conn.execute(update(channels).where(
+            channels.c.channel == row["channel"], channels.c.next_allowed_at <= now)
+            .values(next_allowed_at=now + interval))
+        if slot.rowcount != 1:
+            return None
+        values = lease_values(row, worker=worker, now=now, lease=lease)
+        if conn.execute(update(deliveries).where(_as_read(row)).values(**values)).rowcount != 1:
+            return None  # another worker took it since it was read
+        return _delivery(row, attempts=values["attempts"])
 
     def _channel_busy(self, conn: Connection, row: Any, *, now: float) -> bool:
         """Whether the row must wait: another delivery of its channel is in flight (one at a time per channel
