@@ -6,11 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from relay.store.database import Database, dialect_insert
+from relay.store.drafts import (
+    OPENING,
+    POSTGRES_ACCEPT,
+    SQLITE_NEW_CHANNEL,
+    draft_row,
+    insert_rows,
+    postgres_accept_params,
+)
 from relay.store.queues import due_at, lease_values, like_prefix
 from relay.store.records import (
     FAILED,
@@ -23,8 +30,7 @@ from relay.store.records import (
     DeliveryDraft,
     QueueStats,
 )
-from relay.store.sqlite import PreparedStatement
-from relay.store.tables import channels, deliveries, events, jobs, messages
+from relay.store.tables import channels, deliveries, jobs, messages
 
 # Deliveries that replace what Slack shows (a run's message, a person's Home tab): a newer one of the same
 # message or tab makes an older one still queued pointless.
@@ -62,26 +68,23 @@ class OutboxQueries(Database):
             conn.execute(dialect_insert(True)(channels).on_conflict_do_nothing(
                 index_elements=[channels.c.channel]), new_channels)
         else:
-            _SQLITE_NEW_CHANNEL.run_many(conn, new_channels)
+            SQLITE_NEW_CHANNEL.run_many(conn, new_channels)
         rows: list[dict[str, Any]] = []
         for draft, event_id, now in queued:
             if not draft.opens_thread:
-                rows.append(_draft_row(draft, event_id, now))
+                rows.append(draft_row(draft, event_id, now))
                 continue
-            _insert_rows(conn, rows)
+            insert_rows(conn, rows)
             rows = []
-            values = {"recipe": None, **_draft_row(draft, event_id, now)}
-            conn.execute(_OPENING, {f"new_{name}": value for name, value in values.items()})
-        _insert_rows(conn, rows)
+            values = {"recipe": None, **draft_row(draft, event_id, now)}
+            conn.execute(OPENING, {f"new_{name}": value for name, value in values.items()})
+        insert_rows(conn, rows)
 
     def _accept_with_drafts(self, conn: Connection, event: dict[str, Any], drafts: list[DeliveryDraft], *,
                             now: float) -> None:
         """PostgreSQL: an event's row, its channels and its deliveries (none opening a thread) in a single
-        statement, atomic on its own (see _POSTGRES_ACCEPT)."""
-        rows = [{"recipe": None, **_draft_row(draft, event["event_id"], now)} for draft in drafts]
-        arrays = {f"d_{name}": [row[name] for row in rows] for name in _POSTGRES_DELIVERY_COLUMNS}
-        conn.execute(_POSTGRES_ACCEPT, {**event, **arrays,
-                                        "channels": sorted({draft.channel for draft in drafts})})
+        statement, atomic on its own (see POSTGRES_ACCEPT)."""
+        conn.execute(POSTGRES_ACCEPT, postgres_accept_params(event, drafts, now=now))
 
     def queued_message_keys(self, prefix: str, template: str) -> set[str]:
         """Keys starting with `prefix` of unfinished deliveries of one template (messages not posted yet)."""
@@ -343,37 +346,6 @@ def _waits_for_earlier() -> Any:
         earlier.c.status.in_(UNFINISHED)).exists()
 
 
-def _draft_row(draft: DeliveryDraft, event_id: str | None, now: float) -> dict[str, Any]:
-    return {"event_id": event_id, "thread_key": draft.thread_key, "channel": draft.channel,
-            "action": draft.action, "message_key": draft.message_key, "parent_key": draft.parent_key,
-            "rank": draft.rank, "template": draft.template, "payload": json.dumps(draft.payload),
-            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now,
-            **({} if draft.recipe is None else {"recipe": json.dumps(draft.recipe)})}
-
-
-def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """One INSERT for many rows, which must name the same columns: a recipe is NULL in rows without one."""
-    if not rows:
-        return
-    if conn.dialect.name == "sqlite":
-        _SQLITE_DELIVERY.run_many(conn, [{"recipe": None, **row} for row in rows])
-        return
-    if any("recipe" in row for row in rows):
-        rows = [{"recipe": None, **row} for row in rows]
-    conn.execute(insert(deliveries), rows)
-
-
-def _opening_insert() -> Any:
-    """INSERT of a run's parent message that happens only when the run has none in the channel yet, mapped
-    or queued: the look and the insert are one statement in the event's transaction."""
-    columns = [c.name for c in deliveries.c if c.name in _DRAFT_COLUMNS]
-    values = {name: bindparam(f"new_{name}", type_=deliveries.c[name].type) for name in columns}
-    mapped = select(messages.c.key).where(messages.c.key == values["thread_key"]).exists()
-    queued = select(deliveries.c.id).where(deliveries.c.thread_key == values["thread_key"],
-                                           deliveries.c.action == "upsert").exists()
-    return insert(deliveries).from_select(columns, select(*values.values()).where(~mapped, ~queued))
-
-
 def _delivery(row: Any, *, attempts: int) -> Delivery:
     return Delivery(id=row["id"], event_id=row["event_id"], thread_key=row["thread_key"],
                     channel=row["channel"], action=row["action"], template=row["template"],
@@ -381,35 +353,3 @@ def _delivery(row: Any, *, attempts: int) -> Delivery:
                     parent_key=row["parent_key"], rank=row["rank"], attempts=attempts,
                     created_at=row["created_at"], due_at=due_at(row),
                     recipe=json.loads(row["recipe"]) if row["recipe"] else None)
-
-
-_DRAFT_COLUMNS = frozenset(_draft_row(DeliveryDraft("", "", "", "", {}, recipe={}), None, 0.0))
-_OPENING = _opening_insert()
-_POSTGRES_DELIVERY_COLUMNS = sorted(_DRAFT_COLUMNS | {"recipe"})
-
-
-def _postgres_accept() -> Any:
-    """One INSERT of an event, its new channels and its deliveries, whose text is the same whatever the number
-    of deliveries (they come as one array per column, unnested in order): PostgreSQL parses and plans it
-    once per connection, and SQLAlchemy compiles it once."""
-    names = [c.name for c in events.c]
-    types = {name: deliveries.c[name].type.compile(dialect=postgresql.dialect())
-             for name in _POSTGRES_DELIVERY_COLUMNS}
-    columns = ", ".join(_POSTGRES_DELIVERY_COLUMNS)
-    arrays = ", ".join(f"CAST(:d_{name} AS {types[name]}[])" for name in _POSTGRES_DELIVERY_COLUMNS)
-    return text(
-        f"WITH accepted AS (INSERT INTO events ({', '.join(names)}) "
-        f"VALUES ({', '.join(':' + name for name in names)})), "
-        "channels_added AS (INSERT INTO channels (channel, next_allowed_at, joined) "
-        "SELECT channel, 0.0, false FROM unnest(CAST(:channels AS VARCHAR[])) AS added(channel) "
-        "ON CONFLICT (channel) DO NOTHING) "
-        f"INSERT INTO deliveries ({columns}) SELECT {columns} "
-        f"FROM unnest({arrays}) WITH ORDINALITY AS queued({columns}, position) ORDER BY position")
-
-
-_POSTGRES_ACCEPT = _postgres_accept()
-# On SQLite these run inside a writer's turn, straight on the cursor (see PreparedStatement).
-_SQLITE_NEW_CHANNEL = PreparedStatement(
-    sqlite.insert(channels).on_conflict_do_nothing(index_elements=[channels.c.channel]),
-    ["channel", "next_allowed_at", "joined"])
-_SQLITE_DELIVERY = PreparedStatement(insert(deliveries), sorted(_DRAFT_COLUMNS | {"recipe"}))
