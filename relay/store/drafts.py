@@ -25,6 +25,15 @@ def draft_row(draft: DeliveryDraft, event_id: str | None, now: float) -> dict[st
             **({} if draft.recipe is None else {"recipe": json.dumps(draft.recipe)})}
 
 
+def insert_channels(conn: Connection, names: set[str]) -> None:
+    """Add the channels not known yet, without looking them up first."""
+    rows = [{"channel": name, "next_allowed_at": 0.0, "joined": False} for name in sorted(names)]
+    if conn.dialect.name == "sqlite":
+        _SQLITE_NEW_CHANNEL.run_many(conn, rows)
+        return
+    conn.execute(_POSTGRES_NEW_CHANNEL, rows)
+
+
 def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """One INSERT for many rows, which must name the same columns: a recipe is NULL in rows without one."""
     if not rows:
@@ -81,8 +90,12 @@ def postgres_accept_params(event: dict[str, Any], drafts: list[DeliveryDraft], *
     rows = [{"recipe": None, **draft_row(draft, event["event_id"], now)} for draft in drafts]
     arrays = {f"d_{name}": [row[name] for row in rows] for name in _POSTGRES_DELIVERY_COLUMNS}
     return {**event, **arrays, "channels": sorted({draft.channel for draft in drafts})}
+
+
+_POSTGRES_NEW_CHANNEL = postgresql.insert(channels).on_conflict_do_nothing(
+    index_elements=[channels.c.channel])
 # On SQLite these run inside a writer's turn, straight on the cursor (see PreparedStatement).
-SQLITE_NEW_CHANNEL = PreparedStatement(
+_SQLITE_NEW_CHANNEL = PreparedStatement(
     sqlite.insert(channels).on_conflict_do_nothing(index_elements=[channels.c.channel]),
     ["channel", "next_allowed_at", "joined"])
 _SQLITE_DELIVERY = PreparedStatement(insert(deliveries), sorted(DRAFT_COLUMNS | {"recipe"}))

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from relay.store.database import Database, dialect_insert
+from relay.store.database import Database
 from relay.store.drafts import (
     OPENING,
     POSTGRES_ACCEPT,
-    SQLITE_NEW_CHANNEL,
     draft_row,
+    insert_channels,
     insert_rows,
     postgres_accept_params,
 )
@@ -62,13 +62,7 @@ class OutboxQueries(Database):
         the plain ones many rows to a statement. The channels are added if new, without looking them up."""
         if not queued:
             return
-        new_channels = [{"channel": channel, "next_allowed_at": 0.0, "joined": False}
-                        for channel in sorted({draft.channel for draft, _, _ in queued})]
-        if self.is_postgres:
-            conn.execute(dialect_insert(True)(channels).on_conflict_do_nothing(
-                index_elements=[channels.c.channel]), new_channels)
-        else:
-            SQLITE_NEW_CHANNEL.run_many(conn, new_channels)
+        insert_channels(conn, {draft.channel for draft, _, _ in queued})
         rows: list[dict[str, Any]] = []
         for draft, event_id, now in queued:
             if not draft.opens_thread:
