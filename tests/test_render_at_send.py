@@ -4,6 +4,7 @@ transaction, the dispatcher renders them just before it sends, and Slack gets wh
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,17 @@ def test_render_at_send_run_summary_is_queued_only_without_a_parent(migrated_sto
     assert [(row["thread_key"], row["action"]) for row in rows(migrated_store)] == [
         ("run-1@#deploys", "upsert"), ("run-1@#deploys", "reply"), ("run-1@#deploys", "reply"),
         ("run-2@#deploys", "upsert"), ("run-2@#deploys", "reply"), ("run-3@#deploys", "reply")]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+def test_render_at_send_event_opening_its_run_twice_queues_one_summary(migrated_store: Store) -> None:
+    """Within one event, a second draft opening the same run's thread finds the first one queued."""
+    run_key = f"run-{uuid.uuid4().hex}@#deploys"
+    drafts = [opening(run_key), reply(run_key), opening(run_key)]
+    migrated_store.accept_event(event_id=uuid.uuid4().hex, type="orca:stage:starting", application="app",
+                                execution_id="run", drafts=drafts, now=1.0, facts={"content": {}})
+    queued = [row["action"] for row in rows(migrated_store) if row["thread_key"] == run_key]
+    assert queued == ["upsert", "reply"]
 
 
 def test_render_at_send_failure_is_retried_then_given_up(tmp_path: Path, slack: FakeSlack,

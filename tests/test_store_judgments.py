@@ -8,6 +8,7 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event
 
 from relay.store import RECEIVED, DeliveryDraft, Store, metadata, migrate
 
@@ -97,12 +98,13 @@ def test_store_update_is_a_compare_and_set_that_queues_deliveries_only_on_succes
     assert store.queued_message_keys("01RUN/stage-1@", "judgment.update") == {key}
 
 
-def start_timer(store: Store, key: str, *, event_id: str | None = None) -> None:
+def start_timer(store: Store, key: str, *, event_id: str | None = None,
+                drafts: list[DeliveryDraft] | None = None) -> None:
     """A stage's timer (`key` is new on every run, as the PostgreSQL database outlives the tests)."""
     timer = {"key": key, "execution_id": "01RUN", "stage_id": "stage-1", "application": "app",
              "started_at": 100.0, "deadline": 500.0, "next_at": 130.0, "plan": {"every": {"#deploys": 30.0}}}
     store.accept_event(event_id=event_id or uuid.uuid4().hex, type="orca:stage:starting", application="app",
-                       execution_id="01RUN", drafts=[], now=100.0, timers=[timer])
+                       execution_id="01RUN", drafts=drafts or [], now=100.0, timers=[timer])
 
 
 def test_store_starts_one_timer_per_stage_with_one_wake_up(store: Store) -> None:
@@ -117,6 +119,27 @@ def test_store_starts_one_timer_per_stage_with_one_wake_up(store: Store) -> None
 
     assert wake_ups(129.0) == []
     assert wake_ups(130.0) == [{"timer": key}]
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_store_judgment_event_is_accepted_in_one_statement_on_postgresql(store: Store) -> None:
+    """The event, its run's summary, its reply, its timer and the timer's wake-up: one round trip."""
+    key = f"01RUN/{uuid.uuid4().hex}"
+    drafts = [DeliveryDraft(thread_key=f"{key}@#deploys", channel="#deploys", action=action,
+                            template=template, payload={}, message_key=f"{key}@#deploys",
+                            opens_thread=action == "upsert")
+              for action, template in (("upsert", "pipeline.summary"), ("reply", "judgment.awaiting"))]
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_args: statements.append(statement))
+    event_id = uuid.uuid4().hex
+    start_timer(store, key, event_id=event_id, drafts=drafts)
+    assert len(statements) == 1
+    queued = [d["template"] for d in store.list_deliveries(limit=1000) if d["event_id"] == event_id]
+    assert queued == ["judgment.awaiting", "pipeline.summary"]  # newest first
+    assert store.timer(key).next_at == 130.0
+    assert [job.payload for job in store.lease_jobs(worker="w", now=130.0, lease=60.0, limit=1000)
+            if job.kind == "judgment.timer"] == [{"timer": key}]
 
 
 def test_store_timer_moves_on_once_from_one_version(store: Store) -> None:

@@ -1,19 +1,18 @@
 """Delivery drafts as rows, and the statements that insert them: many rows to a statement, a run's
-parent message only when it has none yet, and on each database the form that costs least on the webhook's
-path (one prepared statement for a run's start or end on PostgreSQL, the cursor on SQLite)."""
+parent message only when it has none yet, run on the cursor on SQLite (see PreparedStatement)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from relay.store.records import PENDING, DeliveryDraft
 from relay.store.sqlite import PreparedStatement
-from relay.store.tables import channels, deliveries, events, messages
+from relay.store.tables import channels, deliveries, messages
 
 
 def draft_row(draft: DeliveryDraft, event_id: str | None, now: float) -> dict[str, Any]:
@@ -46,6 +45,15 @@ def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(insert(deliveries), rows)
 
 
+def insert_opening(conn: Connection, row: dict[str, Any]) -> None:
+    """Insert a run's parent message (_OPENING) unless the run has one in the channel, posted or queued."""
+    values = {f"new_{name}": value for name, value in row.items()}
+    if conn.dialect.name == "sqlite":
+        _SQLITE_OPENING.run(conn, values)
+        return
+    conn.execute(_OPENING, values)
+
+
 def _opening_insert() -> Any:
     """INSERT of a run's parent message that happens only when the run has none in the channel yet, mapped
     or queued: the look and the insert are one statement in the event's transaction."""
@@ -58,38 +66,7 @@ def _opening_insert() -> Any:
 
 
 DRAFT_COLUMNS = frozenset(draft_row(DeliveryDraft("", "", "", "", {}, recipe={}), None, 0.0))
-OPENING = _opening_insert()
-_POSTGRES_DELIVERY_COLUMNS = sorted(DRAFT_COLUMNS | {"recipe"})
-
-
-def _postgres_accept() -> Any:
-    """One INSERT of an event, its new channels and its deliveries, whose text is the same whatever the number
-    of deliveries (they come as one array per column, unnested in order): PostgreSQL parses and plans it
-    once per connection, and SQLAlchemy compiles it once."""
-    names = [c.name for c in events.c]
-    types = {name: deliveries.c[name].type.compile(dialect=postgresql.dialect())
-             for name in _POSTGRES_DELIVERY_COLUMNS}
-    columns = ", ".join(_POSTGRES_DELIVERY_COLUMNS)
-    arrays = ", ".join(f"CAST(:d_{name} AS {types[name]}[])" for name in _POSTGRES_DELIVERY_COLUMNS)
-    return text(
-        f"WITH accepted AS (INSERT INTO events ({', '.join(names)}) "
-        f"VALUES ({', '.join(':' + name for name in names)})), "
-        "channels_added AS (INSERT INTO channels (channel, next_allowed_at, joined) "
-        "SELECT channel, 0.0, false FROM unnest(CAST(:channels AS VARCHAR[])) AS added(channel) "
-        "ON CONFLICT (channel) DO NOTHING) "
-        f"INSERT INTO deliveries ({columns}) SELECT {columns} "
-        f"FROM unnest({arrays}) WITH ORDINALITY AS queued({columns}, position) ORDER BY position")
-
-
-POSTGRES_ACCEPT = _postgres_accept()
-
-
-def postgres_accept_params(event: dict[str, Any], drafts: list[DeliveryDraft], *,
-                           now: float) -> dict[str, Any]:
-    """POSTGRES_ACCEPT's parameters: the event's row, its channels, and one array per delivery column."""
-    rows = [{"recipe": None, **draft_row(draft, event["event_id"], now)} for draft in drafts]
-    arrays = {f"d_{name}": [row[name] for row in rows] for name in _POSTGRES_DELIVERY_COLUMNS}
-    return {**event, **arrays, "channels": sorted({draft.channel for draft in drafts})}
+_OPENING = _opening_insert()
 
 
 _POSTGRES_NEW_CHANNEL = postgresql.insert(channels).on_conflict_do_nothing(
@@ -99,3 +76,4 @@ _SQLITE_NEW_CHANNEL = PreparedStatement(
     sqlite.insert(channels).on_conflict_do_nothing(index_elements=[channels.c.channel]),
     ["channel", "next_allowed_at", "joined"])
 _SQLITE_DELIVERY = PreparedStatement(insert(deliveries), sorted(DRAFT_COLUMNS | {"recipe"}))
+_SQLITE_OPENING = PreparedStatement(_OPENING, [])

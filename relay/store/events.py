@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from relay.store.accept import postgres_accept, start_timers
 from relay.store.batches import GroupCommit
 from relay.store.database import Database
 from relay.store.records import DeliveryDraft, DuplicateEvent
@@ -51,20 +52,10 @@ class EventQueries(Database):
                 raise DuplicateEvent(event_id)
             return
         try:
-            if drafts and not timers and not any(d.opens_thread for d in drafts):
-                # Most notifying events (a run's start and end): one statement, so one round trip to the
-                # server, is the whole transaction.
-                with self.engine.connect() as conn:
-                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                    self._accept_with_drafts(conn, row, drafts, now=now)
-                return
-            with self.engine.begin() as conn:
-                # Parameters rather than .values(): the statement is then the same object shape on every
-                # event, which spares SQLAlchemy rebuilding and re-keying it on the webhook's hot path.
-                conn.execute(insert(events), row)
-                self._insert_drafts(conn, drafts, event_id=event_id, now=now)
-                for timer in timers:
-                    self._start_timer(conn, timer, now=now)
+            # One statement, so one round trip to the server, is the whole transaction.
+            with self.engine.connect() as conn:
+                postgres_accept(conn.execution_options(isolation_level="AUTOCOMMIT"), row, drafts, timers,
+                                now=now)
         except IntegrityError:
             if self.event_seen(event_id):
                 raise DuplicateEvent(event_id) from None
@@ -78,8 +69,7 @@ class EventQueries(Database):
         self._insert_queued(conn, [(draft, acceptance.row["event_id"], acceptance.row["received_at"])
                                    for acceptance in accepted for draft in acceptance.drafts])
         for acceptance in accepted:
-            for timer in acceptance.timers:
-                self._start_timer(conn, timer, now=acceptance.row["received_at"])
+            start_timers(conn, acceptance.timers, now=acceptance.row["received_at"])
         return new
 
     def event_seen(self, event_id: str) -> bool:

@@ -10,14 +10,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from relay.store.database import Database
-from relay.store.drafts import (
-    OPENING,
-    POSTGRES_ACCEPT,
-    draft_row,
-    insert_channels,
-    insert_rows,
-    postgres_accept_params,
-)
+from relay.store.drafts import draft_row, insert_channels, insert_opening, insert_rows
 from relay.store.queues import due_at, lease_values, like_prefix
 from relay.store.records import (
     FAILED,
@@ -70,15 +63,8 @@ class OutboxQueries(Database):
                 continue
             insert_rows(conn, rows)
             rows = []
-            values = {"recipe": None, **draft_row(draft, event_id, now)}
-            conn.execute(OPENING, {f"new_{name}": value for name, value in values.items()})
+            insert_opening(conn, {"recipe": None, **draft_row(draft, event_id, now)})
         insert_rows(conn, rows)
-
-    def _accept_with_drafts(self, conn: Connection, event: dict[str, Any], drafts: list[DeliveryDraft], *,
-                            now: float) -> None:
-        """PostgreSQL: an event's row, its channels and its deliveries (none opening a thread) in a single
-        statement, atomic on its own (see POSTGRES_ACCEPT)."""
-        conn.execute(POSTGRES_ACCEPT, postgres_accept_params(event, drafts, now=now))
 
     def queued_message_keys(self, prefix: str, template: str) -> set[str]:
         """Keys starting with `prefix` of unfinished deliveries of one template (messages not posted yet)."""

@@ -127,14 +127,22 @@ class PreparedStatement:
         compiled = statement.compile(dialect=DIALECT, column_keys=list(columns))
         self.sql = str(compiled)
         self.names = tuple(compiled.positiontup or ())
+        # The statement's own literals (`action == "upsert"`) are parameters too, with their value.
+        self.literals = {name: bind.value for name, bind in compiled.binds.items()
+                         if name in self.names and not bind.required}
 
     def run(self, conn: Connection, row: dict[str, Any]) -> int:
         """Execute it with `row`'s values; the rows it changed."""
         cursor = conn.connection.dbapi_connection.cursor()
-        cursor.execute(self.sql, tuple(row[name] for name in self.names))
+        cursor.execute(self.sql, self._values(row))
         return cursor.rowcount
 
     def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Execute it once per row."""
         cursor = conn.connection.dbapi_connection.cursor()
-        cursor.executemany(self.sql, [tuple(row[name] for name in self.names) for row in rows])
+        cursor.executemany(self.sql, [self._values(row) for row in rows])
+
+    def _values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        if self.literals:
+            row = {**self.literals, **row}
+        return tuple(row[name] for name in self.names)

@@ -1,5 +1,6 @@
 """Judgment timers: a waiting stage's deadline, reminders and escalation, each change a compare-and-set on
-its version that queues its deliveries and next wake-up in the same transaction."""
+its version that queues its deliveries and next wake-up in the same transaction. A timer starts with the
+event that puts its stage on hold (relay.store.accept)."""
 
 from __future__ import annotations
 
@@ -8,26 +9,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
 
-from relay.store.database import Database, dialect_insert
+from relay.store.database import Database
 from relay.store.records import TIMER_JOB, DeliveryDraft, Timer, Wait
 from relay.store.tables import judgment_timers, judgments
 
 
 class TimerQueries(Database):
     """Judgment timers."""
-
-    def _start_timer(self, conn: Connection, values: dict[str, Any], *, now: float) -> None:
-        """Start a stage's timer and queue its first wake-up, unless the stage has one already."""
-        row = {**values, "plan": json.dumps(values["plan"]), "reminded": json.dumps({}), "escalated": False,
-               "dms_pending": False, "version": 0}
-        started = conn.execute(dialect_insert(self.is_postgres)(judgment_timers).values(**row)
-                               .on_conflict_do_nothing(index_elements=[judgment_timers.c.key])
-                               .returning(judgment_timers.c.key)).first()
-        if started is not None:
-            self.enqueue_job(TIMER_JOB, {"timer": values["key"]}, now=now,
-                             delay=max(0.0, (values["next_at"] or now) - now), conn=conn)
 
     def timer(self, key: str) -> Timer | None:
         with self._reading() as conn:

@@ -1,0 +1,121 @@
+"""What accepting an event writes (its row, its new channels, its deliveries, and the judgment timer it
+starts with the timer's first wake-up), in the form that costs the webhook least on each database: one
+statement on PostgreSQL, so one round trip is the whole transaction; statements compiled once and run on
+the cursor inside the writer's turn on SQLite."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from relay.store.drafts import DRAFT_COLUMNS, draft_row
+from relay.store.records import PENDING, TIMER_JOB, DeliveryDraft
+from relay.store.sqlite import PreparedStatement
+from relay.store.tables import deliveries, events, jobs, judgment_timers
+
+
+def timer_row(values: dict[str, Any]) -> dict[str, Any]:
+    """A stage's new timer as a row (NULL in the columns `values` leaves out): its plan, nothing reminded or
+    escalated yet."""
+    return {**dict.fromkeys(_TIMER_COLUMNS), **values, "plan": json.dumps(values["plan"]),
+            "reminded": json.dumps({}), "escalated": False, "dms_pending": False, "version": 0}
+
+
+def wake_row(values: dict[str, Any], *, now: float) -> dict[str, Any]:
+    """The job that first wakes a new timer: at its `next_at`, or now."""
+    return {"kind": TIMER_JOB, "payload": json.dumps({"timer": values["key"]}), "status": PENDING,
+            "attempts": 0, "next_attempt_at": now + max(0.0, (values["next_at"] or now) - now),
+            "created_at": now}
+
+
+def start_timers(conn: Connection, timers: list[dict[str, Any]], *, now: float) -> None:
+    """SQLite: start each stage's timer and queue its first wake-up, unless the stage has one already."""
+    for values in timers:
+        if _SQLITE_TIMER.run(conn, timer_row(values)) == 1:
+            _SQLITE_WAKE.run(conn, wake_row(values, now=now))
+
+
+def postgres_accept(conn: Connection, event: dict[str, Any], drafts: list[DeliveryDraft],
+                    timers: list[dict[str, Any]], *, now: float) -> None:
+    """PostgreSQL: the whole acceptance in POSTGRES_ACCEPT, atomic on its own (run it in autocommit)."""
+    conn.execute(POSTGRES_ACCEPT, _postgres_params(event, drafts, timers, now=now))
+
+
+_DELIVERY_COLUMNS = sorted(DRAFT_COLUMNS | {"recipe"})
+_TIMER_COLUMNS = [c.name for c in judgment_timers.c]
+_WAKE_COLUMNS = ["kind", "payload", "status", "attempts", "next_attempt_at", "created_at"]
+
+
+def _arrays(table: Any, prefix: str, names: list[str]) -> str:
+    """One typed array parameter per column, for unnest()."""
+    return ", ".join(f"CAST(:{prefix}_{name} AS {table.c[name].type.compile(dialect=postgresql.dialect())}[])"
+                     for name in names)
+
+
+def _postgres_accept() -> Any:
+    """One INSERT of an event with everything it queues, whose text is the same whatever the number of
+    deliveries and timers (they come as one array per column, unnested in order): PostgreSQL parses and
+    plans it once per connection, and SQLAlchemy compiles it once.
+
+    Its parts see the database as it was when the statement began, not each other's rows; so a draft that
+    opens a run's thread after another draft of the same event that would have opened it is left out by
+    _postgres_params, as the earlier row would have ruled it out."""
+    event_columns = ", ".join(c.name for c in events.c)
+    delivery_columns = ", ".join(_DELIVERY_COLUMNS)
+    timer_columns = ", ".join(_TIMER_COLUMNS)
+    wake_columns = ", ".join(_WAKE_COLUMNS)
+    return text(
+        f"WITH accepted AS (INSERT INTO events ({event_columns}) "
+        f"VALUES ({', '.join(':' + c.name for c in events.c)})), "
+        "channels_added AS (INSERT INTO channels (channel, next_allowed_at, joined) "
+        "SELECT channel, 0.0, false FROM unnest(CAST(:channels AS VARCHAR[])) AS added(channel) "
+        "ON CONFLICT (channel) DO NOTHING), "
+        f"timers_started AS (INSERT INTO judgment_timers ({timer_columns}) SELECT {timer_columns} "
+        f"FROM unnest({_arrays(judgment_timers, 't', _TIMER_COLUMNS)}) AS started({timer_columns}) "
+        "ON CONFLICT (key) DO NOTHING RETURNING key), "
+        f"timers_woken AS (INSERT INTO jobs ({wake_columns}) SELECT {wake_columns} FROM timers_started "
+        f"JOIN unnest(CAST(:t_key AS VARCHAR[]), {_arrays(jobs, 'w', _WAKE_COLUMNS)}) "
+        f"AS wake(timer, {wake_columns}) ON wake.timer = timers_started.key) "
+        f"INSERT INTO deliveries ({delivery_columns}) SELECT {delivery_columns} "
+        f"FROM unnest({_arrays(deliveries, 'd', _DELIVERY_COLUMNS)}, CAST(:opens AS BOOLEAN[])) "
+        f"WITH ORDINALITY AS queued({delivery_columns}, opens, position) "
+        # A run's parent message is queued only when the run has none in the channel, posted or queued.
+        "WHERE NOT queued.opens OR NOT (EXISTS (SELECT FROM messages WHERE messages.key = queued.thread_key) "
+        "OR EXISTS (SELECT FROM deliveries AS parent WHERE parent.thread_key = queued.thread_key "
+        "AND parent.action = 'upsert')) "
+        "ORDER BY position")
+
+
+POSTGRES_ACCEPT = _postgres_accept()
+
+
+def _postgres_params(event: dict[str, Any], drafts: list[DeliveryDraft], timers: list[dict[str, Any]], *,
+                     now: float) -> dict[str, Any]:
+    """POSTGRES_ACCEPT's parameters: the event's row, its channels, and one array per column of its
+    deliveries, its timers and their wake-ups."""
+    queued, upserts = [], set()
+    for draft in drafts:
+        if not (draft.opens_thread and draft.thread_key in upserts):
+            queued.append(draft)
+        if draft.action == "upsert":
+            upserts.add(draft.thread_key)
+    rows = [{"recipe": None, **draft_row(draft, event["event_id"], now)} for draft in queued]
+    return {**event, "channels": sorted({draft.channel for draft in drafts}),
+            "opens": [draft.opens_thread for draft in queued],
+            **_column_arrays("d", _DELIVERY_COLUMNS, rows),
+            **_column_arrays("t", _TIMER_COLUMNS, [timer_row(values) for values in timers]),
+            **_column_arrays("w", _WAKE_COLUMNS, [wake_row(values, now=now) for values in timers])}
+
+
+def _column_arrays(prefix: str, names: list[str], rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {f"{prefix}_{name}": [row[name] for row in rows] for name in names}
+
+
+_SQLITE_TIMER = PreparedStatement(
+    sqlite.insert(judgment_timers).on_conflict_do_nothing(index_elements=[judgment_timers.c.key]),
+    _TIMER_COLUMNS)
+_SQLITE_WAKE = PreparedStatement(insert(jobs), _WAKE_COLUMNS)
