@@ -28,7 +28,7 @@ def click(store: Store, user: str = "U0ALICE", *, stage: str = "stage-1") -> int
 
 
 def test_store_migrations_build_exactly_the_tables_the_code_declares(store: Store) -> None:
-    assert migrate.current_revision(store) == migrate.head_revision(store) == "0011"
+    assert migrate.current_revision(store) == migrate.head_revision(store) == "0012"
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 

@@ -28,6 +28,7 @@ from relay.store.tables import channels, deliveries, jobs, messages
 # Deliveries that replace what Slack shows (a run's message, a person's Home tab): a newer one of the same
 # message or tab makes an older one still queued pointless.
 REWRITES = ("upsert", "home")
+CANDIDATES_PER_CHANNEL = 4  # a channel takes one delivery a lease; the rest are looked at for rewrites
 
 
 class OutboxQueries(Database):
@@ -82,31 +83,42 @@ class OutboxQueries(Database):
         A delivery whose lease ran out (its worker died mid-send) is due again, and that try counts as an
         attempt. Channel slots are taken in channel order, so two workers leasing at once never wait on
         each other's slots in opposite orders (a deadlock on PostgreSQL)."""
-        blocked_by_earlier = _waits_for_earlier()
-        due = or_(and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
-                  and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now))
-        # Free channels as a subquery rather than a join: rows of channels still paced are ruled out on their
-        # channel alone, which keeps a poll cheap while one channel has a long backlog.
-        free_channels = select(channels.c.channel).where(channels.c.next_allowed_at <= now)
-        # Several candidates per delivery leased: a channel takes one delivery at a time.
-        query = (select(deliveries).where(deliveries.c.channel.in_(free_channels), due, ~blocked_by_earlier)
-                 .order_by(deliveries.c.id).limit(limit * 4))
         if self.is_postgres:
             with self.engine.begin() as conn:
-                locked = query.with_for_update(of=deliveries, skip_locked=True)
-                candidates = conn.execute(locked).mappings().all()
+                candidates = self._candidate_rows(conn, now=now, limit=limit)
                 return self._lease(conn, *self._plan(conn, candidates, limit), worker=worker, now=now,
                                    lease=lease, interval=interval)
         # SQLite has one writer at a time: the candidates (and the rewrites a newer one supersedes) are read
         # before the write turn is taken, so that the search, and every poll finding nothing, never holds the
         # webhook up; each change is then a compare-and-set on the row as it was read.
         with self._reading() as conn:
-            by_channel, superseded = self._plan(conn, conn.execute(query).mappings().all(), limit)
+            by_channel, superseded = self._plan(conn, self._candidate_rows(conn, now=now, limit=limit), limit)
         if not by_channel and not superseded:
             return []
         with self.engine.begin() as conn:
             return self._lease(conn, by_channel, superseded, worker=worker, now=now, lease=lease,
                                interval=interval)
+
+    def _candidate_rows(self, conn: Connection, *, now: float, limit: int) -> list[Any]:
+        """The rows that may be leased now: in each ready channel (see _ready_channels), the oldest few due
+        ones that wait for nothing earlier in their thread (enough to skip the rewrites a newer one
+        supersedes), and those whose lease ran out; locked on PostgreSQL, skipping rows another worker holds.
+
+        One statement per channel, each walking its channel's rows in id order (ix_deliveries_channel_id) and
+        stopping at the first few, so that neither a long backlog nor a query planner's stale statistics
+        make a poll look at every row."""
+        ready = conn.execute(_ready_channels(now, limit)).scalars().all()
+        if not ready:
+            return []
+        queries = [_oldest_due(channel, now) for channel in ready]
+        queries.append(select(deliveries).where(deliveries.c.channel.in_(ready), *_lease_expired(now),
+                                                ~_waits_for_earlier()))
+        rows: list[Any] = []
+        for query in queries:
+            if self.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            rows += conn.execute(query).mappings().all()
+        return sorted(rows, key=lambda row: row["id"])
 
     def _plan(self, conn: Connection, candidates: list[Any],
               limit: int) -> tuple[dict[str, list[Any]], list[Any]]:
@@ -239,10 +251,7 @@ class OutboxQueries(Database):
         """Per lane ("delivery", "job"), since when the oldest work that a free thread could start now has
         been due (None when there is none): a pending job, or a pending delivery whose channel is free and
         whose run waits for nothing earlier."""
-        channel_free = select(channels.c.channel).where(channels.c.next_allowed_at <= now)
-        delivery = select(func.min(deliveries.c.next_attempt_at)).where(
-            deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now,
-            deliveries.c.channel.in_(channel_free), ~_waits_for_earlier())
+        delivery = select(func.min(_first_due(by=now))).where(channels.c.next_allowed_at <= now)
         job = select(func.min(jobs.c.next_attempt_at)).where(jobs.c.status == PENDING,
                                                              jobs.c.next_attempt_at <= now)
         with self._reading() as conn:
@@ -264,11 +273,9 @@ class OutboxQueries(Database):
         """When a delivery may next be leased, for the dispatcher's idle wait: a pending one not waiting for
         an earlier one of its run, at its own time or its channel's next slot, whichever is later; or a
         delivery whose lease runs out."""
-        slot = case((channels.c.next_allowed_at > deliveries.c.next_attempt_at, channels.c.next_allowed_at),
-                    else_=deliveries.c.next_attempt_at)
-        waiting = (select(func.min(slot))
-                   .join_from(deliveries, channels, deliveries.c.channel == channels.c.channel)
-                   .where(deliveries.c.status == PENDING, ~_waits_for_earlier()))
+        per_channel = select(channels.c.next_allowed_at.label("slot"), _first_due().label("due")).subquery()
+        slot = case((per_channel.c.slot > per_channel.c.due, per_channel.c.slot), else_=per_channel.c.due)
+        waiting = select(func.min(slot))
         with self._reading() as conn:
             pending = conn.execute(waiting).scalar()
             leased = conn.execute(select(func.min(deliveries.c.lease_until))
@@ -318,12 +325,50 @@ def _as_read(row: Any) -> Any:
                 deliveries.c.next_attempt_at.is_not_distinct_from(row["next_attempt_at"]))
 
 
+def _ready_channels(now: float, limit: int) -> Any:
+    """Up to `limit` channels free to post in now with a delivery due (or one whose lease ran out) that waits
+    for nothing earlier in its thread, those free the longest first. Each channel is looked at on its own,
+    down an index from its earliest due delivery, so a poll stays cheap however long a backlog grows."""
+    expired = (select(deliveries.c.id).where(deliveries.c.channel == channels.c.channel, *_lease_expired(now),
+                                             ~_waits_for_earlier()).limit(1).scalar_subquery())
+    due = or_(_first_due(by=now).is_not(None), expired.is_not(None))
+    return (select(channels.c.channel).where(channels.c.next_allowed_at <= now, due)
+            .order_by(channels.c.next_allowed_at, channels.c.channel).limit(limit))
+
+
+def _oldest_due(channel: str, now: float) -> Any:
+    """The channel's oldest pending deliveries due now that wait for nothing earlier in their thread. The
+    schedule is compared as an expression, which no index answers, so that the databases walk the channel's
+    rows in id order and stop at the first few rather than sort every due row of a backlog by id."""
+    return (select(deliveries).where(deliveries.c.channel == channel, deliveries.c.status == PENDING,
+                                     deliveries.c.next_attempt_at + 0 <= now, ~_waits_for_earlier())
+            .order_by(deliveries.c.id).limit(CANDIDATES_PER_CHANNEL))
+
+
+def _lease_expired(now: float) -> tuple[Any, ...]:
+    return deliveries.c.status == SENDING, deliveries.c.lease_until < now
+
+
+def _first_due(*, by: float | None = None) -> Any:
+    """Per channel (correlated), when its earliest pending delivery that waits for nothing earlier in its
+    thread is due (only those due `by` then, when given): found from the index in schedule order, and a
+    scalar subquery, which PostgreSQL runs per channel rather than over every channel's backlog at once."""
+    conditions = [deliveries.c.channel == channels.c.channel, deliveries.c.status == PENDING,
+                  ~_waits_for_earlier()]
+    if by is not None:
+        conditions.append(deliveries.c.next_attempt_at <= by)
+    return (select(deliveries.c.next_attempt_at).where(*conditions)
+            .order_by(deliveries.c.next_attempt_at).limit(1).scalar_subquery())
+
+
 def _waits_for_earlier() -> Any:
-    """True for a delivery with an unfinished earlier one in its run thread (threads go out in order)."""
+    """True for a delivery with an unfinished earlier one in its run thread (threads go out in order). A
+    scalar subquery rather than EXISTS: PostgreSQL runs it per row from the thread's index, where an
+    anti-join planned on stale statistics (a table that just grew) may scan every pending row per row."""
     earlier = deliveries.alias("earlier")
     return select(earlier.c.id).where(
         earlier.c.thread_key == deliveries.c.thread_key, earlier.c.id < deliveries.c.id,
-        earlier.c.status.in_(UNFINISHED)).exists()
+        earlier.c.status.in_(UNFINISHED)).limit(1).scalar_subquery().is_not(None)
 
 
 def _delivery(row: Any, *, attempts: int) -> Delivery:

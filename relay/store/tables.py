@@ -49,7 +49,7 @@ deliveries = Table(
     "deliveries", metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("event_id", String(255), index=True),
-    Column("thread_key", String(512), nullable=False, index=True),
+    Column("thread_key", String(512), nullable=False),
     Column("channel", String(255), nullable=False),
     Column("action", String(16), nullable=False),
     Column("message_key", String(512)),
@@ -179,6 +179,11 @@ Index("ix_judgments_application", judgments.c.application)
 Index("ix_judgments_user_email", judgments.c.user_email)
 Index("ix_judgments_received_at", judgments.c.received_at)
 Index("ix_deliveries_status_id", deliveries.c.status, deliveries.c.id)
+# What the dispatcher polls by (migration 0012): a channel's deliveries by status in schedule order and in id
+# order, and a thread's in id order (whether an earlier one is unfinished).
+Index("ix_deliveries_channel_due", deliveries.c.channel, deliveries.c.status, deliveries.c.next_attempt_at)
+Index("ix_deliveries_channel_id", deliveries.c.channel, deliveries.c.status, deliveries.c.id)
+Index("ix_deliveries_thread_id", deliveries.c.thread_key, deliveries.c.id)
 # Key prefixes (one stage's messages in every channel) are looked up with LIKE 'prefix%', which PostgreSQL
 # answers from a btree only with the pattern operator class unless the database's collation is "C".
 Index("ix_messages_key_pattern", messages.c.key, postgresql_ops={"key": "varchar_pattern_ops"})
