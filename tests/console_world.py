@@ -54,8 +54,8 @@ def seed(store: Store, *, now: float = NOW) -> dict[str, Any]:
     """Everything the console's pages show, as of `now`; returns the ids tests look for."""
     store.accept_event(event_id="waiting", type="orca:stage:starting", application="payments",
                        execution_id=WAITING_EXECUTION, drafts=[], now=now - 2 * HOUR,
-                       timers=[timer_values(WAITING_EXECUTION, application="payments", pipeline="deploy-prod",
-                                            stage="Approve production", started=now - 2 * HOUR)])
+                       timer=timer_values(WAITING_EXECUTION, application="payments", pipeline="deploy-prod",
+                                          stage="Approve production", started=now - 2 * HOUR))
     store.remember_message(f"{WAITING_EXECUTION}/mj@#deploys", MessageRef(channel="C0DEPLOYS",
                                                                           ts="1779992800.000100"), now=now)
     # Ended waits, one a week for six weeks, decided by alice or bob, or expired.
@@ -66,8 +66,8 @@ def seed(store: Store, *, now: float = NOW) -> dict[str, Any]:
         started = ended - (week + 1) * HOUR
         store.accept_event(event_id=f"ended-{week}", type="orca:stage:starting", application="payments",
                            execution_id=execution, drafts=[], now=started,
-                           timers=[timer_values(execution, application="payments" if week % 2 else "checkout",
-                                                pipeline="deploy-prod", stage="Approve", started=started)])
+                           timer=timer_values(execution, application="payments" if week % 2 else "checkout",
+                                              pipeline="deploy-prod", stage="Approve", started=started))
         timer = store.timer(f"{execution}/mj")
         judge = judges[week % 3]
         store.advance_timer(timer, {"outcome": "continued" if judge else "expired", "judge": judge,
@@ -112,8 +112,8 @@ def more_waits(store: Store, *, now: float, weeks: int = 4, per_week: int = 5) -
             started = ended - (n + 1) * (week + 1) * 0.5 * HOUR
             store.accept_event(event_id=f"more-{week}-{n}", type="orca:stage:starting",
                                application="payments", execution_id=execution, drafts=[], now=started,
-                               timers=[timer_values(execution, application="payments", pipeline="deploy-prod",
-                                                    stage="Approve", started=started)])
+                               timer=timer_values(execution, application="payments", pipeline="deploy-prod",
+                                                  stage="Approve", started=started))
             store.advance_timer(store.timer(f"{execution}/mj"), {
                 "outcome": "continued", "judge": "alice@example.com", "ended_at": ended, "next_at": None},
                 now=ended)

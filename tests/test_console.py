@@ -326,8 +326,8 @@ def test_console_waiting_shows_the_longest_waiting_and_counts_them_all(quick_con
         execution = f"01HMOREWAIT{n:03}"
         quick_console.store.accept_event(
             event_id=f"more-{n}", type="orca:stage:starting", application="checkout", execution_id=execution,
-            drafts=[], now=NOW - n, timers=[timer_values(execution, application="checkout", pipeline="p",
-                                                         stage="s", started=NOW - n)])
+            drafts=[], now=NOW - n, timer=timer_values(execution, application="checkout", pipeline="p",
+                                                       stage="s", started=NOW - n))
     data = quick_console.client.get("/api/v1/judgments?state=waiting", headers=basic("vic")).json
     assert data["total"] == 101 and len(data["waiting"]) == 100
     assert data["waiting"][0]["execution_id"] == WAITING_EXECUTION  # two hours: the longest

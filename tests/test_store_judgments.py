@@ -104,7 +104,7 @@ def start_timer(store: Store, key: str, *, event_id: str | None = None,
     timer = {"key": key, "execution_id": "01RUN", "stage_id": "stage-1", "application": "app",
              "started_at": 100.0, "deadline": 500.0, "next_at": 130.0, "plan": {"every": {"#deploys": 30.0}}}
     store.accept_event(event_id=event_id or uuid.uuid4().hex, type="orca:stage:starting", application="app",
-                       execution_id="01RUN", drafts=drafts or [], now=100.0, timers=[timer])
+                       execution_id="01RUN", drafts=drafts or [], now=100.0, timer=timer)
 
 
 def test_store_starts_one_timer_per_stage_with_one_wake_up(store: Store) -> None:

@@ -45,12 +45,12 @@ def register(handlers: Handlers) -> None:
     handlers.job(TIMER_JOB, wake)
 
 
-def timers_for(notifications: tuple[Notification, ...], *, settings: Settings, now: float) -> list[dict]:
+def timer_for(notifications: tuple[Notification, ...], *, settings: Settings, now: float) -> dict | None:
     """The timer a stage's awaiting messages start: its deadline, and the reminders each channel gets (the
     stage notification's `notifyEveryMs` as Orca honours it, else the application's `reminders` policy)."""
     awaiting = [n for n in notifications if n.template == AWAITING_TEMPLATE and n.event.execution_id]
     if not awaiting:
-        return []
+        return None
     event = awaiting[0].event
     stage_id = str(event.content.get("stageId") or "")
     execution = with_event_stage(event.execution, stage_id, event.content)
@@ -76,7 +76,7 @@ def timers_for(notifications: tuple[Notification, ...], *, settings: Settings, n
                  "escalate_to": list(policy.escalate_to) if policy else [], "snapshot": snapshot}}
     fresh = Timer(**values, reminded={}, escalated=False, dms_pending=False, next_at=None, outcome=None,
                   judge=None, ended_at=None, version=0)
-    return [{**values, "next_at": steps.tick(fresh, None, now=now).next_at or now}]
+    return {**values, "next_at": steps.tick(fresh, None, now=now).next_at or now}
 
 
 def _name(value: Any) -> str | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from relay.changes.deploys import planned_change
 from relay.config import Settings
-from relay.judgments.timers import timers_for
+from relay.judgments.timers import timer_for
 from relay.judgments.updates import AWAITING_TEMPLATE, event_updates, judgment_message_key
 from relay.models import EchoEvent, Notification
 from relay.notifications.match import decide
@@ -59,7 +59,7 @@ def receive(event: EchoEvent, raw_body: bytes, *, settings: Settings, store: Sto
         store.accept_event(event_id=event_id, type=event.type, application=event.application,
                            execution_id=event.execution_id, drafts=drafts, now=now,
                            facts=event_facts(event) if screened.notifications else None,
-                           timers=timers_for(screened.notifications, settings=settings, now=now))
+                           timer=timer_for(screened.notifications, settings=settings, now=now))
     except DuplicateEvent:
         return Outcome("duplicate", "this eventId was accepted before", event_id=event_id)
     return Outcome("queued", notifications=len(drafts), event_id=event_id, refused=screened.refused)

@@ -32,17 +32,16 @@ def wake_row(values: dict[str, Any], *, now: float) -> dict[str, Any]:
             "created_at": now}
 
 
-def start_timers(conn: Connection, timers: list[dict[str, Any]], *, now: float) -> None:
-    """SQLite: start each stage's timer and queue its first wake-up, unless the stage has one already."""
-    for values in timers:
-        if _SQLITE_TIMER.run(conn, timer_row(values)) == 1:
-            _SQLITE_WAKE.run(conn, wake_row(values, now=now))
+def start_timer(conn: Connection, values: dict[str, Any], *, now: float) -> None:
+    """SQLite: start a stage's timer and queue its first wake-up, unless the stage has one already."""
+    if _SQLITE_TIMER.run(conn, timer_row(values)) == 1:
+        _SQLITE_WAKE.run(conn, wake_row(values, now=now))
 
 
 def postgres_accept(conn: Connection, event: dict[str, Any], drafts: list[DeliveryDraft],
-                    timers: list[dict[str, Any]], *, now: float) -> None:
+                    timer: dict[str, Any] | None, *, now: float) -> None:
     """PostgreSQL: the whole acceptance in POSTGRES_ACCEPT, atomic on its own (run it in autocommit)."""
-    conn.execute(POSTGRES_ACCEPT, _postgres_params(event, drafts, timers, now=now))
+    conn.execute(POSTGRES_ACCEPT, _postgres_params(event, drafts, timer, now=now))
 
 
 _DELIVERY_COLUMNS = sorted(DRAFT_COLUMNS | {"recipe"})
@@ -50,22 +49,24 @@ _TIMER_COLUMNS = [c.name for c in judgment_timers.c]
 _WAKE_COLUMNS = ["kind", "payload", "status", "attempts", "next_attempt_at", "created_at"]
 
 
-def _arrays(table: Any, prefix: str, names: list[str]) -> str:
-    """One typed array parameter per column, for unnest()."""
-    return ", ".join(f"CAST(:{prefix}_{name} AS {table.c[name].type.compile(dialect=postgresql.dialect())}[])"
-                     for name in names)
+def _parameters(table: Any, prefix: str, names: list[str], *, array: bool = False) -> str:
+    """One typed parameter per column (an array of them, for unnest())."""
+    return ", ".join(f"CAST(:{prefix}_{name} AS {table.c[name].type.compile(dialect=postgresql.dialect())}"
+                     f"{'[]' if array else ''})" for name in names)
 
 
 def _postgres_accept() -> Any:
     """One INSERT of an event with everything it queues, whose text is the same whatever the number of
-    deliveries and timers (they come as one array per column, unnested in order): PostgreSQL parses and
-    plans it once per connection, and SQLAlchemy compiles it once.
+    deliveries (one array per column, unnested in order) and whether it starts a timer (plain parameters:
+    a timer's plan can hold much of the execution, which read out of an array's text would cost tens of
+    milliseconds): PostgreSQL parses and plans it once per connection, SQLAlchemy compiles it once.
 
     Its parts see the database as it was when the statement began, not each other's rows; so a draft that
     opens a run's thread after another draft of the same event that would have opened it is left out by
     _postgres_params, as the earlier row would have ruled it out."""
     event_columns = ", ".join(c.name for c in events.c)
     delivery_columns = ", ".join(_DELIVERY_COLUMNS)
+    delivery_arrays = _parameters(deliveries, "d", _DELIVERY_COLUMNS, array=True)
     timer_columns = ", ".join(_TIMER_COLUMNS)
     wake_columns = ", ".join(_WAKE_COLUMNS)
     return text(
@@ -74,14 +75,13 @@ def _postgres_accept() -> Any:
         "channels_added AS (INSERT INTO channels (channel, next_allowed_at, joined) "
         "SELECT channel, 0.0, false FROM unnest(CAST(:channels AS VARCHAR[])) AS added(channel) "
         "ON CONFLICT (channel) DO NOTHING), "
-        f"timers_started AS (INSERT INTO judgment_timers ({timer_columns}) SELECT {timer_columns} "
-        f"FROM unnest({_arrays(judgment_timers, 't', _TIMER_COLUMNS)}) AS started({timer_columns}) "
+        f"timer_started AS (INSERT INTO judgment_timers ({timer_columns}) "
+        f"SELECT {_parameters(judgment_timers, 't', _TIMER_COLUMNS)} WHERE CAST(:timer AS BOOLEAN) "
         "ON CONFLICT (key) DO NOTHING RETURNING key), "
-        f"timers_woken AS (INSERT INTO jobs ({wake_columns}) SELECT {wake_columns} FROM timers_started "
-        f"JOIN unnest(CAST(:t_key AS VARCHAR[]), {_arrays(jobs, 'w', _WAKE_COLUMNS)}) "
-        f"AS wake(timer, {wake_columns}) ON wake.timer = timers_started.key) "
+        f"timer_woken AS (INSERT INTO jobs ({wake_columns}) "
+        f"SELECT {_parameters(jobs, 'w', _WAKE_COLUMNS)} FROM timer_started) "
         f"INSERT INTO deliveries ({delivery_columns}) SELECT {delivery_columns} "
-        f"FROM unnest({_arrays(deliveries, 'd', _DELIVERY_COLUMNS)}, CAST(:opens AS BOOLEAN[])) "
+        f"FROM unnest({delivery_arrays}, CAST(:opens AS BOOLEAN[])) "
         f"WITH ORDINALITY AS queued({delivery_columns}, opens, position) "
         # A run's parent message is queued only when the run has none in the channel, posted or queued.
         "WHERE NOT queued.opens OR NOT (EXISTS (SELECT FROM messages WHERE messages.key = queued.thread_key) "
@@ -93,10 +93,10 @@ def _postgres_accept() -> Any:
 POSTGRES_ACCEPT = _postgres_accept()
 
 
-def _postgres_params(event: dict[str, Any], drafts: list[DeliveryDraft], timers: list[dict[str, Any]], *,
+def _postgres_params(event: dict[str, Any], drafts: list[DeliveryDraft], timer: dict[str, Any] | None, *,
                      now: float) -> dict[str, Any]:
-    """POSTGRES_ACCEPT's parameters: the event's row, its channels, and one array per column of its
-    deliveries, its timers and their wake-ups."""
+    """POSTGRES_ACCEPT's parameters: the event's row, its channels, one array per column of its deliveries,
+    and its timer's and the timer's wake-up's columns (NULL, unused, when it starts none)."""
     queued, upserts = [], set()
     for draft in drafts:
         if not (draft.opens_thread and draft.thread_key in upserts):
@@ -106,13 +106,14 @@ def _postgres_params(event: dict[str, Any], drafts: list[DeliveryDraft], timers:
     rows = [{"recipe": None, **draft_row(draft, event["event_id"], now)} for draft in queued]
     return {**event, "channels": sorted({draft.channel for draft in drafts}),
             "opens": [draft.opens_thread for draft in queued],
-            **_column_arrays("d", _DELIVERY_COLUMNS, rows),
-            **_column_arrays("t", _TIMER_COLUMNS, [timer_row(values) for values in timers]),
-            **_column_arrays("w", _WAKE_COLUMNS, [wake_row(values, now=now) for values in timers])}
+            **{f"d_{name}": [row[name] for row in rows] for name in _DELIVERY_COLUMNS},
+            "timer": timer is not None,
+            **_prefixed("t", _TIMER_COLUMNS, None if timer is None else timer_row(timer)),
+            **_prefixed("w", _WAKE_COLUMNS, None if timer is None else wake_row(timer, now=now))}
 
 
-def _column_arrays(prefix: str, names: list[str], rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    return {f"{prefix}_{name}": [row[name] for row in rows] for name in names}
+def _prefixed(prefix: str, names: list[str], row: dict[str, Any] | None) -> dict[str, Any]:
+    return {f"{prefix}_{name}": None if row is None else row[name] for name in names}
 
 
 _SQLITE_TIMER = PreparedStatement(

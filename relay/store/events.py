@@ -13,7 +13,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from relay.store.accept import postgres_accept, start_timers
+from relay.store.accept import postgres_accept, start_timer
 from relay.store.batches import GroupCommit
 from relay.store.database import Database
 from relay.store.records import DeliveryDraft, DuplicateEvent
@@ -23,11 +23,11 @@ from relay.store.tables import events
 
 @dataclass(frozen=True)
 class _Acceptance:
-    """An event to record (its row), with its deliveries and timers."""
+    """An event to record (its row), with its deliveries and the judgment timer it starts."""
 
     row: dict[str, Any]
     drafts: list[DeliveryDraft]
-    timers: list[dict[str, Any]]
+    timer: dict[str, Any] | None
 
 
 class EventQueries(Database):
@@ -39,22 +39,23 @@ class EventQueries(Database):
 
     def accept_event(self, *, event_id: str, type: str, application: str | None, execution_id: str | None,
                      drafts: Iterable[DeliveryDraft], now: float, facts: dict[str, Any] | None = None,
-                     timers: Iterable[dict[str, Any]] = ()) -> None:
+                     timer: dict[str, Any] | None = None) -> None:
         """Record an event (with `facts`, what its deliveries' recipes render from) and its deliveries (and
-        the judgment timers it starts) in one transaction; raise DuplicateEvent if seen before. On SQLite the
-        transaction is shared with the other events this process is accepting (see GroupCommit)."""
-        drafts, timers = list(drafts), list(timers)
+        the judgment timer it starts, for its stage) in one transaction; raise DuplicateEvent if seen before.
+        On SQLite the transaction is shared with the other events this process is accepting (see
+        GroupCommit)."""
+        drafts = list(drafts)
         row = {"event_id": event_id, "type": type, "application": application, "execution_id": execution_id,
                "received_at": now, "notifications": len(drafts)}
         row["facts"] = None if facts is None else _dumps(facts)
         if not self.is_postgres:
-            if not self._acceptances.run(_Acceptance(row, drafts, timers)):
+            if not self._acceptances.run(_Acceptance(row, drafts, timer)):
                 raise DuplicateEvent(event_id)
             return
         try:
             # One statement, so one round trip to the server, is the whole transaction.
             with self.engine.connect() as conn:
-                postgres_accept(conn.execution_options(isolation_level="AUTOCOMMIT"), row, drafts, timers,
+                postgres_accept(conn.execution_options(isolation_level="AUTOCOMMIT"), row, drafts, timer,
                                 now=now)
         except IntegrityError:
             if self.event_seen(event_id):
@@ -69,7 +70,8 @@ class EventQueries(Database):
         self._insert_queued(conn, [(draft, acceptance.row["event_id"], acceptance.row["received_at"])
                                    for acceptance in accepted for draft in acceptance.drafts])
         for acceptance in accepted:
-            start_timers(conn, acceptance.timers, now=acceptance.row["received_at"])
+            if acceptance.timer is not None:
+                start_timer(conn, acceptance.timer, now=acceptance.row["received_at"])
         return new
 
     def event_seen(self, event_id: str) -> bool:
