@@ -18,30 +18,30 @@ from relay.store.sqlite import PreparedStatement
 from relay.store.tables import deliveries, events, jobs, judgment_timers
 
 
-def timer_row(values: dict[str, Any]) -> dict[str, Any]:
-    """A stage's new timer as a row (NULL in the columns `values` leaves out): its plan, nothing reminded or
-    escalated yet."""
-    return {**dict.fromkeys(_TIMER_COLUMNS), **values, "plan": json.dumps(values["plan"]),
-            "reminded": json.dumps({}), "escalated": False, "dms_pending": False, "version": 0}
-
-
-def wake_row(values: dict[str, Any], *, now: float) -> dict[str, Any]:
-    """The job that first wakes a new timer: at its `next_at`, or now."""
-    return {"kind": TIMER_JOB, "payload": json.dumps({"timer": values["key"]}), "status": PENDING,
-            "attempts": 0, "next_attempt_at": now + max(0.0, (values["next_at"] or now) - now),
-            "created_at": now}
-
-
 def start_timer(conn: Connection, values: dict[str, Any], *, now: float) -> None:
     """SQLite: start a stage's timer and queue its first wake-up, unless the stage has one already."""
-    if _SQLITE_TIMER.run(conn, timer_row(values)) == 1:
-        _SQLITE_WAKE.run(conn, wake_row(values, now=now))
+    if _SQLITE_TIMER.run(conn, _timer_row(values)) == 1:
+        _SQLITE_WAKE.run(conn, _wake_row(values, now=now))
 
 
 def postgres_accept(conn: Connection, event: dict[str, Any], drafts: list[DeliveryDraft],
                     timer: dict[str, Any] | None, *, now: float) -> None:
     """PostgreSQL: the whole acceptance in POSTGRES_ACCEPT, atomic on its own (run it in autocommit)."""
     conn.execute(POSTGRES_ACCEPT, _postgres_params(event, drafts, timer, now=now))
+
+
+def _timer_row(values: dict[str, Any]) -> dict[str, Any]:
+    """A stage's new timer as a row (NULL in the columns `values` leaves out): its plan, nothing reminded or
+    escalated yet."""
+    return {**dict.fromkeys(_TIMER_COLUMNS), **values, "plan": json.dumps(values["plan"]),
+            "reminded": json.dumps({}), "escalated": False, "dms_pending": False, "version": 0}
+
+
+def _wake_row(values: dict[str, Any], *, now: float) -> dict[str, Any]:
+    """The job that first wakes a new timer: at its `next_at`, or now."""
+    return {"kind": TIMER_JOB, "payload": json.dumps({"timer": values["key"]}), "status": PENDING,
+            "attempts": 0, "next_attempt_at": now + max(0.0, (values["next_at"] or now) - now),
+            "created_at": now}
 
 
 _DELIVERY_COLUMNS = sorted(DRAFT_COLUMNS | {"recipe"})
@@ -108,8 +108,8 @@ def _postgres_params(event: dict[str, Any], drafts: list[DeliveryDraft], timer: 
             "opens": [draft.opens_thread for draft in queued],
             **{f"d_{name}": [row[name] for row in rows] for name in _DELIVERY_COLUMNS},
             "timer": timer is not None,
-            **_prefixed("t", _TIMER_COLUMNS, None if timer is None else timer_row(timer)),
-            **_prefixed("w", _WAKE_COLUMNS, None if timer is None else wake_row(timer, now=now))}
+            **_prefixed("t", _TIMER_COLUMNS, None if timer is None else _timer_row(timer)),
+            **_prefixed("w", _WAKE_COLUMNS, None if timer is None else _wake_row(timer, now=now))}
 
 
 def _prefixed(prefix: str, names: list[str], row: dict[str, Any] | None) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def insert_opening(conn: Connection, row: dict[str, Any]) -> None:
-    """Insert a run's parent message (_OPENING) unless the run has one in the channel, posted or queued."""
+    """Insert a run's parent message unless the run has one in the channel, posted or queued."""
     values = {f"new_{name}": value for name, value in row.items()}
     if conn.dialect.name == "sqlite":
         _SQLITE_OPENING.run(conn, values)
