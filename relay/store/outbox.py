@@ -107,12 +107,12 @@ class OutboxQueries(Database):
         One statement per channel, each walking its channel's rows in id order (ix_deliveries_channel_id) and
         stopping at the first few, so that neither a long backlog nor a query planner's stale statistics
         make a poll look at every row."""
-        ready = conn.execute(_ready_channels(now, limit)).scalars().all()
-        if not ready:
-            return []
-        queries = [_oldest_due(channel, now) for channel in ready]
-        queries.append(select(deliveries).where(deliveries.c.channel.in_(ready), *_lease_expired(now),
-                                                ~_waits_for_earlier()))
+        ready = conn.execute(_ready_channels(now, limit)).all()
+        queries = [_oldest_due(channel, now) for channel, _ in ready]
+        expired = [channel for channel, lease_expired in ready if lease_expired]
+        if expired:
+            queries.append(select(deliveries).where(deliveries.c.channel.in_(expired), *_lease_expired(now),
+                                                    ~_waits_for_earlier()))
         rows: list[Any] = []
         for query in queries:
             if self.is_postgres:
@@ -327,12 +327,14 @@ def _as_read(row: Any) -> Any:
 
 def _ready_channels(now: float, limit: int) -> Any:
     """Up to `limit` channels free to post in now with a delivery due (or one whose lease ran out) that waits
-    for nothing earlier in its thread, those free the longest first. Each channel is looked at on its own,
-    down an index from its earliest due delivery, so a poll stays cheap however long a backlog grows."""
-    expired = (select(deliveries.c.id).where(deliveries.c.channel == channels.c.channel, *_lease_expired(now),
-                                             ~_waits_for_earlier()).limit(1).scalar_subquery())
-    due = or_(_first_due(by=now).is_not(None), expired.is_not(None))
-    return (select(channels.c.channel).where(channels.c.next_allowed_at <= now, due)
+    for nothing earlier in its thread, those free the longest first, each with whether a lease ran out.
+    Each channel is looked at on its own, down an index from its earliest due delivery, so a poll stays
+    cheap however long a backlog grows."""
+    lease_expired = (select(deliveries.c.id).where(deliveries.c.channel == channels.c.channel,
+                                                   *_lease_expired(now), ~_waits_for_earlier())
+                     .limit(1).scalar_subquery().is_not(None))
+    due = or_(_first_due(by=now).is_not(None), lease_expired)
+    return (select(channels.c.channel, lease_expired).where(channels.c.next_allowed_at <= now, due)
             .order_by(channels.c.next_allowed_at, channels.c.channel).limit(limit))
 
 
